@@ -1,0 +1,39 @@
+/**
+ * Versioned migrations, listed in code rather than found by scanning a folder: the compiled
+ * output lives in `dist/` and must not depend on where files land. Add `002_…` here.
+ */
+import { Migrator, type Kysely, type Migration } from 'kysely';
+import type { DialectName } from '../dialect.js';
+import * as initial from './001_initial.js';
+
+interface VersionedMigration {
+  up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
+}
+
+/** Names sort in the order Kysely applies them. */
+const MIGRATIONS: Readonly<Record<string, VersionedMigration>> = {
+  '001_initial': initial,
+};
+
+function migrationsFor(dialect: DialectName): Record<string, Migration> {
+  return Object.fromEntries(
+    Object.entries(MIGRATIONS).map(([name, m]) => [name, { up: (db: Kysely<unknown>) => m.up(db, dialect) }]),
+  );
+}
+
+/**
+ * Applies every migration not yet recorded in the database, each in a transaction (Kysely's
+ * `kysely_migration` table records what ran), so opening an up-to-date database is a no-op.
+ * Fails when the database holds a migration this build does not know (a newer ofgw wrote it).
+ */
+export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: DialectName): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrationsFor(dialect) },
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`database migration failed: ${reason}`, { cause: error });
+  }
+}

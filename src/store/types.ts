@@ -1,0 +1,148 @@
+/**
+ * The store's public shapes. Everything that touches the database goes through the
+ * {@link Store} interface, so the gateway, the CLI and (later) the management API never see
+ * SQL, and a PostgreSQL implementation can sit beside the SQLite one.
+ *
+ * Timestamps are ISO 8601 strings in UTC (`2026-11-24T14:30:00.000Z`): portable across
+ * SQLite and PostgreSQL and sortable as text.
+ */
+
+export type SubscriptionStatus = 'active' | 'canceled';
+export const SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ['active', 'canceled'];
+
+export type ModelStatus = 'connected' | 'disconnected';
+export const MODEL_STATUSES: readonly ModelStatus[] = ['connected', 'disconnected'];
+
+export interface Organization {
+  id: string;
+  name: string;
+  /** True for the organization seeded on a first, non-production start. */
+  sandbox: boolean;
+  createdAt: string;
+}
+
+export interface Subscription {
+  orgId: string;
+  status: SubscriptionStatus;
+  plan: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** An API key as stored: never the key itself, only its visible prefix. */
+export interface ApiKeyRecord {
+  id: string;
+  orgId: string;
+  name: string | null;
+  /** The first characters of the key, safe to show (e.g. `ofgw_sk_4fQz`). */
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  expiresAt: string | null;
+}
+
+/** Returned once, by {@link Store.createApiKey}: the only time the plaintext key exists. */
+export interface CreatedApiKey extends ApiKeyRecord {
+  key: string;
+}
+
+/** A model as shown to operators: secrets are reduced to presence flags or masked. */
+export interface ModelRecord {
+  id: string;
+  orgId: string;
+  name: string | null;
+  status: ModelStatus;
+  wsUrl: string | null;
+  hasWsToken: boolean;
+  userAgent: string | null;
+  hasCookie: boolean;
+  /** The proxy URL with any password replaced by `***`. */
+  proxyUrl: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the upstream connector needs to open a model's OnlyFans socket. Secret. */
+export interface ModelCredentials {
+  wsUrl: string | null;
+  wsToken: string | null;
+  userAgent: string | null;
+  cookie: string | null;
+  proxyUrl: string | null;
+}
+
+export interface NewModel {
+  name?: string | null;
+  wsUrl: string;
+  wsToken: string;
+  userAgent?: string | null;
+  cookie?: string | null;
+  proxyUrl?: string | null;
+}
+
+/** Fields to change; `null` clears an optional field, `undefined` leaves it alone. */
+export interface ModelPatch {
+  name?: string | null;
+  wsUrl?: string;
+  wsToken?: string;
+  userAgent?: string | null;
+  cookie?: string | null;
+  proxyUrl?: string | null;
+}
+
+export type ChangeKind = 'organization' | 'subscription' | 'api_key' | 'model';
+
+/**
+ * One row of the change feed. Every mutation appends one in the same transaction, so a
+ * running gateway that polls {@link Store.changesSince} sees changes made by any process
+ * (the CLI on the same SQLite file, another node on the same PostgreSQL) in order.
+ */
+export interface Change {
+  seq: number;
+  kind: ChangeKind;
+  /** The changed row's id: an organization id for `organization`/`subscription`. */
+  entityId: string;
+  at: string;
+}
+
+/** Admission needs the key, its subscription and the model in as few round trips as possible. */
+export interface Store {
+  createOrganization(input: { name: string; sandbox?: boolean }): Promise<Organization>;
+  getOrganization(id: string): Promise<Organization | undefined>;
+  listOrganizations(): Promise<Organization[]>;
+  /** True when no organization exists yet (first start). */
+  isEmpty(): Promise<boolean>;
+
+  /** Creates or replaces the organization's subscription. */
+  setSubscription(orgId: string, input: { status: SubscriptionStatus; plan?: string | null }): Promise<Subscription>;
+  getSubscription(orgId: string): Promise<Subscription | undefined>;
+
+  /** Generates a key from a CSPRNG, stores only its digest, returns the plaintext once. */
+  createApiKey(orgId: string, input?: { name?: string | null; expiresAt?: string | null }): Promise<CreatedApiKey>;
+  listApiKeys(orgId: string): Promise<ApiKeyRecord[]>;
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Idempotent: revoking a revoked key keeps the first revocation time. */
+  revokeApiKey(id: string): Promise<ApiKeyRecord>;
+  /**
+   * Finds the key whose digest matches `plaintext` (revoked and expired keys included: the
+   * caller decides). A malformed key or a bad checksum returns `undefined` without a query.
+   */
+  findApiKey(plaintext: string): Promise<ApiKeyRecord | undefined>;
+  /** Records use; implementations may skip the write when the last one is recent. */
+  touchApiKey(id: string, at: Date): Promise<void>;
+
+  createModel(orgId: string, input: NewModel): Promise<ModelRecord>;
+  getModel(id: string): Promise<ModelRecord | undefined>;
+  listModels(orgId?: string): Promise<ModelRecord[]>;
+  updateModel(id: string, patch: ModelPatch): Promise<ModelRecord>;
+  setModelStatus(id: string, status: ModelStatus): Promise<ModelRecord>;
+  removeModel(id: string): Promise<void>;
+  getModelCredentials(id: string): Promise<ModelCredentials | undefined>;
+
+  /** Changes with `seq > after`, oldest first, at most `limit` (default 1000). */
+  changesSince(after: number, limit?: number): Promise<Change[]>;
+  latestChangeSeq(): Promise<number>;
+
+  close(): Promise<void>;
+}

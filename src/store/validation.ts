@@ -1,0 +1,153 @@
+/**
+ * Input rules, in the store so the CLI and the management API enforce the same ones. A
+ * failure becomes a {@link StoreError} `INVALID_INPUT` whose message names each bad field
+ * and the rule it broke, never the value: the value may be a token, a cookie or a key.
+ */
+import { z } from 'zod';
+import { StoreError } from './errors.js';
+import { MODEL_STATUSES, SUBSCRIPTION_STATUSES } from './types.js';
+
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const PROXY_PROTOCOLS = ['http:', 'https:', 'socks5:', 'socks5h:'];
+
+/** Upper bound for URL fields, so a stray paste cannot bloat a row. */
+const MAX_URL_LENGTH = 2048;
+/** The largest change-feed page a caller may ask for. */
+export const MAX_CHANGES_PAGE = 10_000;
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function boundedText(max: number) {
+  const length = `must be 1–${max} characters`;
+  return z.string().trim().min(1, length).max(max, length);
+}
+
+const name = boundedText(200).refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters');
+
+/** A URL field whose parsed form must pass `accept`; the value itself is never echoed. */
+function urlText(accept: (url: URL) => boolean, rule: string) {
+  return z
+    .string()
+    .trim()
+    .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+    .refine((s) => {
+      const url = parseUrl(s);
+      return url !== undefined && accept(url);
+    }, rule);
+}
+
+/** A non-empty secret sent as (part of) a header, rejected when it holds `forbidden`. */
+function headerSecret(max: number, forbidden: RegExp, rule: string) {
+  return z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !forbidden.test(s), rule);
+}
+
+const wsUrl = urlText((url) => url.protocol === 'ws:' || url.protocol === 'wss:', 'must be a ws:// or wss:// URL');
+
+const wsToken = headerSecret(8192, /[\s\u0000-\u001f\u007f]/, 'must not contain whitespace or control characters');
+
+const userAgent = boundedText(1024).regex(/^[\u0020-\u007e]*$/, 'must contain only printable ASCII characters');
+
+// Tabs are legal in header values; line breaks would let a cookie inject headers.
+const cookie = headerSecret(
+  8192,
+  /[\u0000-\u0008\u000a-\u001f\u007f]/,
+  'must not contain line breaks or control characters',
+);
+
+const proxyUrl = urlText(
+  (url) => PROXY_PROTOCOLS.includes(url.protocol) && url.hostname !== '',
+  'must be an http://, https://, socks5:// or socks5h:// URL with a host',
+);
+
+const ISO_DATE = 'must be an ISO 8601 date, e.g. 2027-01-31 or 2027-01-31T00:00:00Z';
+/** Stored normalised to UTC milliseconds so timestamps compare correctly as text. */
+const isoDate = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: ISO_DATE })
+  .transform((s) => new Date(s))
+  .refine((d) => !Number.isNaN(d.getTime()), ISO_DATE)
+  .transform((d) => d.toISOString());
+
+const oneOf = (values: readonly string[]) => `must be one of ${values.join(', ')}`;
+
+export const organizationInput = z.object({ name, sandbox: z.boolean().default(false) });
+
+export const subscriptionInput = z.object({
+  status: z.enum(SUBSCRIPTION_STATUSES, { error: oneOf(SUBSCRIPTION_STATUSES) }),
+  plan: boundedText(100).nullish(),
+});
+
+export const apiKeyInput = z.object({ name: name.nullish(), expiresAt: isoDate.nullish() });
+
+export const modelInput = z.object({
+  name: name.nullish(),
+  wsUrl,
+  wsToken,
+  userAgent: userAgent.nullish(),
+  cookie: cookie.nullish(),
+  proxyUrl: proxyUrl.nullish(),
+});
+
+/** Like {@link modelInput}, but every field may be left out; URL and token cannot be cleared. */
+export const modelPatchInput = modelInput.partial();
+
+export const modelStatusInput = z.object({ status: z.enum(MODEL_STATUSES, { error: oneOf(MODEL_STATUSES) }) });
+
+export const touchInput = z.object({ at: z.date({ error: 'must be a valid Date' }) });
+
+const pageSize = `must be a whole number from 1 to ${MAX_CHANGES_PAGE}`;
+export const changesQuery = z.object({
+  after: z.number().int('must be a whole number').min(0, 'must be 0 or more'),
+  limit: z.number().int(pageSize).min(1, pageSize).max(MAX_CHANGES_PAGE, pageSize),
+});
+
+/** Messages for issues a schema leaves to zod's defaults (wrong type, missing field). */
+const fallbackMessage: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code !== 'invalid_type') return 'is invalid';
+  if (issue.input === undefined) return 'is required';
+  return `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+};
+
+/**
+ * Parses `input` or throws `INVALID_INPUT` listing each failing field, e.g.
+ * `wsUrl must be a ws:// or wss:// URL; name must be 1–200 characters`.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input, { error: fallbackMessage });
+  if (result.success) return result.data;
+  const messages = result.error.issues.map((issue) => `${issue.path.join('.') || 'input'} ${issue.message}`);
+  throw new StoreError('INVALID_INPUT', [...new Set(messages)].join('; '));
+}
+
+const uuid = z.uuid();
+
+/** The id in canonical (lower-case) form, or `undefined` when it is not a UUID. */
+export function parseId(id: unknown): string | undefined {
+  const result = uuid.safeParse(id);
+  return result.success ? result.data.toLowerCase() : undefined;
+}
+
+/**
+ * Like {@link parseId}, but a malformed id is `NOT_FOUND`. The malformed value is not
+ * echoed: a user who pastes an API key where an id belongs must not see it in a log.
+ */
+export function requireId(what: string, id: unknown): string {
+  const parsed = parseId(id);
+  if (parsed === undefined) throw new StoreError('NOT_FOUND', `${what} not found: the id must be a UUID`);
+  return parsed;
+}
+
+/** `NOT_FOUND` for a well-formed id (a UUID is not a secret, so it is named). */
+export function notFound(what: string, id: string): StoreError {
+  return new StoreError('NOT_FOUND', `${what} ${id} not found`);
+}

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { isWellFormedApiKey } from '../../src/auth/api-key.js';
+import type { Store } from '../../src/store/types.js';
+import { tempDatabase, tempStore } from './temp-store.js';
+
+async function orgWithKey(store: Store) {
+  const org = await store.createOrganization({ name: 'Acme' });
+  const key = await store.createApiKey(org.id, { name: 'ci' });
+  return { org, key };
+}
+
+test('createApiKey returns a well-formed key once; reads never include it', async (t) => {
+  const store = await tempStore(t);
+  const { org, key } = await orgWithKey(store);
+  assert.ok(isWellFormedApiKey(key.key));
+  assert.equal(key.prefix, key.key.slice(0, 12));
+  assert.equal(key.orgId, org.id);
+  assert.equal(key.name, 'ci');
+  assert.equal(key.revokedAt, null);
+  assert.equal(key.lastUsedAt, null);
+  assert.equal(key.expiresAt, null);
+
+  const { key: _plaintext, ...record } = key;
+  assert.deepEqual(await store.getApiKey(key.id), record);
+  assert.deepEqual(await store.listApiKeys(org.id), [record]);
+  assert.equal('key' in record, false);
+});
+
+test('createApiKey normalises expiresAt to UTC and works without input', async (t) => {
+  const store = await tempStore(t);
+  const org = await store.createOrganization({ name: 'Acme' });
+  const dated = await store.createApiKey(org.id, { expiresAt: '2027-01-31T02:00:00+02:00' });
+  assert.equal(dated.expiresAt, '2027-01-31T00:00:00.000Z');
+  const dayOnly = await store.createApiKey(org.id, { expiresAt: '2027-02-01' });
+  assert.equal(dayOnly.expiresAt, '2027-02-01T00:00:00.000Z');
+  const bare = await store.createApiKey(org.id);
+  assert.equal(bare.name, null);
+  assert.equal((await store.listApiKeys(org.id)).length, 3);
+});
+
+test('createApiKey for a missing organization is NOT_FOUND', async (t) => {
+  const store = await tempStore(t);
+  await assert.rejects(store.createApiKey(randomUUID()), { code: 'NOT_FOUND' });
+  assert.deepEqual(await store.listApiKeys('not-a-uuid'), []);
+});
+
+test('findApiKey matches the exact key only', async (t) => {
+  const store = await tempStore(t);
+  const { key } = await orgWithKey(store);
+  assert.equal((await store.findApiKey(key.key))?.id, key.id);
+  assert.equal(await store.findApiKey(key.key.slice(0, -1)), undefined);
+  assert.equal(await store.findApiKey(`${key.key}x`), undefined);
+  assert.equal(await store.findApiKey(''), undefined);
+  const other = await store.createApiKey(key.orgId);
+  assert.equal((await store.findApiKey(other.key))?.id, other.id);
+});
+
+test('revokeApiKey is idempotent and findApiKey still returns revoked keys', async (t) => {
+  const store = await tempStore(t);
+  const { key } = await orgWithKey(store);
+  const before = await store.latestChangeSeq();
+  const first = await store.revokeApiKey(key.id);
+  assert.ok(first.revokedAt !== null);
+  const second = await store.revokeApiKey(key.id);
+  assert.equal(second.revokedAt, first.revokedAt);
+  assert.equal((await store.findApiKey(key.key))?.revokedAt, first.revokedAt);
+  assert.deepEqual(
+    (await store.changesSince(before)).map((c) => [c.kind, c.entityId]),
+    [['api_key', key.id]],
+    'only the first revocation is a change',
+  );
+});
+
+test('revokeApiKey of a missing or malformed id is NOT_FOUND', async (t) => {
+  const store = await tempStore(t);
+  const id = randomUUID();
+  await assert.rejects(store.revokeApiKey(id), { code: 'NOT_FOUND', message: `API key ${id} not found` });
+  await assert.rejects(store.revokeApiKey('42'), { code: 'NOT_FOUND' });
+});
+
+test('touchApiKey writes at most once a minute, never backwards, and is not a change', async (t) => {
+  const store = await tempStore(t);
+  const { key } = await orgWithKey(store);
+  const seq = await store.latestChangeSeq();
+  const t0 = new Date('2026-06-01T12:00:00.000Z');
+  const lastUsed = async () => (await store.getApiKey(key.id))?.lastUsedAt;
+
+  await store.touchApiKey(key.id, t0);
+  assert.equal(await lastUsed(), t0.toISOString());
+  await store.touchApiKey(key.id, new Date(t0.getTime() + 59_999));
+  assert.equal(await lastUsed(), t0.toISOString(), 'skipped: less than 60 s later');
+  const t1 = new Date(t0.getTime() + 60_000);
+  await store.touchApiKey(key.id, t1);
+  assert.equal(await lastUsed(), t1.toISOString());
+  await store.touchApiKey(key.id, t0);
+  assert.equal(await lastUsed(), t1.toISOString(), 'an older time never overwrites a newer one');
+
+  await store.touchApiKey(randomUUID(), t1);
+  await store.touchApiKey('not-a-uuid', t1);
+  assert.equal(await store.latestChangeSeq(), seq);
+  await assert.rejects(store.touchApiKey(key.id, new Date(Number.NaN)), {
+    code: 'INVALID_INPUT',
+    message: 'at must be a valid Date',
+  });
+});
+
+test('only the SHA-256 of a key is stored: the plaintext is nowhere in the file', async (t) => {
+  const db = tempDatabase(t);
+  const store = await db.open();
+  const { key } = await orgWithKey(store);
+  await store.close();
+
+  const raw = new Database(db.path, { readonly: true });
+  const row = raw.prepare('select key_hash from api_keys where id = ?').get(key.id) as { key_hash: string };
+  raw.close();
+  assert.equal(row.key_hash, createHash('sha256').update(key.key).digest('hex'));
+
+  for (const file of [db.path, `${db.path}-wal`]) {
+    if (!existsSync(file)) continue;
+    const bytes = readFileSync(file);
+    assert.equal(bytes.includes(key.key), false, `${file} holds the plaintext key`);
+    assert.equal(bytes.includes(key.key.slice(12)), false, `${file} holds the key's secret part`);
+  }
+});

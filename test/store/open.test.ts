@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { openStore } from '../../src/store/index.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { tempDatabase } from './temp-store.js';
+
+function migrationNames(path: string): string[] {
+  const raw = new Database(path, { readonly: true });
+  try {
+    return raw.prepare('select name from kysely_migration order by name').pluck().all() as string[];
+  } finally {
+    raw.close();
+  }
+}
+
+test('open creates the missing folder, runs migrations once and reopens without rerunning them', async (t) => {
+  const db = tempDatabase(t);
+  assert.equal(existsSync(db.path), false);
+  const first = await db.open();
+  assert.equal(existsSync(db.path), true);
+  assert.deepEqual(migrationNames(db.path), ['001_initial']);
+  await first.close();
+
+  await db.open();
+  assert.deepEqual(migrationNames(db.path), ['001_initial']);
+});
+
+test('the file is in WAL mode', async (t) => {
+  const db = tempDatabase(t);
+  await db.open();
+  const raw = new Database(db.path, { readonly: true });
+  t.after(() => raw.close());
+  assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+});
+
+test('data survives close and reopen', async (t) => {
+  const db = tempDatabase(t);
+  const first = await db.open();
+  const org = await first.createOrganization({ name: 'Acme' });
+  const model = await first.createModel(org.id, { wsUrl: 'wss://ws.example/ws', wsToken: 'tok' });
+  await first.close();
+
+  const second = await db.open();
+  assert.deepEqual(await second.getOrganization(org.id), org);
+  assert.deepEqual(await second.getModel(model.id), model);
+  assert.equal(await second.latestChangeSeq(), 2);
+});
+
+test('a database migrated by a newer version is refused', async (t) => {
+  const db = tempDatabase(t);
+  await (await db.open()).close();
+  const raw = new Database(db.path);
+  raw.prepare('insert into kysely_migration (name, timestamp) values (?, ?)').run('999_future', new Date().toISOString());
+  raw.close();
+  await assert.rejects(openSqliteStore(db.path), /database migration failed/);
+});
+
+test(':memory: opens a private, migrated database', async (t) => {
+  const store = await openSqliteStore(':memory:');
+  t.after(() => store.close());
+  assert.equal(await store.isEmpty(), true);
+  await store.createOrganization({ name: 'In memory' });
+  assert.equal(await store.isEmpty(), false);
+});
+
+test('openStore refuses PostgreSQL URLs, naming the setting', async () => {
+  for (const url of ['postgres://u:p@db/ofgw', 'postgresql://db/ofgw']) {
+    await assert.rejects(openStore(url), (error: Error) => {
+      assert.match(error.message, /PostgreSQL is not supported yet/);
+      assert.match(error.message, /OFGW_DB/);
+      assert.doesNotMatch(error.message, /u:p/);
+      return true;
+    });
+  }
+});
+
+test('openStore opens a SQLite file path', async (t) => {
+  const db = tempDatabase(t);
+  const store = await openStore(db.path);
+  t.after(() => store.close());
+  assert.equal(await store.isEmpty(), true);
+});
+
+test('a write waits for another connection\'s write lock instead of failing', async (t) => {
+  const db = tempDatabase(t);
+  const store = await db.open();
+  // Another thread stands in for the CLI process: it holds the write lock for a moment.
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     const Database = require(workerData.module);
+     const raw = new Database(workerData.path);
+     raw.exec('begin immediate');
+     raw.prepare("insert into organizations (id, name, sandbox, created_at) values ('00000000-0000-4000-8000-000000000001', 'CLI', 0, '2026-01-01T00:00:00.000Z')").run();
+     parentPort.postMessage('locked');
+     setTimeout(() => { raw.exec('commit'); raw.close(); }, 300);`,
+    { eval: true, workerData: { path: db.path, module: createRequire(import.meta.url).resolve('better-sqlite3') } },
+  );
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  await new Promise((resolve) => worker.once('message', resolve));
+  await store.createOrganization({ name: 'Server' });
+  await exited;
+  assert.deepEqual((await store.listOrganizations()).map((o) => o.name).sort(), ['CLI', 'Server']);
+});

@@ -1,0 +1,39 @@
+/** Temporary SQLite stores for tests: each in its own folder, closed and deleted after the test. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/types.js';
+
+export interface TempDatabase {
+  /** The database file; its `data/` folder does not exist until a store opens it. */
+  path: string;
+  dir: string;
+  /** Opens another store on the same file (like the CLI beside the server). */
+  open(): Promise<Store>;
+}
+
+export function tempDatabase(t: TestContext): TempDatabase {
+  const dir = mkdtempSync(join(tmpdir(), 'ofgw-store-'));
+  const path = join(dir, 'data', 'ofgw.db');
+  const opened: Store[] = [];
+  t.after(async () => {
+    for (const store of opened) await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    path,
+    dir,
+    async open() {
+      const store = await openSqliteStore(path);
+      opened.push(store);
+      return store;
+    },
+  };
+}
+
+/** A fresh store on a new file. */
+export async function tempStore(t: TestContext): Promise<Store> {
+  return tempDatabase(t).open();
+}
