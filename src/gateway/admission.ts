@@ -1,0 +1,79 @@
+/**
+ * Checks 1–6 of the contract (§2), in order, stopping at the first failure. Check 7 (the
+ * upstream socket) belongs to the relay. Every failure is a {@link GatewayError} with the
+ * catalog code; an answer never reveals what exists outside the caller's organization.
+ */
+import { GatewayError } from '../errors.js';
+import type { ApiKeyRecord, Store } from '../store/types.js';
+import type { UpstreamTarget } from '../upstream/connector.js';
+import { tokenExpiry } from '../upstream/token.js';
+
+export interface ConnectionRequest {
+  /** The key from `X-API-Key` or, failing that, `api_key`; undefined when neither was given. */
+  apiKey: string | undefined;
+  /** The raw `{model_id}` path segment, not yet validated. */
+  modelId: string;
+}
+
+/** Who may open the relay, and what to open. */
+export interface Admission {
+  orgId: string;
+  key: ApiKeyRecord;
+  modelId: string;
+  target: UpstreamTarget;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Runs checks 1–6 against the store.
+ * @throws {GatewayError} NO_API_KEY, INVALID_API_KEY, NO_SUBSCRIPTION, MODEL_NOT_FOUND,
+ *   MODEL_NOT_CONNECTED or NO_WS_CREDENTIALS.
+ */
+export async function admitConnection(store: Store, request: ConnectionRequest, now = new Date()): Promise<Admission> {
+  if (!request.apiKey) throw new GatewayError('NO_API_KEY');
+
+  const key = await store.findApiKey(request.apiKey);
+  if (!keyIsUsable(key, now)) throw new GatewayError('INVALID_API_KEY');
+
+  const subscription = await store.getSubscription(key.orgId);
+  if (subscription?.status !== 'active') throw new GatewayError('NO_SUBSCRIPTION');
+
+  const modelId = request.modelId.toLowerCase();
+  const model = UUID.test(modelId) ? await store.getModel(modelId) : undefined;
+  if (!model || model.orgId !== key.orgId) throw new GatewayError('MODEL_NOT_FOUND');
+
+  if (model.status !== 'connected') throw new GatewayError('MODEL_NOT_CONNECTED');
+
+  const credentials = await store.getModelCredentials(model.id);
+  if (!credentials?.wsUrl || !credentials.wsToken) {
+    throw new GatewayError('NO_WS_CREDENTIALS', 'The model has no WebSocket URL or auth token');
+  }
+  const expiry = tokenExpiry(credentials.wsToken);
+  if (expiry && expiry <= now) {
+    throw new GatewayError('NO_WS_CREDENTIALS', `The model's WebSocket token expired at ${expiry.toISOString()}`);
+  }
+
+  void store.touchApiKey(key.id, now).catch(() => {
+    // Last-used bookkeeping must never fail a connection.
+  });
+
+  return {
+    orgId: key.orgId,
+    key,
+    modelId: model.id,
+    target: {
+      wsUrl: credentials.wsUrl,
+      wsToken: credentials.wsToken,
+      userAgent: credentials.userAgent,
+      cookie: credentials.cookie,
+      proxyUrl: credentials.proxyUrl,
+    },
+  };
+}
+
+/** A key admits connections while it is not revoked and not past its expiry. */
+export function keyIsUsable(key: ApiKeyRecord | undefined, now: Date): key is ApiKeyRecord {
+  if (!key || key.revokedAt) return false;
+  return !key.expiresAt || new Date(key.expiresAt) > now;
+}

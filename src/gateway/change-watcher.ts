@@ -1,0 +1,123 @@
+/**
+ * Applies store changes to live relays (contract §3: keys revoked, subscriptions ended and
+ * models disconnected "also while connected"). The store's change feed is written in the
+ * same transaction as each mutation, by whichever process made it (the CLI on the same
+ * SQLite file included), so polling it is enough to act within a second.
+ */
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Change, Store } from '../store/types.js';
+import { keyIsUsable } from './admission.js';
+import type { RelayPair } from './relay-pair.js';
+import type { RelayRegistry } from './relay-registry.js';
+
+/** Recent changes kept to re-check relays admitted while a change was in flight. */
+const RECENT = 1024;
+
+export class ChangeWatcher {
+  /** The last change applied. */
+  seq = 0;
+  private readonly recent: Change[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private polling: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: RelayRegistry,
+    private readonly intervalMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.seq = await this.store.latestChangeSeq();
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.polling;
+  }
+
+  /**
+   * Re-applies changes newer than `sinceSeq` that concern `pair`: the relay's checks ran
+   * against the store before it was indexed, so a change polled in between would otherwise
+   * miss it.
+   */
+  recheck(pair: RelayPair, sinceSeq: number): void {
+    const a = pair.admission;
+    // `recent` holds changes as soon as they are read, before `seq` advances past them.
+    const newest = this.recent[this.recent.length - 1];
+    if (!a || !newest || newest.seq <= sinceSeq) return;
+    for (const change of this.recent) {
+      if (change.seq <= sinceSeq) continue;
+      if (change.entityId === a.key.id || change.entityId === a.orgId || change.entityId === a.modelId) {
+        void this.apply(change).catch((err: unknown) => this.logger.error({ err }, 'applying a store change failed'));
+      }
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.polling = this.poll().finally(() => this.schedule());
+    }, this.intervalMs);
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      for (;;) {
+        const changes = await this.store.changesSince(this.seq);
+        if (changes.length === 0) return;
+        const seen = new Set<string>();
+        for (const change of changes) {
+          this.recent.push(change);
+          const id = `${change.kind}:${change.entityId}`;
+          if (!seen.has(id)) {
+            seen.add(id);
+            await this.apply(change);
+          }
+        }
+        this.seq = changes[changes.length - 1]?.seq ?? this.seq;
+        if (this.recent.length > RECENT) this.recent.splice(0, this.recent.length - RECENT);
+      }
+    } catch (err) {
+      // A failed read (a locked or briefly unavailable store) is retried on the next tick.
+      this.logger.error({ err }, 'reading the store change feed failed');
+    }
+  }
+
+  private async apply(change: Change): Promise<void> {
+    switch (change.kind) {
+      case 'api_key': {
+        const pairs = this.registry.forKey(change.entityId);
+        if (!pairs?.size) return;
+        const key = await this.store.getApiKey(change.entityId);
+        if (!keyIsUsable(key, new Date())) closeAll(pairs, 'INVALID_API_KEY', 'The API key was revoked');
+        return;
+      }
+      case 'subscription': {
+        const pairs = this.registry.forOrg(change.entityId);
+        if (!pairs?.size) return;
+        const subscription = await this.store.getSubscription(change.entityId);
+        if (subscription?.status !== 'active') closeAll(pairs, 'NO_SUBSCRIPTION', 'The organization\'s subscription ended');
+        return;
+      }
+      case 'model': {
+        const pairs = this.registry.forModel(change.entityId);
+        if (!pairs?.size) return;
+        const model = await this.store.getModel(change.entityId);
+        if (!model) closeAll(pairs, 'MODEL_NOT_FOUND', 'The model was removed');
+        else if (model.status !== 'connected') closeAll(pairs, 'MODEL_NOT_CONNECTED', 'The model was disconnected');
+        return;
+      }
+      case 'organization':
+        return;
+    }
+  }
+}
+
+function closeAll(pairs: ReadonlySet<RelayPair>, code: 'INVALID_API_KEY' | 'NO_SUBSCRIPTION' | 'MODEL_NOT_FOUND' | 'MODEL_NOT_CONNECTED', message: string): void {
+  for (const pair of [...pairs]) pair.fail(new GatewayError(code, message));
+}

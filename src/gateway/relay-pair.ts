@@ -1,0 +1,456 @@
+/**
+ * One relay: a customer's WebSocket (the client leg) and the model's OnlyFans socket (the
+ * upstream leg), from the upgrade to the last close (contract §2–§4).
+ *
+ *   admitting ──checks 1–6──▶ connecting ──connected:true──▶ open ──▶ closing ──▶ finished
+ *        └──────────── error frame + close code ─────────────┘
+ *
+ * Listeners are module-level functions that find their pair through a symbol on the socket
+ * (the pattern `ws` itself uses), so relaying a message allocates no closure. Bytes and
+ * frame type are forwarded untouched; pings stay on their own leg.
+ */
+import { randomUUID } from 'node:crypto';
+import type WebSocket from 'ws';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import { connectUpstream, type UpstreamAttempt, type UpstreamConnectError, type UpstreamHandlers, type UpstreamLimits } from '../upstream/connector.js';
+import { admitConnection, type Admission, type ConnectionRequest } from './admission.js';
+import { BAD_GATEWAY, clientCloseCodeFor, fitCloseReason, upstreamCloseCodeFor } from './close-codes.js';
+
+/** What every relay shares: limits, the store and the hooks into the gateway. */
+export interface RelayContext {
+  store: Store;
+  logger: Logger;
+  limits: RelayLimits;
+  upstreamLimits: UpstreamLimits;
+  /** Called once checks 1–6 pass, before the upstream is opened (to index the relay). */
+  onAdmitted(pair: RelayPair): void;
+  /** Called once, when both legs are closed. */
+  onFinished(pair: RelayPair): void;
+}
+
+export interface RelayLimits {
+  pendingMessages: number;
+  pendingBytes: number;
+  highWaterBytes: number;
+  lowWaterBytes: number;
+  hardCapBytes: number;
+  slowConsumerTimeoutMs: number;
+}
+
+const enum State {
+  Admitting,
+  Connecting,
+  Open,
+  Closing,
+  Finished,
+}
+
+const kPair = Symbol('ofgw.relayPair');
+type PairedSocket = WebSocket & { [kPair]: RelayPair };
+
+// Shared option objects: `send` copies them, so one instance each is enough.
+const BINARY = { binary: true } as const;
+const TEXT = { binary: false } as const;
+
+/** ws's `OPEN` ready state, inlined to keep the value import of ws out of this module. */
+const WS_OPEN = 1;
+/** Hard pre-confirmation bound, as a multiple of the soft one at which the client is paused. */
+const PENDING_HARD_FACTOR = 4;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Counters reported when a relay finishes. */
+export interface RelayTraffic {
+  messagesToUpstream: number;
+  bytesToUpstream: number;
+  messagesToClient: number;
+  bytesToClient: number;
+}
+
+export class RelayPair implements UpstreamHandlers {
+  readonly id = randomUUID();
+  readonly client: WebSocket;
+  readonly startedAt = Date.now();
+  upstream: WebSocket | null = null;
+  admission: Admission | null = null;
+  /** The catalog code or `ok`, plus the close codes each leg saw, for the relay-closed log line. */
+  outcome = 'ok';
+  clientCloseCode: number | undefined;
+  upstreamCloseCode: number | undefined;
+  openedAt: number | undefined;
+  /** The store change sequence already applied when the checks began. */
+  changeSeq = 0;
+  readonly traffic: RelayTraffic = { messagesToUpstream: 0, bytesToUpstream: 0, messagesToClient: 0, bytesToClient: 0 };
+  /** Liveness flags for the heartbeat sweep; set by pongs. */
+  clientAlive = true;
+  upstreamAlive = true;
+
+  private state = State.Admitting;
+  private readonly ctx: RelayContext;
+  private pending: { data: Buffer; isBinary: boolean }[] | null = [];
+  private pendingBytes = 0;
+  private attempt: UpstreamAttempt | null = null;
+  private clientPaused = false;
+  private upstreamPaused = false;
+  private clientClosed = false;
+  private upstreamClosed = true;
+  private upstreamFailure: string | undefined;
+  private slowTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly upstreamFlushed = (): void => this.resumeClientIfDrained();
+  private readonly clientFlushed = (): void => this.resumeUpstreamIfDrained();
+
+  constructor(client: WebSocket, ctx: RelayContext) {
+    this.client = client;
+    this.ctx = ctx;
+    (client as PairedSocket)[kPair] = this;
+    client.on('message', clientOnMessage);
+    client.on('close', clientOnClose);
+    client.on('error', clientOnError);
+    client.on('pong', clientOnPong);
+  }
+
+  /** True once the confirmation was sent and until the relay starts closing. */
+  get isOpen(): boolean {
+    return this.state === State.Open;
+  }
+
+  /** Which legs the relay has stopped reading because the other leg is backed up. */
+  get paused(): { client: boolean; upstream: boolean } {
+    return { client: this.clientPaused, upstream: this.upstreamPaused };
+  }
+
+  get isFinished(): boolean {
+    return this.state === State.Finished;
+  }
+
+  /**
+   * Runs the checks and opens the upstream; failures end as the contract's error frame.
+   * `changeSeq` is the store change sequence already applied when the checks began.
+   */
+  async start(request: ConnectionRequest, changeSeq: number): Promise<void> {
+    this.changeSeq = changeSeq;
+    let admission: Admission;
+    try {
+      admission = await admitConnection(this.ctx.store, request);
+    } catch (err) {
+      this.fail(err instanceof GatewayError ? err : this.internalError(err));
+      return;
+    }
+    if (this.state !== State.Admitting) return; // the client left during the checks
+    this.admission = admission;
+    this.armKeyExpiry();
+    this.ctx.onAdmitted(this);
+    if (this.state !== State.Admitting) return; // a change seen since the checks closed it
+    this.state = State.Connecting;
+    this.attempt = connectUpstream(admission.target, this.ctx.upstreamLimits, this);
+  }
+
+  /** {@link UpstreamHandlers.ready}: the upstream confirmed; open the relay. */
+  ready(upstream: WebSocket): void {
+    this.attempt = null;
+    this.upstream = upstream;
+    this.upstreamClosed = false;
+    (upstream as PairedSocket)[kPair] = this;
+    upstream.on('message', upstreamOnMessage);
+    upstream.on('close', upstreamOnClose);
+    upstream.on('error', upstreamOnError);
+    upstream.on('pong', upstreamOnPong);
+    if (this.state !== State.Connecting) {
+      upstream.close(1000);
+      return;
+    }
+    this.state = State.Open;
+    this.openedAt = Date.now();
+    this.client.send(JSON.stringify({ connected: true, modelId: this.admission?.modelId }));
+    const held = this.pending ?? [];
+    this.pending = null;
+    this.pendingBytes = 0;
+    for (const { data, isBinary } of held) this.toUpstream(data, isBinary);
+    if (this.clientPaused && !this.upstreamIsBackedUp()) {
+      this.clientPaused = false;
+      this.client.resume();
+    }
+    this.ctx.logger.info(this.logFields(), 'relay opened');
+  }
+
+  /** {@link UpstreamHandlers.failed}: check 7 failed. */
+  failed(error: UpstreamConnectError): void {
+    this.attempt = null;
+    this.fail(new GatewayError('WS_CONNECT_ERROR', error.message, { stage: error.stage }));
+  }
+
+  /**
+   * Ends the relay with a catalog error: the error frame, then the close code with the code
+   * as reason. The upstream, if open, is closed normally.
+   */
+  fail(error: GatewayError): void {
+    if (this.state >= State.Closing) return;
+    this.outcome = error.code;
+    this.beginClosing();
+    if (this.client.readyState === WS_OPEN) {
+      this.client.send(error.toFrame());
+      this.client.close(error.closeCode, error.code);
+    }
+    this.closeUpstream(1000, '');
+  }
+
+  /** Graceful shutdown: 1012 to the client, 1001 (going away) upstream. */
+  shutdown(): void {
+    if (this.state >= State.Closing) return;
+    this.outcome = 'SHUTDOWN';
+    this.beginClosing();
+    this.client.close(1012, 'gateway restarting');
+    this.closeUpstream(1001, 'gateway restarting');
+  }
+
+  /** Last resort when a close handshake does not finish in time. */
+  destroy(): void {
+    this.client.terminate();
+    this.upstream?.terminate();
+    this.attempt?.abort();
+  }
+
+  /**
+   * One heartbeat round (called by the sweep): a leg that did not answer the previous ping
+   * is dead. A leg whose reading we paused cannot answer; the slow-consumer timer owns it.
+   */
+  heartbeat(): void {
+    if (this.state !== State.Open) return;
+    const upstream = this.upstream as WebSocket;
+    if (!this.clientAlive && !this.clientPaused) {
+      this.outcome = 'CLIENT_HEARTBEAT_TIMEOUT';
+      this.client.terminate();
+      return;
+    }
+    if (!this.upstreamAlive && !this.upstreamPaused) {
+      this.upstreamFailure = 'upstream heartbeat timeout';
+      upstream.terminate();
+      return;
+    }
+    this.clientAlive = false;
+    this.upstreamAlive = false;
+    this.client.ping();
+    upstream.ping();
+  }
+
+  logFields(): Record<string, unknown> {
+    return {
+      relay: this.id,
+      orgId: this.admission?.orgId,
+      keyId: this.admission?.key.id,
+      modelId: this.admission?.modelId,
+    };
+  }
+
+  // ── client leg ─────────────────────────────────────────────────────────────
+
+  /** Messages before the confirmation are held in order, up to a bound (contract §4). */
+  holdClientMessage(data: Buffer, isBinary: boolean): void {
+    const pending = this.pending;
+    if (!pending) return;
+    pending.push({ data, isBinary });
+    this.pendingBytes += data.length;
+    const { pendingMessages, pendingBytes } = this.ctx.limits;
+    if (pending.length > pendingMessages * PENDING_HARD_FACTOR || this.pendingBytes > pendingBytes * PENDING_HARD_FACTOR) {
+      this.fail(
+        new GatewayError(
+          'RATE_LIMITED',
+          `Too many messages before the relay opened (limit ${pendingMessages} messages or ${pendingBytes} bytes)`,
+          { retryAfterMs: 1000 },
+        ),
+      );
+      return;
+    }
+    if (!this.clientPaused && (pending.length >= pendingMessages || this.pendingBytes >= pendingBytes)) {
+      this.clientPaused = true;
+      this.client.pause();
+    }
+  }
+
+  toUpstream(data: Buffer, isBinary: boolean): void {
+    const upstream = this.upstream as WebSocket;
+    const traffic = this.traffic;
+    traffic.messagesToUpstream++;
+    traffic.bytesToUpstream += data.length;
+    // Ask for a write callback only while a backlog exists: it is what resumes the client.
+    const backlog = upstream.bufferedAmount;
+    upstream.send(data, isBinary ? BINARY : TEXT, backlog >= this.ctx.limits.lowWaterBytes ? this.upstreamFlushed : undefined);
+    if (backlog + data.length <= this.ctx.limits.highWaterBytes) return;
+    const buffered = upstream.bufferedAmount;
+    if (buffered > this.ctx.limits.hardCapBytes) {
+      this.upstreamFailure = 'upstream stopped reading';
+      upstream.terminate();
+    } else if (buffered > this.ctx.limits.highWaterBytes && !this.clientPaused) {
+      this.clientPaused = true;
+      this.client.pause();
+    }
+  }
+
+  onClientClose(code: number, reason: Buffer): void {
+    this.clientClosed = true;
+    this.clientCloseCode = code;
+    if (this.state < State.Closing) {
+      if (this.outcome === 'ok' && code !== 1000 && code !== 1001 && code !== 1005) this.outcome = 'CLIENT_CLOSED_ABNORMALLY';
+      this.beginClosing();
+      this.closeUpstream(upstreamCloseCodeFor(code), code === 1005 || code === 1006 ? '' : reason);
+    }
+    this.finishIfClosed();
+  }
+
+  // ── upstream leg ───────────────────────────────────────────────────────────
+
+  toClient(data: Buffer, isBinary: boolean): void {
+    const client = this.client;
+    const traffic = this.traffic;
+    traffic.messagesToClient++;
+    traffic.bytesToClient += data.length;
+    const backlog = client.bufferedAmount;
+    client.send(data, isBinary ? BINARY : TEXT, backlog >= this.ctx.limits.lowWaterBytes ? this.clientFlushed : undefined);
+    if (backlog + data.length <= this.ctx.limits.highWaterBytes) return;
+    const buffered = client.bufferedAmount;
+    if (buffered > this.ctx.limits.hardCapBytes) {
+      this.fail(new GatewayError('SLOW_CONSUMER', `The client's buffer passed ${this.ctx.limits.hardCapBytes} bytes`));
+    } else if (buffered > this.ctx.limits.highWaterBytes && !this.upstreamPaused) {
+      this.upstreamPaused = true;
+      (this.upstream as WebSocket).pause();
+      this.slowTimer = setTimeout(slowConsumerTimeout, this.ctx.limits.slowConsumerTimeoutMs, this);
+    }
+  }
+
+  onUpstreamClose(code: number, reason: Buffer): void {
+    this.upstreamClosed = true;
+    this.upstreamCloseCode = code;
+    if (this.state < State.Closing) {
+      this.beginClosing();
+      if (this.upstreamFailure) {
+        this.outcome = 'UPSTREAM_FAILED';
+        this.client.close(BAD_GATEWAY, this.upstreamFailure);
+      } else {
+        const clientCode = clientCloseCodeFor(code);
+        if (clientCode === BAD_GATEWAY) this.outcome = 'UPSTREAM_CLOSED_ABNORMALLY';
+        this.client.close(clientCode, clientCode === code ? fitCloseReason(reason) : 'upstream closed without a close frame');
+      }
+    }
+    this.finishIfClosed();
+  }
+
+  onUpstreamError(err: Error & { code?: string }): void {
+    this.upstreamFailure ??= `upstream socket error: ${err.code ?? 'unknown'}`;
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────
+
+  private resumeClientIfDrained(): void {
+    if (this.clientPaused && this.pending === null && !this.upstreamIsBackedUp()) {
+      this.clientPaused = false;
+      this.client.resume();
+    }
+  }
+
+  private resumeUpstreamIfDrained(): void {
+    if (this.upstreamPaused && this.client.bufferedAmount < this.ctx.limits.lowWaterBytes) {
+      this.upstreamPaused = false;
+      clearTimeout(this.slowTimer);
+      this.upstream?.resume();
+    }
+  }
+
+  private upstreamIsBackedUp(): boolean {
+    return (this.upstream?.bufferedAmount ?? 0) >= this.ctx.limits.lowWaterBytes;
+  }
+
+  private beginClosing(): void {
+    this.state = State.Closing;
+    this.pending = null;
+    clearTimeout(this.slowTimer);
+    clearTimeout(this.expiryTimer);
+    if (this.attempt) {
+      this.attempt.abort();
+      this.attempt = null;
+    }
+  }
+
+  private closeUpstream(code: number, reason: Buffer | string): void {
+    if (!this.upstream || this.upstreamClosed) return;
+    this.upstream.close(code, reason);
+  }
+
+  private finishIfClosed(): void {
+    if (this.state === State.Finished || !this.clientClosed || !this.upstreamClosed) return;
+    this.state = State.Finished;
+    this.ctx.onFinished(this);
+  }
+
+  private armKeyExpiry(): void {
+    const expiresAt = this.admission?.key.expiresAt;
+    if (!expiresAt) return;
+    const delay = new Date(expiresAt).getTime() - Date.now();
+    this.expiryTimer = setTimeout(keyExpiryCheck, Math.max(0, Math.min(delay, MAX_TIMER_MS)), this);
+  }
+
+  /** Called by the expiry timer: long expiries are re-armed past setTimeout's 24.8-day cap. */
+  checkKeyExpiry(): void {
+    const expiresAt = this.admission?.key.expiresAt;
+    if (!expiresAt) return;
+    if (new Date(expiresAt).getTime() <= Date.now()) this.fail(new GatewayError('INVALID_API_KEY', 'The API key expired'));
+    else this.armKeyExpiry();
+  }
+
+  private internalError(err: unknown): GatewayError {
+    this.ctx.logger.error({ err, ...this.logFields() }, 'admission failed unexpectedly');
+    // No catalog code fits an internal failure; the client sees a generic, retryable error.
+    return new GatewayError('WS_CONNECT_ERROR', 'The gateway could not check this connection; try again');
+  }
+}
+
+function slowConsumerTimeout(pair: RelayPair): void {
+  pair.fail(new GatewayError('SLOW_CONSUMER', 'The client did not read its events in time'));
+}
+
+function keyExpiryCheck(pair: RelayPair): void {
+  pair.checkKeyExpiry();
+}
+
+function pairOf(socket: WebSocket): RelayPair {
+  return (socket as PairedSocket)[kPair];
+}
+
+// Listeners receive the socket as `this`. Both legs use the default binaryType
+// ('nodebuffer'), so message data is always a single Buffer.
+
+function clientOnMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+  const pair = pairOf(this);
+  if (pair.isOpen) pair.toUpstream(data as Buffer, isBinary);
+  else pair.holdClientMessage(data as Buffer, isBinary);
+}
+
+function clientOnClose(this: WebSocket, code: number, reason: Buffer): void {
+  pairOf(this).onClientClose(code, reason);
+}
+
+function clientOnError(this: WebSocket): void {
+  // ws closes the socket itself after a protocol error (1002, 1007, 1009); 'close' follows.
+}
+
+function clientOnPong(this: WebSocket): void {
+  pairOf(this).clientAlive = true;
+}
+
+function upstreamOnMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+  const pair = pairOf(this);
+  if (pair.isOpen) pair.toClient(data as Buffer, isBinary);
+}
+
+function upstreamOnClose(this: WebSocket, code: number, reason: Buffer): void {
+  pairOf(this).onUpstreamClose(code, reason);
+}
+
+function upstreamOnError(this: WebSocket, err: Error): void {
+  pairOf(this).onUpstreamError(err);
+}
+
+function upstreamOnPong(this: WebSocket): void {
+  pairOf(this).upstreamAlive = true;
+}

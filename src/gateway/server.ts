@@ -1,0 +1,218 @@
+/**
+ * The gateway's HTTP server: routes `/api/models/{model_id}/ws` upgrades to relays, answers
+ * everything else with JSON (426 for the relay path without an upgrade, 404 elsewhere), and
+ * drains on shutdown (contract §1; issue: graceful shutdown with 1012).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { GatewayConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import type { ConnectionRequest } from './admission.js';
+import { ChangeWatcher } from './change-watcher.js';
+import { startHeartbeat } from './heartbeat.js';
+import { rejectUpgrade, sendJsonError } from './http-responses.js';
+import { RelayPair, type RelayContext } from './relay-pair.js';
+import { RelayRegistry } from './relay-registry.js';
+
+const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  store: Store;
+  logger: Logger;
+}
+
+export class Gateway {
+  readonly registry = new RelayRegistry();
+  private readonly config: GatewayConfig;
+  private readonly logger: Logger;
+  private readonly server: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly watcher: ChangeWatcher;
+  private readonly relayContext: RelayContext;
+  private stopHeartbeat: (() => void) | undefined;
+  private draining = false;
+  private closing: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+
+  constructor({ config, store, logger }: GatewayOptions) {
+    this.config = config;
+    this.logger = logger;
+    this.server = http.createServer(
+      {
+        // The handshake deadline: a client that connects and sends nothing, or an
+        // incomplete upgrade request, is cut off after handshakeTimeoutMs.
+        headersTimeout: config.handshakeTimeoutMs,
+        requestTimeout: config.handshakeTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.handshakeTimeoutMs / 4))),
+        keepAliveTimeout: 5000,
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.server.on('clientError', onClientError);
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: config.maxMessageBytes,
+      maxFragments: config.maxFragments,
+      maxBufferedChunks: config.maxBufferedChunks,
+      closeTimeout: config.closeTimeoutMs,
+    });
+    this.watcher = new ChangeWatcher(store, this.registry, config.changePollIntervalMs, logger);
+    this.relayContext = {
+      store,
+      logger,
+      limits: config,
+      upstreamLimits: {
+        connectTimeoutMs: config.upstreamConnectTimeoutMs,
+        authTimeoutMs: config.upstreamAuthTimeoutMs,
+        maxPayload: config.upstreamMaxMessageBytes,
+        maxFragments: config.maxFragments,
+        maxBufferedChunks: config.maxBufferedChunks,
+        closeTimeoutMs: config.closeTimeoutMs,
+      },
+      onAdmitted: (pair) => {
+        this.registry.index(pair);
+        this.watcher.recheck(pair, pair.changeSeq);
+      },
+      onFinished: (pair) => this.onRelayFinished(pair),
+    };
+  }
+
+  /** Starts the change feed and the heartbeat, then listens. */
+  async listen(): Promise<AddressInfo> {
+    await this.watcher.start();
+    this.stopHeartbeat = startHeartbeat(this.registry, this.config.heartbeatIntervalMs);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.port, this.config.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.address();
+  }
+
+  /** The last store change applied to live relays. */
+  get appliedChangeSeq(): number {
+    return this.watcher.seq;
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, close every relay with 1012 (its upstream with 1001),
+   * wait up to shutdownTimeoutMs for the close handshakes, then destroy what is left.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    this.stopHeartbeat?.();
+    await this.watcher.stop();
+    const relays = this.registry.all.size;
+    if (relays > 0) {
+      this.logger.info({ relays }, 'draining relays');
+      const allClosed = new Promise<void>((resolve) => (this.drained = resolve));
+      for (const pair of this.registry.all) pair.shutdown();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.shutdownTimeoutMs)));
+      await Promise.race([allClosed, deadline]);
+      clearTimeout(timer);
+      // Past the deadline: destroy the rest. Their close events follow promptly.
+      for (const pair of this.registry.all) pair.destroy();
+      await allClosed;
+    }
+    this.server.closeAllConnections();
+    await serverClosed;
+    this.wss.close();
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    sendJsonError(res, RELAY_PATH.test(path) ? 'UPGRADE_REQUIRED' : 'NOT_FOUND');
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', ignoreSocketError);
+    if (this.draining) return rejectUpgrade(socket, 'SHUTTING_DOWN');
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const match = RELAY_PATH.exec(q === -1 ? url : url.slice(0, q));
+    if (!match) return rejectUpgrade(socket, 'NOT_FOUND');
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return rejectUpgrade(socket, 'UPGRADE_REQUIRED');
+    const request: ConnectionRequest = {
+      apiKey: apiKeyOf(req, q === -1 ? '' : url.slice(q + 1)),
+      modelId: decodeSegment(match[1] ?? ''),
+    };
+    // The upgrade always completes first, so a browser can read why a connection failed.
+    this.wss.handleUpgrade(req, socket, head, (client) => this.onConnection(client, request));
+  }
+
+  private onConnection(client: WebSocket, request: ConnectionRequest): void {
+    const pair = new RelayPair(client, this.relayContext);
+    this.registry.track(pair);
+    void pair.start(request, this.watcher.seq);
+  }
+
+  private onRelayFinished(pair: RelayPair): void {
+    this.registry.untrack(pair);
+    const now = Date.now();
+    this.logger.info(
+      {
+        ...pair.logFields(),
+        outcome: pair.outcome,
+        clientCloseCode: pair.clientCloseCode,
+        upstreamCloseCode: pair.upstreamCloseCode,
+        durationMs: now - pair.startedAt,
+        openMs: pair.openedAt === undefined ? undefined : now - pair.openedAt,
+        ...pair.traffic,
+      },
+      'relay closed',
+    );
+    if (this.registry.all.size === 0) this.drained?.();
+  }
+}
+
+/** The key from `X-API-Key`, else from the `api_key` query parameter (the header wins). */
+function apiKeyOf(req: IncomingMessage, query: string): string | undefined {
+  const header = req.headers['x-api-key'];
+  if (typeof header === 'string' && header.trim() !== '') return header.trim();
+  if (query === '') return undefined;
+  const fromQuery = new URLSearchParams(query).get('api_key');
+  return fromQuery === null || fromQuery === '' ? undefined : fromQuery;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // malformed escapes fail the UUID check: MODEL_NOT_FOUND
+  }
+}
+
+function ignoreSocketError(): void {
+  // A client reset before or during the upgrade is not the gateway's error; ws and the
+  // relay see the close that follows.
+}
+
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // Timeouts (408) and malformed requests (400): answer if we still can, then drop.
+  if (socket.writable && err.code !== 'ECONNRESET') {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+  socket.destroy();
+}
