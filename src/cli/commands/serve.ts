@@ -1,0 +1,119 @@
+/**
+ * `ofgw serve`: opens the store, seeds the sandbox on a first non-production start, starts
+ * the gateway and drains it on SIGTERM/SIGINT within shutdownTimeoutMs.
+ */
+import { ConfigError, loadConfig, SETTINGS, type GatewayConfig } from '../../config.js';
+import { Gateway } from '../../gateway/server.js';
+import { createLogger, type Logger } from '../../log.js';
+import { startSimulator, type OnlyFansSimulator } from '../../sandbox/index.js';
+import { openStore } from '../../store/index.js';
+import type { Store } from '../../store/types.js';
+import { noPositionals, parse, type OptionSpec } from '../args.js';
+import { findSandboxOrg, sandboxBanner, sandboxSecret, seedSandbox } from '../first-run.js';
+
+/** One `--kebab-case` flag per setting; `--db` and `--json` are common to every command. */
+const SERVE_OPTIONS: OptionSpec = Object.fromEntries(
+  Object.keys(SETTINGS)
+    .filter((name) => name !== 'db')
+    .map((name) => [kebab(name), { type: name === 'production' ? 'boolean' : 'string' }]),
+);
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, SERVE_OPTIONS, 'serve');
+  noPositionals(positionals, 'serve');
+  const overrides: Record<string, unknown> = {};
+  for (const [flag, value] of Object.entries(values)) {
+    if (flag !== 'json' && flag !== 'help') overrides[camel(flag)] = value;
+  }
+  const config = loadConfig(overrides, process.env);
+  const logger = createLogger(config.logLevel);
+  const store = await openStore(config.db);
+  let simulator: OnlyFansSimulator | undefined;
+  let gateway: Gateway | undefined;
+  try {
+    const sandbox = config.production ? undefined : await prepareSandbox(store, config, logger);
+    simulator = sandbox?.simulator;
+    gateway = new Gateway({ config, store, logger });
+    const address = await gateway.listen();
+    logger.info({ host: address.address, port: address.port, db: config.db, production: config.production }, 'gateway listening');
+    if (sandbox?.banner) process.stderr.write(sandbox.banner(`ws://${hostForUrl(address.address)}:${address.port}`));
+  } catch (err) {
+    await gateway?.close();
+    await simulator?.close();
+    await store.close();
+    throw err;
+  }
+  return waitForSignal(gateway, store, simulator, config, logger);
+}
+
+interface PreparedSandbox {
+  simulator: OnlyFansSimulator;
+  banner?: (gatewayUrl: string) => string;
+}
+
+/** Seeds on an empty store; restarts the simulator for a sandbox seeded earlier. */
+async function prepareSandbox(store: Store, config: GatewayConfig, logger: Logger): Promise<PreparedSandbox | undefined> {
+  const start = (secret: string): Promise<OnlyFansSimulator> =>
+    startSimulator({ host: '127.0.0.1', port: config.sandboxPort, secret, initialCounters: true, generator: { intervalMs: 3000 } }).catch(
+      (err: NodeJS.ErrnoException) => {
+        throw new ConfigError(
+          `invalid sandboxPort: the sandbox simulator could not listen on 127.0.0.1:${config.sandboxPort} (${err.code ?? err.message}); set OFGW_SANDBOX_PORT or --sandbox-port`,
+        );
+      },
+    );
+  if (await store.isEmpty()) {
+    const { seed, simulator } = await seedSandbox(store, start);
+    logger.info({ orgId: seed.orgId, modelId: seed.modelId, simulatorPort: simulator.port }, 'sandbox seeded');
+    return { simulator, banner: (url) => sandboxBanner(seed, url) };
+  }
+  const orgId = await findSandboxOrg(store);
+  if (!orgId) return undefined;
+  const simulator = await start(sandboxSecret(orgId));
+  logger.info({ orgId, simulatorPort: simulator.port }, 'sandbox simulator started');
+  return { simulator };
+}
+
+function hostForUrl(address: string): string {
+  if (address === '0.0.0.0' || address === '::') return '127.0.0.1';
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** Resolves with the exit code once a signal has drained everything (or the deadline hit). */
+function waitForSignal(gateway: Gateway, store: Store, simulator: OnlyFansSimulator | undefined, config: GatewayConfig, logger: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      // Bounded whatever happens: the drain deadline plus a margin for the store to close.
+      const deadline = setTimeout(() => {
+        logger.error('shutdown deadline passed: exiting');
+        resolve(1);
+      }, config.shutdownTimeoutMs + 2000);
+      deadline.unref();
+      void (async () => {
+        await gateway.close();
+        await simulator?.close();
+        await store.close();
+        logger.info('stopped');
+        clearTimeout(deadline);
+        resolve(0);
+      })();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * `ofgw`: the gateway's command line. Exit codes: 0 success, 1 a failed operation (a
+ * record not found, an invalid value, a refused connection), 2 bad usage or configuration.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config.js';
+import { renderConfigDoc } from '../docs/config-doc.js';
+import { renderErrorsDoc } from '../docs/errors-doc.js';
+import { StoreError } from '../store/index.js';
+import { UsageError } from './args.js';
+import { connectCommand } from './commands/connect.js';
+import { COMMANDS } from './commands/records.js';
+import { sandboxCommand } from './commands/sandbox.js';
+import { serveCommand } from './commands/serve.js';
+import { printError, printResult } from './output.js';
+
+const USAGE = `Usage: ofgw <command> [options]        (every command takes --json and --db PATH)
+
+  serve [--host H] [--port P] [--db PATH] [--production] [--<setting> V]
+                                    run the gateway (settings: see README, or OFGW_* variables)
+  org create --name NAME            create an organization
+  org list
+  subscription set --org ORG_ID --status active|canceled [--plan NAME]
+  subscription show --org ORG_ID
+  key create --org ORG_ID [--name NAME] [--expires-at ISO_DATE]   (the key is shown once)
+  key list --org ORG_ID
+  key revoke KEY_ID
+  model add --org ORG_ID --ws-url URL --ws-token TOKEN|- [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
+  model list [--org ORG_ID]
+  model show|connect|disconnect|remove MODEL_ID
+  model update MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
+  sandbox [--port P] [--interval-ms MS]   run the OnlyFans simulator alone
+  connect MODEL_ID --api-key KEY [--url ws://HOST:PORT] [--send JSON] [--count N]
+                                    open a relay and print its frames
+  docs errors|config                print docs/errors.md, or the README's settings table
+  version
+`;
+
+async function run(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  const json = argv.includes('--json');
+  try {
+    switch (command) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return 0;
+      case 'version':
+      case '--version':
+        process.stdout.write(`${packageVersion()}\n`);
+        return 0;
+      case 'serve':
+        return await serveCommand(argv.slice(1));
+      case 'sandbox':
+        return await sandboxCommand(argv.slice(1));
+      case 'connect':
+        return await connectCommand(argv.slice(1));
+      case 'docs':
+        if (sub === 'errors') process.stdout.write(renderErrorsDoc());
+        else if (sub === 'config') process.stdout.write(renderConfigDoc());
+        else throw new UsageError(`docs: unknown topic "${sub ?? ''}" (known: errors, config)`);
+        return 0;
+    }
+    const group = COMMANDS[command];
+    if (!group) throw new UsageError(`unknown command "${command}" (see ofgw help)`);
+    const handler = sub === undefined ? undefined : group[sub];
+    if (!handler) {
+      throw new UsageError(`${command}: unknown subcommand "${sub ?? ''}" (known: ${Object.keys(group).join(', ')})`);
+    }
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    const { result, columns } = await handler(rest);
+    printResult(result, json, columns);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      printError(err.message, err instanceof UsageError ? 'USAGE' : 'CONFIG', json);
+      return 2;
+    }
+    if (err instanceof StoreError) {
+      printError(err.message, err.code, json);
+      return 1;
+    }
+    printError(err instanceof Error ? err.message : String(err), 'ERROR', json);
+    return 1;
+  }
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+process.exitCode = await run(process.argv.slice(2));
+// Commands other than serve/sandbox/connect leave no handles open; those three return only
+// once their sockets are closed, so an explicit exit is not needed.

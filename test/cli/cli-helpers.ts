@@ -1,0 +1,66 @@
+/** Runs the built `ofgw` binary as a real process. */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers.js';
+
+export const OFGW = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json<T = Record<string, unknown>>(): T;
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [OFGW, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+export interface Served {
+  child: ChildProcess;
+  port: number;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `ofgw serve` and resolves once its 'gateway listening' log line names the port. */
+export async function startServe(args: string[], env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, [OFGW, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let done = false;
+  void exited.then(() => (done = true));
+  let port = 0;
+  await waitFor(
+    () => {
+      if (done) throw new Error(`ofgw serve exited early:\n${out}\n${err}`);
+      const line = out.split('\n').find((l) => l.includes('"gateway listening"'));
+      if (line) port = (JSON.parse(line) as { port: number }).port;
+      return port > 0;
+    },
+    20_000,
+    'ofgw serve to listen',
+  );
+  return {
+    child,
+    port,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (!done) child.kill(signal);
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * `ofgw org|subscription|key|model`: the interface scripts rely on (issue item 7), with
+ * `--json` output, non-zero exits and messages that name what was wrong.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from './cli-helpers.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe('ofgw record commands', () => {
+  let dir: string;
+  let db: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ofgw-cli-'));
+    db = join(dir, 'nested', 'ofgw.db');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs the whole flow with --json, --db and OFGW_DB', async () => {
+    const org = await runCli(['org', 'create', '--name', 'Acme', '--json', '--db', db]);
+    assert.equal(org.code, 0, org.stderr);
+    const { id: orgId, name } = org.json<{ id: string; name: string }>();
+    assert.match(orgId, UUID);
+    assert.equal(name, 'Acme');
+
+    // The environment variable names the same store.
+    const list = await runCli(['org', 'list', '--json'], { OFGW_DB: db });
+    assert.deepEqual(list.json<{ id: string }[]>().map((o) => o.id), [orgId]);
+
+    const sub = await runCli(['subscription', 'set', '--org', orgId, '--status', 'active', '--plan', 'pro', '--json', '--db', db]);
+    assert.equal(sub.code, 0, sub.stderr);
+    assert.equal(sub.json().status, 'active');
+    assert.equal(sub.json().plan, 'pro');
+
+    const key = await runCli(['key', 'create', '--org', orgId, '--name', 'ci', '--json', '--db', db]);
+    assert.equal(key.code, 0, key.stderr);
+    const created = key.json<{ id: string; key: string; prefix: string }>();
+    assert.match(created.key, /^ofgw_sk_[0-9A-Za-z]{38}$/);
+    assert.ok(created.key.startsWith(created.prefix));
+
+    const keys = await runCli(['key', 'list', '--org', orgId, '--json', '--db', db]);
+    assert.equal(keys.json<unknown[]>().length, 1);
+    assert.ok(!keys.stdout.includes(created.key), 'the key is shown only once');
+
+    const model = await runCli([
+      'model', 'add', '--org', orgId, '--ws-url', 'wss://ws2.onlyfans.com/ws3/24', '--ws-token', 'eyJhbGciOiJIUzI1NiJ9.e30.c2ln',
+      '--user-agent', 'UA/1', '--cookie', 'sess=abc', '--proxy', 'http://user:pw@127.0.0.1:3128', '--name', 'Model A', '--json', '--db', db,
+    ]);
+    assert.equal(model.code, 0, model.stderr);
+    const m = model.json<Record<string, unknown>>();
+    assert.match(m.id as string, UUID);
+    assert.equal(m.status, 'connected');
+    assert.equal(m.proxyUrl, 'http://user:***@127.0.0.1:3128');
+    for (const secret of ['eyJhbGciOiJIUzI1NiJ9.e30.c2ln', 'sess=abc', ':pw@']) assert.ok(!model.stdout.includes(secret), `no ${secret} in output`);
+
+    const id = m.id as string;
+    assert.equal((await runCli(['model', 'disconnect', id, '--json', '--db', db])).json().status, 'disconnected');
+    assert.equal((await runCli(['model', 'connect', id, '--json', '--db', db])).json().status, 'connected');
+    const updated = await runCli(['model', 'update', id, '--name', 'Renamed', '--ws-token', '-', '--json', '--db', db], {}, 'eyJ0eXAi.bmV3.dG9r\n');
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.equal(updated.json().name, 'Renamed');
+    const shown = await runCli(['model', 'show', id, '--json', '--db', db]);
+    assert.equal(shown.json().name, 'Renamed');
+    assert.equal(shown.json().hasWsToken, true);
+    assert.equal((await runCli(['model', 'list', '--org', orgId, '--json', '--db', db])).json<unknown[]>().length, 1);
+
+    const revoked = await runCli(['key', 'revoke', created.id, '--json', '--db', db]);
+    assert.equal(revoked.code, 0);
+    assert.ok(revoked.json().revokedAt);
+
+    assert.equal((await runCli(['model', 'remove', id, '--json', '--db', db])).json().removed, true);
+    assert.equal((await runCli(['model', 'list', '--json', '--db', db])).json<unknown[]>().length, 0);
+
+    // Human output works too.
+    const human = await runCli(['org', 'list', '--db', db]);
+    assert.match(human.stdout, /Acme/);
+  });
+
+  const bad: [string, string[], number, RegExp][] = [
+    ['a missing required option', ['org', 'create'], 2, /missing required option --name/],
+    ['an unknown option', ['org', 'create', '--name', 'x', '--colour', 'red'], 2, /Unknown option '--colour'/],
+    ['an unknown command', ['frobnicate'], 2, /unknown command "frobnicate"/],
+    ['an unknown subcommand', ['key', 'burn'], 2, /unknown subcommand "burn"/],
+    ['a bad status', ['subscription', 'set', '--org', '00000000-0000-4000-8000-000000000000', '--status', 'paused'], 2, /--status must be one of active, canceled/],
+    ['an unknown organization', ['key', 'create', '--org', '00000000-0000-4000-8000-000000000000'], 1, /organization .* not found/],
+    ['a bad ws-url', ['model', 'add', '--org', '00000000-0000-4000-8000-000000000000', '--ws-url', 'http://x', '--ws-token', 't'], 1, /wsUrl|not found/],
+    ['a missing model id', ['model', 'show'], 2, /missing MODEL_ID/],
+    ['an unknown model', ['model', 'show', '00000000-0000-4000-8000-000000000000'], 2, /not found/],
+    ['an empty update', ['model', 'update', '00000000-0000-4000-8000-000000000000'], 2, /nothing to change/],
+  ];
+  for (const [what, args, code, message] of bad) {
+    it(`fails clearly on ${what}`, async () => {
+      const r = await runCli([...args, '--db', db]);
+      assert.equal(r.code, code, r.stderr);
+      assert.match(r.stderr, message);
+      const j = await runCli([...args, '--db', db, '--json']);
+      const err = JSON.parse(j.stderr) as { error: string; code: string };
+      assert.match(err.error, message);
+      assert.equal(typeof err.code, 'string');
+    });
+  }
+
+  it('names the field and never echoes a secret on invalid input', async () => {
+    const org = (await runCli(['org', 'create', '--name', 'Val', '--json', '--db', db])).json<{ id: string }>();
+    const r = await runCli(['model', 'add', '--org', org.id, '--ws-url', 'ftp://nope', '--ws-token', 'SECRET-TOKEN-1', '--json', '--db', db]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /wsUrl/);
+    const p = await runCli(['model', 'add', '--org', org.id, '--ws-url', 'wss://x/ws3/1', '--ws-token', 'SECRET-TOKEN-2', '--proxy', 'gopher://u:SECRETPW@h', '--json', '--db', db]);
+    assert.equal(p.code, 1);
+    assert.match(p.stderr, /proxyUrl/);
+    for (const s of ['SECRET-TOKEN-1', 'SECRET-TOKEN-2', 'SECRETPW']) assert.ok(!(r.stderr + p.stderr).includes(s));
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * `ofgw serve` as a real process: first-run sandbox seeding (and none in production mode),
+ * a restart that keeps the sandbox working, a CLI revocation reaching the running server,
+ * and SIGTERM draining relays with 1012.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TestClient } from '../helpers.js';
+import { runCli, startServe } from './cli-helpers.js';
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('ofgw serve', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ofgw-serve-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('seeds a sandbox on first start, prints the key once, and events flow', async () => {
+    const db = join(dir, 'first', 'ofgw.db');
+    const sandboxPort = String(await freePort());
+    const served = await startServe(['--port', '0', '--db', db, '--sandbox-port', sandboxPort]);
+    let modelId: string;
+    let apiKey: string;
+    try {
+      const banner = served.stderr();
+      const m = /npx ofgw connect (\S+) --api-key (\S+) --url (\S+)/.exec(banner);
+      assert.ok(m, `banner with a copy-paste command:\n${banner}`);
+      [, modelId, apiKey] = m as unknown as [string, string, string];
+      assert.match(banner, /simulated OnlyFans/);
+      assert.ok(!served.stdout().includes(apiKey), 'the key is not in the logs');
+
+      // The printed command works as printed.
+      const connect = await runCli(['connect', modelId, '--api-key', apiKey, '--url', `ws://127.0.0.1:${served.port}`, '--count', '2']);
+      assert.equal(connect.code, 0, connect.stderr);
+      const lines = connect.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(lines[0], { connected: true, modelId });
+      assert.equal(typeof lines[1]?.chat_messages, 'number', 'the simulator sends its counters frame');
+    } finally {
+      assert.equal(await served.stop(), 0);
+    }
+
+    // Second start: nothing new is seeded and the sandbox model still connects.
+    const again = await startServe(['--port', '0', '--db', db, '--sandbox-port', sandboxPort]);
+    try {
+      assert.ok(!again.stderr().includes('API key'), 'no second banner');
+      const orgs = (await runCli(['org', 'list', '--json', '--db', db])).json<unknown[]>();
+      assert.equal(orgs.length, 1);
+      const client = new TestClient(`ws://127.0.0.1:${again.port}/api/models/${modelId}/ws`, { headers: { 'X-API-Key': apiKey } });
+      await client.confirmed();
+      client.socket.close();
+      await client.closed;
+    } finally {
+      assert.equal(await again.stop(), 0);
+    }
+  });
+
+  it('seeds nothing in production mode', async () => {
+    const db = join(dir, 'prod.db');
+    const served = await startServe(['--port', '0', '--db', db, '--production']);
+    try {
+      assert.ok(!served.stderr().includes('API key'));
+      assert.deepEqual((await runCli(['org', 'list', '--json', '--db', db])).json(), []);
+    } finally {
+      assert.equal(await served.stop(), 0);
+    }
+  });
+
+  it('stops with a message naming an invalid setting', async () => {
+    const r = await runCli(['serve', '--port', '99999', '--db', join(dir, 'x.db')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /invalid port/);
+    const e = await runCli(['serve', '--db', join(dir, 'x.db')], { OFGW_HEARTBEAT_INTERVAL_MS: 'soon' });
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /invalid heartbeatIntervalMs \(from environment variable OFGW_HEARTBEAT_INTERVAL_MS\)/);
+  });
+
+  it('applies a CLI revocation to a live relay, and drains with 1012 on SIGTERM', async () => {
+    const db = join(dir, 'live.db');
+    const sandboxPort = String(await freePort());
+    const served = await startServe(['--port', '0', '--db', db, '--sandbox-port', sandboxPort]);
+    const m = /npx ofgw connect (\S+) --api-key (\S+)/.exec(served.stderr()) as unknown as [string, string, string];
+    const [, modelId, apiKey] = m;
+    const url = `ws://127.0.0.1:${served.port}/api/models/${modelId}/ws`;
+    const orgId = (await runCli(['org', 'list', '--json', '--db', db])).json<{ id: string }[]>()[0]!.id;
+    const second = (await runCli(['key', 'create', '--org', orgId, '--json', '--db', db])).json<{ id: string; key: string }>();
+
+    const revokedClient = new TestClient(url, { headers: { 'X-API-Key': second.key } });
+    await revokedClient.confirmed();
+    const drainedClient = new TestClient(url, { headers: { 'X-API-Key': apiKey } });
+    await drainedClient.confirmed();
+
+    assert.equal((await runCli(['key', 'revoke', second.id, '--db', db])).code, 0);
+    let frame: Record<string, unknown> | undefined;
+    while (!frame?.code) frame = (await revokedClient.next(2000)).json();
+    assert.equal(frame.code, 'INVALID_API_KEY');
+    assert.equal((await revokedClient.closed).code, 4401);
+
+    const exit = await served.stop('SIGTERM');
+    assert.equal((await drainedClient.closed).code, 1012);
+    assert.equal(exit, 0);
+    assert.match(served.stdout(), /"msg":"stopped"/);
+  });
+});

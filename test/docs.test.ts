@@ -1,0 +1,32 @@
+/** docs/errors.md is generated from the one error catalog; this keeps them in step. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { CONFIG_DOC_END, CONFIG_DOC_START, renderConfigDoc } from '../src/docs/config-doc.js';
+import { renderErrorsDoc } from '../src/docs/errors-doc.js';
+import { ERROR_CATALOG } from '../src/errors.js';
+
+const root = new URL('../../', import.meta.url);
+
+describe('docs', () => {
+  it('docs/errors.md matches the error catalog (run `npm run docs:errors`)', () => {
+    assert.equal(readFileSync(new URL('docs/errors.md', root), 'utf8'), renderErrorsDoc());
+  });
+
+  it('the README names every error code', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    for (const code of Object.keys(ERROR_CATALOG)) assert.ok(readme.includes(code), `README mentions ${code}`);
+  });
+
+  it('the README settings table matches the settings schema (run `ofgw docs config`)', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const start = readme.indexOf(CONFIG_DOC_START);
+    const end = readme.indexOf(CONFIG_DOC_END);
+    assert.ok(start >= 0 && end > start, 'the README has the generated settings table');
+    assert.equal(readme.slice(start, end + CONFIG_DOC_END.length + 1), renderConfigDoc());
+  });
+
+  it('the catalog follows 4000 + HTTP status', () => {
+    for (const [code, spec] of Object.entries(ERROR_CATALOG)) assert.equal(spec.closeCode, 4000 + spec.httpStatus, code);
+  });
+});
