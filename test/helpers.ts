@@ -226,3 +226,13 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     },
   };
 }
+
+/** A port that was free a moment ago (for "connection refused" and fixed-port restarts). */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as import('node:net').AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}

@@ -4,7 +4,7 @@
  * catalog code; an answer never reveals what exists outside the caller's organization.
  */
 import { GatewayError } from '../errors.js';
-import type { ApiKeyRecord, Store } from '../store/types.js';
+import { TOUCH_INTERVAL_MS, type ApiKeyRecord, type Store } from '../store/types.js';
 import type { UpstreamTarget } from '../upstream/connector.js';
 import { tokenExpiry } from '../upstream/token.js';
 
@@ -54,9 +54,11 @@ export async function admitConnection(store: Store, request: ConnectionRequest, 
     throw new GatewayError('NO_WS_CREDENTIALS', `The model's WebSocket token expired at ${expiry.toISOString()}`);
   }
 
-  void store.touchApiKey(key.id, now).catch(() => {
-    // Last-used bookkeeping must never fail a connection.
-  });
+  if (!key.lastUsedAt || now.getTime() - new Date(key.lastUsedAt).getTime() >= TOUCH_INTERVAL_MS) {
+    void store.touchApiKey(key.id, now).catch(() => {
+      // Last-used bookkeeping must never fail a connection.
+    });
+  }
 
   return {
     orgId: key.orgId,

@@ -6,10 +6,8 @@
 
 /** Codes a close frame may carry: 1000–1014 except 1004–1006, and 3000–4999. */
 export function isSendableCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-    (code >= 3000 && code <= 4999)
-  );
+  if (!Number.isInteger(code)) return false;
+  return (code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) || (code >= 3000 && code <= 4999);
 }
 
 /** 1014 Bad Gateway: what a client sees when the upstream ended without a sendable code. */

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type WebSocket from 'ws';
+import type { GatewayConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
@@ -30,14 +31,11 @@ export interface RelayContext {
   onFinished(pair: RelayPair): void;
 }
 
-export interface RelayLimits {
-  pendingMessages: number;
-  pendingBytes: number;
-  highWaterBytes: number;
-  lowWaterBytes: number;
-  hardCapBytes: number;
-  slowConsumerTimeoutMs: number;
-}
+/** The settings a relay enforces (documented with their defaults in src/config.ts). */
+export type RelayLimits = Pick<
+  GatewayConfig,
+  'pendingMessages' | 'pendingBytes' | 'highWaterBytes' | 'lowWaterBytes' | 'hardCapBytes' | 'slowConsumerTimeoutMs'
+>;
 
 const enum State {
   Admitting,

@@ -19,6 +19,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'n
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { isSendableCloseCode } from '../gateway/close-codes.js';
 import { createControlHandler } from './control-api.js';
 import { counters } from './events.js';
 import { FaultStore, parseFault, type ScopedFault } from './faults.js';
@@ -565,14 +566,6 @@ function rejectUpgrade(socket: Duplex, status: number, message: string): void {
 function resetSocket(socket: Duplex): void {
   if (socket instanceof Socket) socket.resetAndDestroy();
   else socket.destroy();
-}
-
-/** RFC 6455 §7.4: 1000–1014 except 1004–1006, and 3000–4999. */
-function isSendableCloseCode(code: number): boolean {
-  return (
-    (Number.isInteger(code) && code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) ||
-    (Number.isInteger(code) && code >= 3000 && code <= 4999)
-  );
 }
 
 function toBuffer(data: RawData): Buffer {

@@ -4,7 +4,7 @@ import type { Store } from './types.js';
 
 export { StoreError, type StoreErrorCode } from './errors.js';
 export type * from './types.js';
-export { MODEL_STATUSES, SUBSCRIPTION_STATUSES } from './types.js';
+export { MODEL_STATUSES, SUBSCRIPTION_STATUSES, TOUCH_INTERVAL_MS } from './types.js';
 
 /**
  * Opens the store at `location` (the `db` setting, `OFGW_DB`): a SQLite file path, or

@@ -23,6 +23,7 @@ import type {
   Subscription,
   SubscriptionStatus,
 } from './types.js';
+import { TOUCH_INTERVAL_MS } from './types.js';
 import {
   apiKeyInput,
   changesQuery,
@@ -38,12 +39,6 @@ import {
   touchInput,
 } from './validation.js';
 
-/**
- * `touchApiKey` writes at most once per key per interval: `last_used_at` is for operators
- * ("used today?"), and a write per connection would contend with the CLI for the SQLite
- * write lock under a reconnect storm.
- */
-export const TOUCH_INTERVAL_MS = 60_000;
 
 const DEFAULT_CHANGES_PAGE = 1000;
 

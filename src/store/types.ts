@@ -91,6 +91,13 @@ export interface ModelPatch {
   proxyUrl?: string | null;
 }
 
+/**
+ * `last_used_at` is for operators ("used today?"): it is written at most once per key per
+ * interval, because a write per connection would contend with the CLI for the SQLite write
+ * lock under a reconnect storm. Callers that already hold the record skip the call too.
+ */
+export const TOUCH_INTERVAL_MS = 60_000;
+
 export type ChangeKind = 'organization' | 'subscription' | 'api_key' | 'model';
 
 /**

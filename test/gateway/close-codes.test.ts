@@ -5,7 +5,7 @@ import { clientCloseCodeFor, fitCloseReason, isSendableCloseCode, upstreamCloseC
 describe('close-code rules', () => {
   it('knows which codes may be sent', () => {
     for (const c of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999]) assert.ok(isSendableCloseCode(c), String(c));
-    for (const c of [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000]) assert.ok(!isSendableCloseCode(c), String(c));
+    for (const c of [0, 999, 1000.5, 1004, 1005, 1006, 1015, 1016, 2999, 5000]) assert.ok(!isSendableCloseCode(c), String(c));
   });
 
   it('maps unsendable codes: upstream → client 1014, client → upstream 1005 → 1000', () => {

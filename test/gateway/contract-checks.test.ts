@@ -38,6 +38,9 @@ describe('contract checks', () => {
     assert.deepEqual(first.json(), { connected: true, modelId: stack.modelId });
     client.socket.close(1000);
     await client.closed;
+    // The key's use is recorded for operators.
+    const used = await stack.store.getApiKey(stack.keyId);
+    assert.ok(used?.lastUsedAt, 'lastUsedAt is set');
   });
 
   it('accepts the key in the api_key query parameter', async () => {

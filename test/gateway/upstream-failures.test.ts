@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { startStack, TestClient, type Stack } from '../helpers.js';
+import { freePort, startStack, TestClient, waitFor, type Stack } from '../helpers.js';
 
 describe('upstream failures', () => {
   let stack: Stack;
@@ -110,6 +110,27 @@ describe('upstream failures', () => {
     });
   });
 
+  it('sends the model\'s User-Agent, Origin: https://onlyfans.com and cookie, and no gateway header', async () => {
+    const model = await stack.store.createModel(stack.orgId, {
+      wsUrl: stack.sim.wsUrl(7),
+      wsToken: stack.wsToken,
+      userAgent: 'Mozilla/5.0 (ModelBrowser)',
+      cookie: 'auth_id=1; sess=abc',
+    });
+    const client = new TestClient(stack.relayUrl(model.id, '?api_key=ignored'), { headers: { 'X-API-Key': stack.apiKey, Cookie: 'customer=1' } });
+    await client.confirmed();
+    const handshake = stack.sim.handshakes[stack.sim.handshakes.length - 1]!;
+    assert.equal(handshake.path, '/ws3/7');
+    assert.equal(handshake.headers['user-agent'], 'Mozilla/5.0 (ModelBrowser)');
+    assert.equal(handshake.headers.origin, 'https://onlyfans.com');
+    assert.equal(handshake.headers.cookie, 'auth_id=1; sess=abc');
+    assert.equal(handshake.headers['x-api-key'], undefined);
+    assert.equal(handshake.headers['sec-websocket-extensions'], undefined, 'permessage-deflate is not offered upstream');
+    assert.ok(!JSON.stringify(handshake.headers).includes(stack.apiKey));
+    client.socket.close();
+    await client.closed;
+  });
+
   it('accepts the connected reply in a binary frame, and relays frames that follow it in the same read', async () => {
     await withUpstream(
       (ws) =>
@@ -133,6 +154,36 @@ describe('upstream failures', () => {
   });
 });
 
+describe('logs', () => {
+  it('record relays opening and closing, and never a key, token or cookie', async () => {
+    const stack = await startStack();
+    try {
+      const client = new TestClient(stack.relayUrl(stack.modelId, `?api_key=${stack.apiKey}`));
+      await client.confirmed();
+      client.socket.close(1000);
+      await client.closed;
+      const refused = new TestClient(stack.relayUrl(stack.modelId), { headers: { 'X-API-Key': `${stack.apiKey}x` } });
+      await refused.closed;
+      await waitFor(() => stack.logs.records().filter((r) => r.msg === 'relay closed').length >= 2, 5000, 'two relay-closed lines');
+      const records = stack.logs.records();
+      const opened = records.find((r) => r.msg === 'relay opened');
+      assert.equal(opened?.modelId, stack.modelId);
+      assert.equal(opened?.keyId, stack.keyId);
+      const closed = records.filter((r) => r.msg === 'relay closed');
+      assert.deepEqual(
+        closed.map((r) => r.outcome),
+        ['ok', 'INVALID_API_KEY'],
+      );
+      assert.equal(closed[0]?.clientCloseCode, 1000);
+      assert.equal(typeof closed[0]?.durationMs, 'number');
+      const all = stack.logs.lines.join('\n');
+      for (const secret of [stack.apiKey, stack.wsToken, stack.apiKey.slice(8)]) assert.ok(!all.includes(secret), 'no secret in the logs');
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 /** A bare `ws` server standing in for OnlyFans with a scripted behaviour. */
 async function withUpstream(behave: (ws: import('ws').WebSocket) => void, body: (url: string) => Promise<void>): Promise<void> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -147,12 +198,4 @@ async function withUpstream(behave: (ws: import('ws').WebSocket) => void, body: 
     for (const c of server.clients) c.terminate();
     await new Promise((r) => server.close(r));
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
 }
