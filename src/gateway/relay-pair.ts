@@ -272,10 +272,12 @@ export class RelayPair implements UpstreamHandlers {
     const traffic = this.traffic;
     traffic.messagesToUpstream++;
     traffic.bytesToUpstream += data.length;
-    // Ask for a write callback only while a backlog exists: it is what resumes the client.
-    const backlog = upstream.bufferedAmount;
-    upstream.send(data, isBinary ? BINARY : TEXT, backlog >= this.ctx.limits.lowWaterBytes ? this.upstreamFlushed : undefined);
-    if (backlog + data.length <= this.ctx.limits.highWaterBytes) return;
+    // A write callback only on sends that leave the buffer at or above the low-water mark:
+    // when the last of them is flushed the buffer is below it, so a paused client is always
+    // resumed, and the fast path (an empty buffer) allocates nothing.
+    const after = upstream.bufferedAmount + data.length;
+    upstream.send(data, isBinary ? BINARY : TEXT, after >= this.ctx.limits.lowWaterBytes ? this.upstreamFlushed : undefined);
+    if (after <= this.ctx.limits.highWaterBytes) return;
     const buffered = upstream.bufferedAmount;
     if (buffered > this.ctx.limits.hardCapBytes) {
       this.upstreamFailure = 'upstream stopped reading';
@@ -304,9 +306,9 @@ export class RelayPair implements UpstreamHandlers {
     const traffic = this.traffic;
     traffic.messagesToClient++;
     traffic.bytesToClient += data.length;
-    const backlog = client.bufferedAmount;
-    client.send(data, isBinary ? BINARY : TEXT, backlog >= this.ctx.limits.lowWaterBytes ? this.clientFlushed : undefined);
-    if (backlog + data.length <= this.ctx.limits.highWaterBytes) return;
+    const after = client.bufferedAmount + data.length;
+    client.send(data, isBinary ? BINARY : TEXT, after >= this.ctx.limits.lowWaterBytes ? this.clientFlushed : undefined);
+    if (after <= this.ctx.limits.highWaterBytes) return;
     const buffered = client.bufferedAmount;
     if (buffered > this.ctx.limits.hardCapBytes) {
       this.fail(new GatewayError('SLOW_CONSUMER', `The client's buffer passed ${this.ctx.limits.hardCapBytes} bytes`));
