@@ -31,7 +31,7 @@ const USAGE = `Usage: ofgw <command> [options]        (every command takes --jso
   model show|connect|disconnect|remove MODEL_ID
   model update MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
   sandbox [--port P] [--interval-ms MS]   run the OnlyFans simulator alone
-  connect MODEL_ID --api-key KEY [--url ws://HOST:PORT] [--send JSON] [--count N]
+  connect MODEL_ID --api-key KEY [--url ws://HOST:PORT] [--send JSON] [--count N_EVENTS]
                                     open a relay and print its frames
   docs errors|config                print docs/errors.md, or the README's settings table
   version

@@ -22,30 +22,39 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
   });
 }
 
-export interface Served {
-  child: ChildProcess;
+export interface Served extends Spawned {
   port: number;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `ofgw serve` and resolves once its 'gateway listening' log line names the port. */
-export async function startServe(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [OFGW, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface Spawned {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts a long-running `ofgw` command, collecting its output. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): Spawned {
+  const child = spawn(process.execPath, [OFGW, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Starts `ofgw serve` and resolves once its 'gateway listening' log line names the port. */
+export async function startServe(args: string[], env: Record<string, string> = {}): Promise<Served> {
+  const { child, stdout, stderr, exited } = spawnCli(['serve', ...args], env);
   let done = false;
   void exited.then(() => (done = true));
   let port = 0;
   await waitFor(
     () => {
-      if (done) throw new Error(`ofgw serve exited early:\n${out}\n${err}`);
-      const line = out.split('\n').find((l) => l.includes('"gateway listening"'));
+      if (done) throw new Error(`ofgw serve exited early:\n${stdout()}\n${stderr()}`);
+      const line = stdout().split('\n').find((l) => l.includes('"gateway listening"'));
       if (line) port = (JSON.parse(line) as { port: number }).port;
       return port > 0;
     },
@@ -55,8 +64,8 @@ export async function startServe(args: string[], env: Record<string, string> = {
   return {
     child,
     port,
-    stdout: () => out,
-    stderr: () => err,
+    stdout,
+    stderr,
     exited,
     async stop(signal = 'SIGTERM') {
       if (!done) child.kill(signal);

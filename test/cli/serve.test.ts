@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, TestClient } from '../helpers.js';
-import { runCli, startServe } from './cli-helpers.js';
+import { freePort, TestClient, waitFor } from '../helpers.js';
+import { runCli, spawnCli, startServe } from './cli-helpers.js';
 
 describe('ofgw serve', () => {
   let dir: string;
@@ -32,12 +32,19 @@ describe('ofgw serve', () => {
       assert.match(banner, /simulated OnlyFans/);
       assert.ok(!served.stdout().includes(apiKey), 'the key is not in the logs');
 
-      // The printed command works as printed.
-      const connect = await runCli(['connect', modelId, '--api-key', apiKey, '--url', `ws://127.0.0.1:${served.port}`, '--count', '2']);
-      assert.equal(connect.code, 0, connect.stderr);
-      const lines = connect.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      // The printed command works as printed (it runs until interrupted).
+      const printed = (/npx ofgw connect (.*)$/m.exec(banner)?.[1] ?? '').split(' ');
+      const watching = spawnCli(['connect', ...printed]);
+      await waitFor(() => watching.stdout().split('\n').length > 2, 10_000, 'the confirmation and an event');
+      watching.child.kill('SIGINT');
+      assert.equal(await watching.exited, 0, watching.stderr());
+      const lines = watching.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.deepEqual(lines[0], { connected: true, modelId });
       assert.equal(typeof lines[1]?.chat_messages, 'number', 'the simulator sends its counters frame');
+      // --count stops after that many frames.
+      const counted = await runCli(['connect', modelId, '--api-key', apiKey, '--url', `ws://127.0.0.1:${served.port}`, '--count', '2']);
+      assert.equal(counted.code, 0, counted.stderr);
+      assert.equal(counted.stdout.trim().split('\n').length, 3, 'the confirmation and two events');
     } finally {
       assert.equal(await served.stop(), 0);
     }

@@ -16,7 +16,9 @@ export async function connectCommand(argv: string[]): Promise<number> {
   const apiKey = required(values['api-key'] ?? process.env.OFGW_API_KEY, '--api-key (or OFGW_API_KEY)', 'connect');
   const base = values.url ?? process.env.OFGW_URL ?? 'ws://127.0.0.1:8080';
   const count = values.count === undefined ? Infinity : Number(values.count);
-  if (!Number.isInteger(count) || count < 1) throw new UsageError(`connect: --count must be a positive integer (got "${values.count}")`);
+  if (values.count !== undefined && (!Number.isInteger(count) || count < 1)) {
+    throw new UsageError(`connect: --count must be a positive integer (got "${values.count}")`);
+  }
   const sends = (values.send as unknown as string[] | undefined) ?? [];
   for (const s of sends) {
     try {

@@ -2,6 +2,7 @@
  * `ofgw serve`: opens the store, seeds the sandbox on a first non-production start, starts
  * the gateway and drains it on SIGTERM/SIGINT within shutdownTimeoutMs.
  */
+import { createRequire } from 'node:module';
 import { ConfigError, loadConfig, SETTINGS, type GatewayConfig } from '../../config.js';
 import { Gateway } from '../../gateway/server.js';
 import { createLogger, type Logger } from '../../log.js';
@@ -43,7 +44,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     simulator = sandbox?.simulator;
     gateway = new Gateway({ config, store, logger });
     const address = await gateway.listen();
-    logger.info({ host: address.address, port: address.port, db: config.db, production: config.production }, 'gateway listening');
+    logger.info(
+      { host: address.address, port: address.port, db: config.db, production: config.production, nativeMasking: hasNativeMasking() },
+      'gateway listening',
+    );
     if (sandbox?.banner) process.stderr.write(sandbox.banner(`ws://${hostForUrl(address.address)}:${address.port}`));
   } catch (err) {
     await gateway?.close();
@@ -79,6 +83,17 @@ async function prepareSandbox(store: Store, config: GatewayConfig, logger: Logge
   const simulator = await start(sandboxSecret(orgId));
   logger.info({ orgId, simulatorPort: simulator.port }, 'sandbox simulator started');
   return { simulator };
+}
+
+/** ws masks and unmasks every frame; bufferutil's native code does it several times faster. */
+function hasNativeMasking(): boolean {
+  if (process.env.WS_NO_BUFFER_UTIL) return false;
+  try {
+    createRequire(import.meta.url)('bufferutil');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function hostForUrl(address: string): string {
