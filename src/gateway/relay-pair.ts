@@ -119,10 +119,6 @@ export class RelayPair implements UpstreamHandlers {
     return { client: this.clientPaused, upstream: this.upstreamPaused };
   }
 
-  get isFinished(): boolean {
-    return this.state === State.Finished;
-  }
-
   /**
    * Runs the checks and opens the upstream; failures end as the contract's error frame.
    * `changeSeq` is the store change sequence already applied when the checks began.
@@ -133,7 +129,8 @@ export class RelayPair implements UpstreamHandlers {
     try {
       admission = await admitConnection(this.ctx.store, request);
     } catch (err) {
-      this.fail(err instanceof GatewayError ? err : this.internalError(err));
+      if (err instanceof GatewayError) this.fail(err);
+      else this.failInternal(err);
       return;
     }
     if (this.state !== State.Admitting) return; // the client left during the checks
@@ -398,10 +395,17 @@ export class RelayPair implements UpstreamHandlers {
     else this.armKeyExpiry();
   }
 
-  private internalError(err: unknown): GatewayError {
-    this.ctx.logger.error({ err, ...this.logFields() }, 'admission failed unexpectedly');
-    // No catalog code fits an internal failure; the client sees a generic, retryable error.
-    return new GatewayError('WS_CONNECT_ERROR', 'The gateway could not check this connection; try again');
+  /**
+   * An unexpected failure (the store unreachable, a bug): no catalog code fits, so the client
+   * gets the contract's 1011 and the details go to the log only.
+   */
+  private failInternal(err: unknown): void {
+    this.ctx.logger.error({ err, ...this.logFields() }, 'relay failed unexpectedly');
+    if (this.state >= State.Closing) return;
+    this.outcome = 'INTERNAL_ERROR';
+    this.beginClosing();
+    if (this.client.readyState === WS_OPEN) this.client.close(1011, 'internal error');
+    this.closeUpstream(1011, '');
   }
 }
 

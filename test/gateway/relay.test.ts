@@ -107,6 +107,14 @@ describe('relaying', () => {
     assert.equal((await client.closed).code, 1009);
   });
 
+  it('closes a client message split into more than maxFragments fragments with 1008', async () => {
+    const client = await openRelay(stack);
+    // 1025 continuation frames of one byte: tiny, but each one costs the receiver bookkeeping.
+    for (let i = 0; i < 1025; i++) client.socket.send('a', { fin: false });
+    client.socket.send('a', { fin: true });
+    assert.equal((await client.closed).code, 1008);
+  });
+
   it('closes the client with 1014 when the upstream sends a message over its limit', async () => {
     const client = await openRelay(stack);
     stack.sim.push(MODEL_USER_ID, Buffer.alloc(128 * 1024 + 1), { binary: true });

@@ -6,6 +6,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MODEL_USER_ID, openRelay, startStack, TestClient, waitFor } from '../helpers.js';
 
+describe('unexpected failures', () => {
+  it('closes with 1011 and no made-up code when the store fails during the checks', async () => {
+    const stack = await startStack();
+    try {
+      await stack.store.close();
+      const client = new TestClient(stack.relayUrl(), { headers: { 'X-API-Key': stack.apiKey } });
+      const closed = await client.closed;
+      assert.equal(closed.code, 1011);
+      assert.equal(client.frames.length, 0);
+      assert.ok(stack.logs.records().some((r) => r.msg === 'relay failed unexpectedly'));
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('closes every relay with 1012 and its upstream, then stops listening', async () => {
     const stack = await startStack({ config: { shutdownTimeoutMs: 3000 } });
