@@ -3,15 +3,16 @@
  * `ofgw`: the gateway's command line. Exit codes: 0 success, 1 a failed operation (a
  * record not found, an invalid value, a refused connection), 2 bad usage or configuration.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../config.js';
-import { renderConfigDoc } from '../docs/config-doc.js';
+import { renderConfigDoc, withConfigTable } from '../docs/config-doc.js';
 import { renderErrorsDoc } from '../docs/errors-doc.js';
 import { StoreError } from '../store/index.js';
 import { UsageError } from './args.js';
 import { connectCommand } from './commands/connect.js';
 import { COMMANDS } from './commands/records.js';
 import { sandboxCommand } from './commands/sandbox.js';
+import { SECRETS_COMMANDS } from './commands/secrets.js';
 import { serveCommand } from './commands/serve.js';
 import { printError, printResult } from './output.js';
 
@@ -28,12 +29,19 @@ const USAGE = `Usage: ofgw <command> [options]        (every command takes --jso
   key revoke KEY_ID
   model add --org ORG_ID --ws-url URL --ws-token TOKEN|- [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
   model list [--org ORG_ID]
-  model show|connect|disconnect|remove MODEL_ID
+  model show|disconnect|remove MODEL_ID   (show includes the last 10 lifecycle events)
+  model events MODEL_ID [--limit N]       the model's audit trail, newest first (kept after removal)
+  model connect MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL]
+                                    store new credentials if given (clears a rejected token), then connect
   model update MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
+  secrets status [--key-file PATH]  key ids, the current one, and how many values each encrypts
+  secrets rotate [--key-file PATH] [--batch-size N]
+                                    new current key, every secret re-encrypted (safe while serving)
+  secrets prune [--key-file PATH]   remove keys no stored value uses (key file only)
   sandbox [--port P] [--interval-ms MS]   run the OnlyFans simulator alone
   connect MODEL_ID --api-key KEY [--url ws://HOST:PORT] [--send JSON] [--count N_EVENTS]
                                     open a relay and print its frames
-  docs errors|config                print docs/errors.md, or the README's settings table
+  docs errors|config [--readme FILE] print docs/errors.md, or the README's settings table (or update it in FILE)
   version
 `;
 
@@ -60,11 +68,12 @@ async function run(argv: string[]): Promise<number> {
         return await connectCommand(argv.slice(1));
       case 'docs':
         if (sub === 'errors') process.stdout.write(renderErrorsDoc());
+        else if (sub === 'config' && rest[0] === '--readme' && rest[1]) writeFileSync(rest[1], withConfigTable(readFileSync(rest[1], 'utf8')));
         else if (sub === 'config') process.stdout.write(renderConfigDoc());
         else throw new UsageError(`docs: unknown topic "${sub ?? ''}" (known: errors, config)`);
         return 0;
     }
-    const group = COMMANDS[command];
+    const group = command === 'secrets' ? SECRETS_COMMANDS : COMMANDS[command];
     if (!group) throw new UsageError(`unknown command "${command}" (see ofgw help)`);
     const handler = sub === undefined ? undefined : group[sub];
     if (!handler) {

@@ -4,9 +4,12 @@
  * given another Kysely instance.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction, Updateable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import type { Keyring } from '../secrets/index.js';
 import { digestsEqual, generateApiKey, hashApiKey, isWellFormedApiKey } from '../auth/api-key.js';
-import { toApiKey, toChange, toModel, toOrganization, toSubscription } from './records.js';
+import { openField, type ModelRef } from './model-secrets.js';
+import { appendEvent, credentialReason, diffCredentials, modelColumns, type Trx } from './model-writes.js';
+import { toApiKey, toChange, toModel, toModelEvent, toOrganization, toSubscription } from './records.js';
 import type { Database, ModelsTable } from './schema.js';
 import type {
   ApiKeyRecord,
@@ -14,11 +17,14 @@ import type {
   ChangeKind,
   CreatedApiKey,
   ModelCredentials,
+  ModelEvent,
+  ModelEventKind,
   ModelPatch,
   ModelRecord,
   ModelStatus,
   NewModel,
   Organization,
+  RefreshedCredentials,
   Store,
   Subscription,
   SubscriptionStatus,
@@ -27,6 +33,8 @@ import { TOUCH_INTERVAL_MS } from './types.js';
 import {
   apiKeyInput,
   changesQuery,
+  eventsQuery,
+  modelEventInput,
   modelInput,
   modelPatchInput,
   modelStatusInput,
@@ -34,15 +42,23 @@ import {
   organizationInput,
   parseId,
   parseInput,
+  reasonInput,
+  refreshInput,
   requireId,
   subscriptionInput,
   touchInput,
 } from './validation.js';
 
-
 const DEFAULT_CHANGES_PAGE = 1000;
+const DEFAULT_EVENTS_PAGE = 50;
 
-type Trx = Transaction<Database>;
+/** New credentials end the rejected state. */
+const CLEAR_REJECTED = { ws_credentials_rejected_at: null, ws_credentials_rejected_reason: null } as const;
+
+interface ModelMutation {
+  columns: Updateable<ModelsTable>;
+  event?: { kind: ModelEventKind; reason: string | null } | undefined;
+}
 
 const now = (): string => new Date().toISOString();
 
@@ -56,23 +72,14 @@ async function requireOrganization(trx: Trx, orgId: string): Promise<void> {
   if (row === undefined) throw notFound('organization', orgId);
 }
 
-/** Model fields to columns; `undefined` fields stay out of the statement (Kysely skips them). */
-function modelColumns(fields: ModelPatch): Updateable<ModelsTable> {
-  return {
-    name: fields.name,
-    ws_url: fields.wsUrl,
-    ws_token: fields.wsToken,
-    user_agent: fields.userAgent,
-    cookie: fields.cookie,
-    proxy_url: fields.proxyUrl,
-  };
-}
-
 export class KyselyStore implements Store {
   readonly #db: Kysely<Database>;
+  readonly #keyring: Keyring;
 
-  constructor(db: Kysely<Database>) {
+  /** `keyring` encrypts the models' token, cookie and proxy URL (see src/secrets). */
+  constructor(db: Kysely<Database>, keyring: Keyring) {
     this.#db = db;
+    this.#keyring = keyring;
   }
 
   async createOrganization(input: { name: string; sandbox?: boolean }): Promise<Organization> {
@@ -226,14 +233,23 @@ export class KyselyStore implements Store {
     const id = requireId('organization', orgId);
     const fields = parseInput(modelInput, input);
     const at = now();
+    const ref = { orgId: id, modelId: randomUUID() };
     const row = await this.#db.transaction().execute(async (trx) => {
       await requireOrganization(trx, id);
       const created = await trx
         .insertInto('models')
-        .values({ ...modelColumns(fields), id: randomUUID(), org_id: id, status: 'connected', created_at: at, updated_at: at })
+        .values({
+          ...modelColumns(this.#keyring, ref, fields),
+          id: ref.modelId,
+          org_id: id,
+          status: 'connected',
+          created_at: at,
+          updated_at: at,
+        })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await appendChange(trx, 'model', created.id, at);
+      await appendChange(trx, 'model', ref.modelId, at);
+      await appendEvent(trx, ref, 'created', null, at);
       return created;
     });
     return toModel(row);
@@ -256,30 +272,47 @@ export class KyselyStore implements Store {
     return (await query.execute()).map(toModel);
   }
 
+  /**
+   * Given credentials that differ from the stored ones, or any re-entered while the model is
+   * rejected (the operator vouches for them), clear the rejected state and record
+   * `credentials_updated`. A name-only change records no event.
+   */
   async updateModel(id: string, patch: ModelPatch): Promise<ModelRecord> {
     const modelId = requireId('model', id);
-    const columns = modelColumns(parseInput(modelPatchInput, patch));
-    if (Object.values(columns).every((value) => value === undefined)) {
+    const fields = parseInput(modelPatchInput, patch);
+    if (Object.values(fields).every((value) => value === undefined)) {
       // Nothing to change: no write, no change row.
       const current = await this.getModel(modelId);
       if (current === undefined) throw notFound('model', modelId);
       return current;
     }
-    return this.#updateModel(modelId, columns);
+    return this.#mutateModel(modelId, (row, ref) => {
+      const diff = diffCredentials(this.#keyring, row, fields);
+      const renewed = diff.changed.length > 0 || (diff.given.length > 0 && row.ws_credentials_rejected_at !== null);
+      return {
+        columns: { ...modelColumns(this.#keyring, ref, fields), ...(renewed ? CLEAR_REJECTED : {}) },
+        event: renewed ? { kind: 'credentials_updated', reason: credentialReason(diff) } : undefined,
+      };
+    });
   }
 
   async setModelStatus(id: string, status: ModelStatus): Promise<ModelRecord> {
     const modelId = requireId('model', id);
     const parsed = parseInput(modelStatusInput, { status });
-    return this.#updateModel(modelId, { status: parsed.status });
+    // Setting the status it already has is not a change: no write, no change row, no event.
+    return this.#mutateModel(modelId, (row) =>
+      row.status === parsed.status ? undefined : { columns: { status: parsed.status }, event: { kind: parsed.status, reason: null } },
+    );
   }
 
   async removeModel(id: string): Promise<void> {
     const modelId = requireId('model', id);
     await this.#db.transaction().execute(async (trx) => {
-      const removed = await trx.deleteFrom('models').where('id', '=', modelId).returning('id').executeTakeFirst();
+      const removed = await trx.deleteFrom('models').where('id', '=', modelId).returning(['id', 'org_id']).executeTakeFirst();
       if (removed === undefined) throw notFound('model', modelId);
-      await appendChange(trx, 'model', modelId, now());
+      const at = now();
+      await appendChange(trx, 'model', modelId, at);
+      await appendEvent(trx, { orgId: removed.org_id, modelId }, 'removed', null, at);
     });
   }
 
@@ -288,16 +321,68 @@ export class KyselyStore implements Store {
     if (modelId === undefined) return undefined;
     const row = await this.#db
       .selectFrom('models')
-      .select([
-        'ws_url as wsUrl',
-        'ws_token as wsToken',
-        'user_agent as userAgent',
-        'cookie',
-        'proxy_url as proxyUrl',
-      ])
+      .select(['org_id', 'ws_url', 'ws_token', 'user_agent', 'cookie', 'proxy_url'])
       .where('id', '=', modelId)
       .executeTakeFirst();
-    return row;
+    if (row === undefined) return undefined;
+    const ref = { orgId: row.org_id, modelId };
+    return {
+      wsUrl: row.ws_url,
+      wsToken: openField(this.#keyring, ref, 'wsToken', row.ws_token),
+      userAgent: row.user_agent,
+      cookie: openField(this.#keyring, ref, 'cookie', row.cookie),
+      proxyUrl: openField(this.#keyring, ref, 'proxyUrl', row.proxy_url),
+    };
+  }
+
+  async markCredentialsRejected(id: string, reason: string): Promise<ModelRecord> {
+    const modelId = requireId('model', id);
+    const parsed = parseInput(reasonInput, { reason });
+    return this.#mutateModel(modelId, (row, _ref, at) => {
+      // Already rejected: keep the first time and reason, record nothing.
+      if (row.ws_credentials_rejected_at !== null) return undefined;
+      return {
+        columns: { ws_credentials_rejected_at: at, ws_credentials_rejected_reason: parsed.reason },
+        event: { kind: 'credentials_rejected', reason: parsed.reason },
+      };
+    });
+  }
+
+  async refreshCredentials(id: string, credentials: RefreshedCredentials): Promise<ModelRecord> {
+    const modelId = requireId('model', id);
+    const fields = parseInput(refreshInput, credentials);
+    return this.#mutateModel(modelId, (row, ref) => {
+      const diff = diffCredentials(this.#keyring, row, fields);
+      return {
+        columns: { ...modelColumns(this.#keyring, ref, fields), ...CLEAR_REJECTED },
+        event: { kind: 'credentials_refreshed', reason: credentialReason(diff) },
+      };
+    });
+  }
+
+  async recordModelEvent(id: string, kind: ModelEventKind, reason: string): Promise<void> {
+    const modelId = requireId('model', id);
+    const event = parseInput(modelEventInput, { kind, reason });
+    await this.#db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('models').select('org_id').where('id', '=', modelId).executeTakeFirst();
+      if (row === undefined) throw notFound('model', modelId);
+      // No change row: the model's state is unchanged, so relays have nothing to re-check.
+      await appendEvent(trx, { orgId: row.org_id, modelId }, event.kind, event.reason, now());
+    });
+  }
+
+  async listModelEvents(modelId: string, limit: number = DEFAULT_EVENTS_PAGE): Promise<ModelEvent[]> {
+    const query = parseInput(eventsQuery, { limit });
+    const id = parseId(modelId);
+    if (id === undefined) return [];
+    const rows = await this.#db
+      .selectFrom('model_events')
+      .selectAll()
+      .where('model_id', '=', id)
+      .orderBy('seq', 'desc')
+      .limit(query.limit)
+      .execute();
+    return rows.map(toModelEvent);
   }
 
   async changesSince(after: number, limit: number = DEFAULT_CHANGES_PAGE): Promise<Change[]> {
@@ -322,17 +407,29 @@ export class KyselyStore implements Store {
     await this.#db.destroy();
   }
 
-  async #updateModel(modelId: string, columns: Updateable<ModelsTable>): Promise<ModelRecord> {
-    const at = now();
+  /**
+   * Reads the model inside a write transaction and applies `decide`'s columns, change row and
+   * event, or nothing when it returns `undefined` (the model already is in that state).
+   */
+  async #mutateModel(
+    modelId: string,
+    decide: (row: Selectable<ModelsTable>, ref: ModelRef, at: string) => ModelMutation | undefined,
+  ): Promise<ModelRecord> {
     const row = await this.#db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom('models').selectAll().where('id', '=', modelId).executeTakeFirst();
+      if (current === undefined) throw notFound('model', modelId);
+      const ref = { orgId: current.org_id, modelId };
+      const at = now();
+      const mutation = decide(current, ref, at);
+      if (mutation === undefined) return current;
       const updated = await trx
         .updateTable('models')
-        .set({ ...columns, updated_at: at })
+        .set({ ...mutation.columns, updated_at: at })
         .where('id', '=', modelId)
         .returningAll()
-        .executeTakeFirst();
-      if (updated === undefined) throw notFound('model', modelId);
+        .executeTakeFirstOrThrow();
       await appendChange(trx, 'model', modelId, at);
+      if (mutation.event) await appendEvent(trx, ref, mutation.event.kind, mutation.event.reason, at);
       return updated;
     });
     return toModel(row);

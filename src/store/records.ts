@@ -3,8 +3,8 @@
  * flags or masked, so nothing that lists or shows a record can leak a credential.
  */
 import type { Selectable } from 'kysely';
-import type { ApiKeysTable, ChangesTable, ModelsTable, OrganizationsTable, SubscriptionsTable } from './schema.js';
-import type { ApiKeyRecord, Change, ModelRecord, Organization, Subscription } from './types.js';
+import type { ApiKeysTable, ChangesTable, ModelEventsTable, ModelsTable, OrganizationsTable, SubscriptionsTable } from './schema.js';
+import type { ApiKeyRecord, Change, ModelEvent, ModelRecord, Organization, Subscription } from './types.js';
 
 export function toOrganization(row: Selectable<OrganizationsTable>): Organization {
   return { id: row.id, name: row.name, sandbox: row.sandbox !== 0, createdAt: row.created_at };
@@ -37,7 +37,10 @@ export function toModel(row: Selectable<ModelsTable>): ModelRecord {
     hasWsToken: row.ws_token !== null,
     userAgent: row.user_agent,
     hasCookie: row.cookie !== null,
-    proxyUrl: row.proxy_url === null ? null : maskProxyPassword(row.proxy_url),
+    // The masked copy, written beside the encrypted URL, so a listing needs no key.
+    proxyUrl: row.proxy_url === null ? null : row.proxy_url_masked,
+    credentialsRejectedAt: row.ws_credentials_rejected_at,
+    credentialsRejectedReason: row.ws_credentials_rejected_reason,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -46,6 +49,10 @@ export function toModel(row: Selectable<ModelsTable>): ModelRecord {
 /** `seq` goes through `Number` because PostgreSQL drivers return a bigint column as a string. */
 export function toChange(row: Selectable<ChangesTable>): Change {
   return { seq: Number(row.seq), kind: row.kind, entityId: row.entity_id, at: row.at };
+}
+
+export function toModelEvent(row: Selectable<ModelEventsTable>): ModelEvent {
+  return { seq: Number(row.seq), modelId: row.model_id, orgId: row.org_id, kind: row.kind, reason: row.reason, at: row.at };
 }
 
 /**

@@ -5,7 +5,7 @@
  * booleans and a PostgreSQL integer column reads back as a number too).
  */
 import type { Generated } from 'kysely';
-import type { ChangeKind, ModelStatus, SubscriptionStatus } from './types.js';
+import type { ChangeKind, ModelEventKind, ModelStatus, SubscriptionStatus } from './types.js';
 
 export interface OrganizationsTable {
   id: string;
@@ -41,12 +41,29 @@ export interface ModelsTable {
   name: string | null;
   status: ModelStatus;
   ws_url: string | null;
+  /** Encrypted (`ofgw1:…`, see src/secrets), bound to the organization, model and field. */
   ws_token: string | null;
   user_agent: string | null;
+  /** Encrypted like `ws_token`. */
   cookie: string | null;
+  /** Encrypted like `ws_token`: the whole URL, since its user info is a credential. */
   proxy_url: string | null;
+  /** `proxy_url` with the password replaced by `***`, in clear for listings. */
+  proxy_url_masked: string | null;
+  ws_credentials_rejected_at: string | null;
+  ws_credentials_rejected_reason: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** The models' audit trail; no foreign key, so it outlives a removed model. */
+export interface ModelEventsTable {
+  seq: Generated<number>;
+  model_id: string;
+  org_id: string;
+  kind: ModelEventKind;
+  reason: string | null;
+  at: string;
 }
 
 export interface ChangesTable {
@@ -63,4 +80,5 @@ export interface Database {
   api_keys: ApiKeysTable;
   models: ModelsTable;
   changes: ChangesTable;
+  model_events: ModelEventsTable;
 }

@@ -2,10 +2,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
+import { loadKeyring, type Keyring } from '../secrets/index.js';
 import { KyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database as Tables } from './schema.js';
+import { encryptPlaintextSecrets, hasEncryptedSecrets } from './secret-maintenance.js';
 import { ImmediateTransactionSqliteDialect } from './sqlite-dialect.js';
 import type { Store } from './types.js';
 
@@ -16,11 +18,30 @@ import type { Store } from './types.js';
 const BUSY_TIMEOUT_MS = 5000;
 
 /**
- * Opens (creating it and its folder if needed) the SQLite file at `path` and migrates it to
- * the latest schema. `':memory:'` gives a private in-memory database, for tests.
- * @example const store = await openSqliteStore('./data/ofgw.db');
+ * Where the store's secrets key comes from. Without `keyring`, it is loaded as
+ * {@link loadKeyring} describes (environment, key file, or beside the database).
  */
-export async function openSqliteStore(path: string): Promise<Store> {
+export interface OpenStoreOptions {
+  /** A keyring loaded by the caller; the other options are then ignored. */
+  keyring?: Keyring;
+  /** The `masterKeyFile` setting; empty or absent: OFGW_MASTER_KEY_FILE, then `<db name>.keys` beside the database. */
+  masterKeyFile?: string;
+  /** The `masterKey` setting (base64 of 32 bytes); empty or absent: OFGW_MASTER_KEY. */
+  masterKey?: string;
+  /** Environment to read OFGW_MASTER_KEY* from; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface OpenedDatabase {
+  db: Kysely<Tables>;
+  keyring: Keyring;
+}
+
+/**
+ * Opens (creating it and its folder if needed) the SQLite file at `path`, migrates it, loads
+ * the keyring and encrypts any secret an older version stored in clear.
+ */
+export async function openSqliteDatabase(path: string, options: OpenStoreOptions = {}): Promise<OpenedDatabase> {
   const inMemory = path === ':memory:' || path === '';
   if (!inMemory) mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path, { timeout: BUSY_TIMEOUT_MS });
@@ -30,6 +51,9 @@ export async function openSqliteStore(path: string): Promise<Store> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
+    // Zero freed space, so a replaced or deleted secret (plaintext from an older version,
+    // an old ciphertext) does not linger in free pages of the file.
+    sqlite.pragma('secure_delete = ON');
   } catch (error) {
     sqlite.close();
     throw error;
@@ -37,9 +61,33 @@ export async function openSqliteStore(path: string): Promise<Store> {
   const db = new Kysely<Tables>({ dialect: new ImmediateTransactionSqliteDialect({ database: sqlite }) });
   try {
     await migrateToLatest(db, 'sqlite');
+    const keyring =
+      options.keyring ??
+      loadKeyring({
+        dbLocation: path,
+        masterKeyFile: options.masterKeyFile,
+        masterKey: options.masterKey,
+        env: options.env,
+        createKeyFile: !(await hasEncryptedSecrets(db)),
+      });
+    if ((await encryptPlaintextSecrets(db, keyring)) > 0) {
+      // Old page images holding the plaintext sit in the WAL until a checkpoint; truncate it
+      // (best effort: a reader in another process may hold part of it until it finishes).
+      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+    }
+    return { db, keyring };
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  return new KyselyStore(db);
+}
+
+/**
+ * Opens the store at `path` (see {@link openSqliteDatabase}). `':memory:'` gives a private
+ * in-memory database with an in-memory key, for tests.
+ * @example const store = await openSqliteStore('./data/ofgw.db');
+ */
+export async function openSqliteStore(path: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const { db, keyring } = await openSqliteDatabase(path, options);
+  return new KyselyStore(db, keyring);
 }

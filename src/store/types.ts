@@ -59,6 +59,9 @@ export interface ModelRecord {
   hasCookie: boolean;
   /** The proxy URL with any password replaced by `***`. */
   proxyUrl: string | null;
+  /** Set when OnlyFans refused the stored token; cleared by new credentials. */
+  credentialsRejectedAt: string | null;
+  credentialsRejectedReason: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -113,6 +116,48 @@ export interface Change {
   at: string;
 }
 
+/**
+ * A model's lifecycle, kept as an audit trail (it outlives the model). `reason` is human
+ * text for operators and never holds a secret.
+ */
+export type ModelEventKind =
+  | 'created'
+  | 'connected'
+  | 'disconnected'
+  | 'credentials_updated'
+  | 'credentials_rejected'
+  | 'credentials_refreshed'
+  | 'proxy_failing'
+  | 'removed';
+
+export const MODEL_EVENT_KINDS: readonly ModelEventKind[] = [
+  'created',
+  'connected',
+  'disconnected',
+  'credentials_updated',
+  'credentials_rejected',
+  'credentials_refreshed',
+  'proxy_failing',
+  'removed',
+];
+
+export interface ModelEvent {
+  seq: number;
+  modelId: string;
+  orgId: string;
+  kind: ModelEventKind;
+  reason: string | null;
+  at: string;
+}
+
+/** Fresh credentials from the operator's refresh endpoint. */
+export interface RefreshedCredentials {
+  wsUrl: string;
+  wsToken: string;
+  userAgent?: string | null;
+  cookie?: string | null;
+}
+
 /** Admission needs the key, its subscription and the model in as few round trips as possible. */
 export interface Store {
   createOrganization(input: { name: string; sandbox?: boolean }): Promise<Organization>;
@@ -146,6 +191,18 @@ export interface Store {
   setModelStatus(id: string, status: ModelStatus): Promise<ModelRecord>;
   removeModel(id: string): Promise<void>;
   getModelCredentials(id: string): Promise<ModelCredentials | undefined>;
+  /**
+   * OnlyFans refused the model's token: admissions answer NO_WS_CREDENTIALS at once until new
+   * credentials arrive (updateModel with a new wsUrl/wsToken, or refreshCredentials).
+   * Records a `credentials_rejected` event; a no-op (no new event) if already rejected.
+   */
+  markCredentialsRejected(id: string, reason: string): Promise<ModelRecord>;
+  /** Replaces the credentials, clears the rejected state, records `credentials_refreshed`. */
+  refreshCredentials(id: string, credentials: RefreshedCredentials): Promise<ModelRecord>;
+  /** Appends an event that changes no state (e.g. `proxy_failing`). */
+  recordModelEvent(id: string, kind: ModelEventKind, reason: string): Promise<void>;
+  /** The model's events, newest first (default limit 50); also after the model was removed. */
+  listModelEvents(modelId: string, limit?: number): Promise<ModelEvent[]>;
 
   /** Changes with `seq > after`, oldest first, at most `limit` (default 1000). */
   changesSince(after: number, limit?: number): Promise<Change[]>;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { StoreError } from './errors.js';
-import { MODEL_STATUSES, SUBSCRIPTION_STATUSES } from './types.js';
+import { MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from './types.js';
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const PROXY_PROTOCOLS = ['http:', 'https:', 'socks5:', 'socks5h:'];
@@ -14,6 +14,10 @@ const PROXY_PROTOCOLS = ['http:', 'https:', 'socks5:', 'socks5h:'];
 const MAX_URL_LENGTH = 2048;
 /** The largest change-feed page a caller may ask for. */
 export const MAX_CHANGES_PAGE = 10_000;
+/** Longest stored event reason; longer ones are cut (see {@link eventReason}). */
+export const MAX_REASON_LENGTH = 500;
+/** The largest page of model events a caller may ask for. */
+export const MAX_EVENTS_PAGE = 1000;
 
 function parseUrl(value: string): URL | undefined {
   try {
@@ -100,6 +104,35 @@ export const modelInput = z.object({
 
 /** Like {@link modelInput}, but every field may be left out; URL and token cannot be cleared. */
 export const modelPatchInput = modelInput.partial();
+
+/**
+ * Fresh credentials from the refresh endpoint: URL and token required, like a new model;
+ * user agent and cookie replaced only when given (`null` clears them).
+ */
+export const refreshInput = z.object({ wsUrl, wsToken, userAgent: userAgent.nullish(), cookie: cookie.nullish() });
+
+/**
+ * An event reason: human text, usually an upstream error message. Control characters become
+ * spaces (a reason lands in logs and terminals) and an over-long one is cut to
+ * {@link MAX_REASON_LENGTH} characters rather than refused: failing to record that OnlyFans
+ * rejected a token because its message was long would be worse than a shortened message.
+ * Blank means no reason.
+ */
+export const eventReason = z
+  .string()
+  .transform((s) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim())
+  .transform((s) => (s.length > MAX_REASON_LENGTH ? `${s.slice(0, MAX_REASON_LENGTH - 1).trimEnd()}…` : s))
+  .transform((s) => (s === '' ? null : s));
+
+export const reasonInput = z.object({ reason: eventReason });
+
+export const modelEventInput = z.object({
+  kind: z.enum(MODEL_EVENT_KINDS, { error: oneOf(MODEL_EVENT_KINDS) }),
+  reason: eventReason,
+});
+
+const eventsPage = `must be a whole number from 1 to ${MAX_EVENTS_PAGE}`;
+export const eventsQuery = z.object({ limit: z.number().int(eventsPage).min(1, eventsPage).max(MAX_EVENTS_PAGE, eventsPage) });
 
 export const modelStatusInput = z.object({ status: z.enum(MODEL_STATUSES, { error: oneOf(MODEL_STATUSES) }) });
 

@@ -8,6 +8,8 @@ import { openStore } from '../../src/store/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { tempDatabase } from './temp-store.js';
 
+const MIGRATIONS = ['001_initial', '002_model_lifecycle'];
+
 function migrationNames(path: string): string[] {
   const raw = new Database(path, { readonly: true });
   try {
@@ -22,11 +24,11 @@ test('open creates the missing folder, runs migrations once and reopens without 
   assert.equal(existsSync(db.path), false);
   const first = await db.open();
   assert.equal(existsSync(db.path), true);
-  assert.deepEqual(migrationNames(db.path), ['001_initial']);
+  assert.deepEqual(migrationNames(db.path), MIGRATIONS);
   await first.close();
 
   await db.open();
-  assert.deepEqual(migrationNames(db.path), ['001_initial']);
+  assert.deepEqual(migrationNames(db.path), MIGRATIONS);
 });
 
 test('the file is in WAL mode', async (t) => {

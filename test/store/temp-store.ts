@@ -3,15 +3,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { openSqliteStore } from '../../src/store/sqlite.js';
+import { openSqliteStore, type OpenStoreOptions } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
 
 export interface TempDatabase {
   /** The database file; its `data/` folder does not exist until a store opens it. */
   path: string;
   dir: string;
-  /** Opens another store on the same file (like the CLI beside the server). */
-  open(): Promise<Store>;
+  /**
+   * Opens another store on the same file (like the CLI beside the server). Keys come from
+   * `options`, by default the key file beside the database (the runner's OFGW_MASTER_KEY*
+   * variables are ignored).
+   */
+  open(options?: OpenStoreOptions): Promise<Store>;
 }
 
 export function tempDatabase(t: TestContext): TempDatabase {
@@ -25,8 +29,8 @@ export function tempDatabase(t: TestContext): TempDatabase {
   return {
     path,
     dir,
-    async open() {
-      const store = await openSqliteStore(path);
+    async open(options = { env: {} }) {
+      const store = await openSqliteStore(path, options);
       opened.push(store);
       return store;
     },

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { openStore } from '../../store/index.js';
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../../store/types.js';
-import type { Store } from '../../store/types.js';
+import type { ModelEvent, ModelPatch, Store } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
 import type { Printable } from '../output.js';
 
@@ -40,7 +40,18 @@ const MODEL_FIELDS = {
   name: { type: 'string' },
 } as const satisfies OptionSpec;
 
+const CREDENTIAL_FIELDS = {
+  'ws-url': MODEL_FIELDS['ws-url'],
+  'ws-token': MODEL_FIELDS['ws-token'],
+  'user-agent': MODEL_FIELDS['user-agent'],
+  cookie: MODEL_FIELDS.cookie,
+  proxy: MODEL_FIELDS.proxy,
+} as const satisfies OptionSpec;
+
 const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'wsUrl', 'hasWsToken', 'updatedAt'];
+const EVENT_COLUMNS = ['seq', 'at', 'kind', 'reason'];
+/** Events `model show` includes; `model events` pages further. */
+const SHOWN_EVENTS = 10;
 const KEY_COLUMNS = ['id', 'name', 'prefix', 'createdAt', 'lastUsedAt', 'revokedAt', 'expiresAt'];
 
 /** `--ws-token -` reads the token from stdin, keeping it out of shell history and `ps`. */
@@ -53,6 +64,34 @@ function secretArg(value: string | undefined): string | undefined {
 function optional(value: string | undefined): string | null | undefined {
   if (value === undefined) return undefined;
   return value === '' ? null : value;
+}
+
+/** The credential options of `model update` / `model connect` as a patch (unset ones left out). */
+function credentialPatch(values: { [K in keyof typeof CREDENTIAL_FIELDS]?: string }): ModelPatch {
+  return {
+    wsUrl: values['ws-url'],
+    wsToken: secretArg(values['ws-token']),
+    userAgent: optional(values['user-agent']),
+    cookie: optional(values.cookie),
+    proxyUrl: optional(values.proxy),
+  };
+}
+
+const isEmptyPatch = (patch: ModelPatch): boolean => Object.values(patch).every((v) => v === undefined);
+
+/** `--limit N` for event listings. */
+function eventLimit(value: string | undefined, command: string): number | undefined {
+  if (value === undefined) return undefined;
+  const limit = Number(value);
+  if (!/^\d+$/.test(value) || limit < 1 || limit > 1000) throw new UsageError(`${command}: --limit must be a whole number from 1 to 1000 (got "${value}")`);
+  return limit;
+}
+
+/** Human form of an event list: one aligned line each, under the model's fields. */
+function eventLines(events: ModelEvent[]): string {
+  if (events.length === 0) return '(none)';
+  const width = Math.max(...events.map((e) => e.kind.length));
+  return events.map((e) => `\n  ${e.at}  ${e.kind.padEnd(width)}  ${e.reason ?? ''}`.trimEnd()).join('');
 }
 
 export const COMMANDS: Record<string, Record<string, Handler>> = {
@@ -142,30 +181,44 @@ export const COMMANDS: Record<string, Record<string, Handler>> = {
     async show(argv) {
       const { values, positionals } = parse(argv, {}, 'model show');
       const id = onePositional(positionals, 'MODEL_ID', 'model show');
-      const model = await withStore(values.db, (s) => s.getModel(id));
-      if (!model) throw new UsageError(`model show: model ${id} not found`);
-      return { result: model };
+      const shown = await withStore(values.db, async (s) => {
+        const model = await s.getModel(id);
+        return model && { ...model, events: await s.listModelEvents(model.id, SHOWN_EVENTS) };
+      });
+      if (!shown) throw new UsageError(`model show: model ${id} not found`);
+      return { result: values.json ? shown : { ...shown, events: eventLines(shown.events) } };
+    },
+    async events(argv) {
+      const { values, positionals } = parse(argv, { limit: { type: 'string' } }, 'model events');
+      const id = onePositional(positionals, 'MODEL_ID', 'model events');
+      const limit = eventLimit(values.limit, 'model events');
+      const events = await withStore(values.db, async (s) => {
+        const found = await s.listModelEvents(id, limit);
+        // The trail outlives the model, so only "no events and no model" is unknown.
+        if (found.length === 0 && !(await s.getModel(id))) throw new UsageError(`model events: model ${id} not found`);
+        return found;
+      });
+      return { result: events, columns: EVENT_COLUMNS };
     },
     async update(argv) {
       const { values, positionals } = parse(argv, MODEL_FIELDS, 'model update');
       const id = onePositional(positionals, 'MODEL_ID', 'model update');
-      const patch = {
-        wsUrl: values['ws-url'],
-        wsToken: secretArg(values['ws-token']),
-        name: optional(values.name),
-        userAgent: optional(values['user-agent']),
-        cookie: optional(values.cookie),
-        proxyUrl: optional(values.proxy),
-      };
-      if (Object.values(patch).every((v) => v === undefined)) {
+      const patch = { ...credentialPatch(values), name: optional(values.name) };
+      if (isEmptyPatch(patch)) {
         throw new UsageError('model update: nothing to change (give --ws-url, --ws-token, --user-agent, --cookie, --proxy or --name)');
       }
       return { result: (await withStore(values.db, (s) => s.updateModel(id, patch))) };
     },
+    /** With credential options, stores them first (clearing a rejected state), then connects. */
     async connect(argv) {
-      const { values, positionals } = parse(argv, {}, 'model connect');
+      const { values, positionals } = parse(argv, CREDENTIAL_FIELDS, 'model connect');
       const id = onePositional(positionals, 'MODEL_ID', 'model connect');
-      return { result: (await withStore(values.db, (s) => s.setModelStatus(id, 'connected'))) };
+      const patch = credentialPatch(values);
+      const result = await withStore(values.db, async (s) => {
+        if (!isEmptyPatch(patch)) await s.updateModel(id, patch);
+        return s.setModelStatus(id, 'connected');
+      });
+      return { result };
     },
     async disconnect(argv) {
       const { values, positionals } = parse(argv, {}, 'model disconnect');

@@ -5,6 +5,7 @@
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import type { DialectName } from '../dialect.js';
 import * as initial from './001_initial.js';
+import * as modelLifecycle from './002_model_lifecycle.js';
 
 interface VersionedMigration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -13,6 +14,7 @@ interface VersionedMigration {
 /** Names sort in the order Kysely applies them. */
 const MIGRATIONS: Readonly<Record<string, VersionedMigration>> = {
   '001_initial': initial,
+  '002_model_lifecycle': modelLifecycle,
 };
 
 function migrationsFor(dialect: DialectName): Record<string, Migration> {

@@ -1,0 +1,77 @@
+/**
+ * `ofgw secrets status|rotate|prune`: the keyring that encrypts model secrets at rest. Each
+ * command opens the database named by `--db` (or OFGW_DB) with the same key rules as
+ * `ofgw serve` (OFGW_MASTER_KEY, else `--key-file` / OFGW_MASTER_KEY_FILE, else the key file
+ * beside the database), and is safe to run while a server uses the same files.
+ */
+import { openSecretsAdmin, SecretsError, type KeyUsage, type SecretsAdmin } from '../../store/index.js';
+import { noPositionals, parse, UsageError, type OptionSpec } from '../args.js';
+import { dbLocation, type CommandResult } from './records.js';
+
+type Handler = (argv: string[]) => Promise<CommandResult>;
+
+const KEY_OPTIONS = { 'key-file': { type: 'string' } } as const satisfies OptionSpec;
+
+async function withAdmin<T>(values: { db?: string; 'key-file'?: string }, fn: (admin: SecretsAdmin) => Promise<T>): Promise<T> {
+  const admin = await openSecretsAdmin(dbLocation(values.db), { masterKeyFile: values['key-file'] });
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Human form of the key list: one aligned line per key. */
+function keyLines(keys: KeyUsage[]): string {
+  const width = Math.max(...keys.map((k) => k.id.length));
+  const note = (k: KeyUsage): string => (k.current ? 'current' : k.known ? '' : 'UNKNOWN: not in the keyring');
+  return keys.map((k) => `\n  ${k.id.padEnd(width)}  ${String(k.values).padStart(6)} values  ${note(k)}`.trimEnd()).join('');
+}
+
+function positiveInt(value: string | undefined, flag: string, command: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9]\d{0,5}$/.test(value)) throw new UsageError(`${command}: ${flag} must be a whole number from 1 to 999999 (got "${value}")`);
+  return Number(value);
+}
+
+export const SECRETS_COMMANDS: Record<string, Handler> = {
+  async status(argv) {
+    const { values, positionals } = parse(argv, KEY_OPTIONS, 'secrets status');
+    noPositionals(positionals, 'secrets status');
+    const status = await withAdmin(values, (admin) => admin.status());
+    return { result: values.json ? status : { ...status, keys: keyLines(status.keys) } };
+  },
+
+  /**
+   * Adds a new current key to the key file (env mode: uses OFGW_MASTER_KEY as set), then
+   * re-encrypts every value under it in short transactions. Values that cannot be
+   * decrypted are left untouched and reported, and the command fails.
+   */
+  async rotate(argv) {
+    const { values, positionals } = parse(argv, { ...KEY_OPTIONS, 'batch-size': { type: 'string' } }, 'secrets rotate');
+    noPositionals(positionals, 'secrets rotate');
+    const batchSize = positiveInt(values['batch-size'], '--batch-size', 'secrets rotate');
+    const result = await withAdmin(values, (admin) => admin.rotate({ batchSize }));
+    if (result.failed.length > 0) {
+      const which = result.failed.map((f) => f.error).join('; ');
+      throw new Error(
+        `secrets rotate: current key ${result.keyId}, ${result.reencrypted} values re-encrypted, but ${result.failed.length} ` +
+          `could not be decrypted and were left as they were: ${which}`,
+      );
+    }
+    return { result: { keyId: result.keyId, reencrypted: result.reencrypted } };
+  },
+
+  /** Removes keys no stored value uses; refuses in env mode, where the operator edits the variables. */
+  async prune(argv) {
+    const { values, positionals } = parse(argv, KEY_OPTIONS, 'secrets prune');
+    noPositionals(positionals, 'secrets prune');
+    try {
+      const result = await withAdmin(values, (admin) => admin.prune());
+      return { result: values.json ? result : { removed: result.removed.join(', ') || '(none)', kept: keyLines(result.kept) } };
+    } catch (error) {
+      if (error instanceof SecretsError && error.code === 'NOT_APPLICABLE') throw new UsageError(`secrets prune: ${error.message}`);
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,249 @@
+/**
+ * Whole-database work on the models' encrypted columns: encrypting plaintext left by older
+ * versions, counting values per key, re-encrypting under a new key (rotation) and dropping
+ * keys nothing uses (prune). Dialect-neutral, like the store.
+ *
+ * Rotation never stops a running server: the new key goes into the key file first (servers
+ * re-read it before each encryption), then values are re-encrypted a batch per transaction,
+ * each re-encryption decrypting with whichever key the value names. Key-file changes run
+ * inside a database write transaction, which serializes them with each other and with
+ * every write of a secret (sealed inside its own transaction, see model-writes.ts).
+ */
+import type { Kysely } from 'kysely';
+import { generateKey, isSealed, newKeyId, SecretsError, type Keyring, type KeySource } from '../secrets/index.js';
+import {
+  MALFORMED,
+  maskedProxy,
+  openField,
+  PLAINTEXT,
+  SECRET_COLUMNS,
+  SECRET_FIELDS,
+  sealField,
+  storedKeyId,
+  type SecretField,
+} from './model-secrets.js';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database>;
+type SecretRow = { id: string; org_id: string; ws_token: string | null; cookie: string | null; proxy_url: string | null };
+
+const SEALED_PREFIX = 'ofgw1:';
+const DEFAULT_BATCH = 100;
+/** The first pass does the work; the next ones only confirm nothing was left behind. */
+const MAX_PASSES = 3;
+
+/** Rows with a secret in clear (or a pattern too new to read). SQL shared by both engines. */
+function plaintextRows(db: Db) {
+  return db
+    .selectFrom('models')
+    .select(['id', 'org_id', 'ws_token', 'cookie', 'proxy_url'])
+    .where((eb) =>
+      eb.or(
+        Object.values(SECRET_COLUMNS).map((column) =>
+          eb.and([eb(column, 'is not', null), eb(eb.fn<string>('substr', [eb.ref(column), eb.val(1), eb.val(SEALED_PREFIX.length)]), '<>', SEALED_PREFIX)]),
+        ),
+      ),
+    );
+}
+
+/** Whether any value is already encrypted (so a missing key file must not be replaced). */
+export async function hasEncryptedSecrets(db: Db): Promise<boolean> {
+  const row = await db
+    .selectFrom('models')
+    .select('id')
+    .where((eb) =>
+      eb.or(Object.values(SECRET_COLUMNS).map((column) => eb(eb.fn<string>('substr', [eb.ref(column), eb.val(1), eb.val(SEALED_PREFIX.length)]), '=', SEALED_PREFIX))),
+    )
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Encrypts secrets stored in clear by versions before encryption at rest, and writes the
+ * masked proxy copy listings show. Runs on every open; finds nothing after the first.
+ * @returns how many values it encrypted.
+ */
+export async function encryptPlaintextSecrets(db: Db, keyring: Keyring): Promise<number> {
+  if ((await plaintextRows(db).limit(1).executeTakeFirst()) === undefined) return 0;
+  return db.transaction().execute(async (trx) => {
+    let count = 0;
+    for (const row of await plaintextRows(trx).execute()) {
+      const ref = { orgId: row.org_id, modelId: row.id };
+      const set: Partial<Record<'ws_token' | 'cookie' | 'proxy_url' | 'proxy_url_masked', string>> = {};
+      for (const field of SECRET_FIELDS) {
+        const value = row[SECRET_COLUMNS[field]];
+        if (value === null || isSealed(value)) continue;
+        set[SECRET_COLUMNS[field]] = sealField(keyring, ref, field, value);
+        if (field === 'proxyUrl') set.proxy_url_masked = maskedProxy(value);
+        count++;
+      }
+      await trx.updateTable('models').set(set).where('id', '=', row.id).execute();
+    }
+    return count;
+  });
+}
+
+/** Values per key id ({@link PLAINTEXT} and {@link MALFORMED} included, should any exist). */
+async function countByKey(db: Db): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const rows = await db.selectFrom('models').select(['ws_token', 'cookie', 'proxy_url']).execute();
+  for (const row of rows) {
+    for (const column of Object.values(SECRET_COLUMNS)) {
+      const id = storedKeyId(row[column]);
+      if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+export interface KeyUsage {
+  id: string;
+  current: boolean;
+  /** False for a key id the database uses but the keyring does not hold. */
+  known: boolean;
+  /** Stored values encrypted with this key. */
+  values: number;
+}
+
+export interface SecretsStatus {
+  source: KeySource;
+  /** The key file, or the environment variable. */
+  location: string;
+  current: string;
+  keys: KeyUsage[];
+  /** Values in clear or unreadable envelopes; 0 unless the database was edited by hand. */
+  plaintext: number;
+  malformed: number;
+}
+
+/** Key ids, which is current, and how many values each encrypts. */
+export async function secretsStatus(db: Db, keyring: Keyring): Promise<SecretsStatus> {
+  const current = keyring.currentKeyId();
+  const counts = await countByKey(db);
+  const plaintext = counts.get(PLAINTEXT) ?? 0;
+  const malformed = counts.get(MALFORMED) ?? 0;
+  counts.delete(PLAINTEXT);
+  counts.delete(MALFORMED);
+  const held = keyring.keyIds();
+  const keys: KeyUsage[] = held.map((id) => ({ id, current: id === current, known: true, values: counts.get(id) ?? 0 }));
+  for (const [id, values] of counts) if (!held.includes(id)) keys.push({ id, current: false, known: false, values });
+  return { source: keyring.source, location: keyring.location, current, keys, plaintext, malformed };
+}
+
+export interface RotationStep {
+  step: 'key-added' | 'batch';
+  keyId: string;
+  reencrypted: number;
+}
+
+export interface RotateOptions {
+  /** Models per transaction (default 100): short transactions keep server writes flowing. */
+  batchSize?: number;
+  /** Called after the key is added and after each committed batch (progress, tests). */
+  onStep?: (step: RotationStep) => void | Promise<void>;
+}
+
+export interface RotationFailure {
+  modelId: string;
+  field: SecretField;
+  error: string;
+}
+
+export interface RotationResult {
+  keyId: string;
+  reencrypted: number;
+  /** Values that could not be decrypted; left exactly as they were. */
+  failed: RotationFailure[];
+}
+
+/**
+ * Adds a new current key (file and memory keyrings; an env keyring keeps its current key,
+ * which the operator has just changed) and re-encrypts every value under the current key.
+ */
+export async function rotateSecrets(db: Db, keyring: Keyring, options: RotateOptions = {}): Promise<RotationResult> {
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a whole number of at least 1');
+  const keyId = keyring.mutable
+    ? await db.transaction().execute(async () => keyring.addKey(newKeyId(), generateKey()))
+    : keyring.currentKeyId();
+  await options.onStep?.({ step: 'key-added', keyId, reencrypted: 0 });
+  const failed = new Map<string, RotationFailure>();
+  let reencrypted = 0;
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    let inPass = 0;
+    let cursor = '';
+    for (;;) {
+      const batch = await db.transaction().execute(async (trx) => {
+        const rows = await trx
+          .selectFrom('models')
+          .select(['id', 'org_id', 'ws_token', 'cookie', 'proxy_url'])
+          .where('id', '>', cursor)
+          .orderBy('id')
+          .limit(batchSize)
+          .execute();
+        // Read inside the transaction: a key added by a concurrent rotation is used at once.
+        const current = keyring.currentKeyId();
+        let count = 0;
+        for (const row of rows) count += await reencryptRow(trx, keyring, row, current, failed);
+        return { count, last: rows[rows.length - 1]?.id };
+      });
+      if (batch.last === undefined) break;
+      cursor = batch.last;
+      inPass += batch.count;
+      reencrypted += batch.count;
+      await options.onStep?.({ step: 'batch', keyId, reencrypted });
+    }
+    if (inPass === 0) break;
+  }
+  return { keyId, reencrypted, failed: [...failed.values()] };
+}
+
+async function reencryptRow(trx: Db, keyring: Keyring, row: SecretRow, current: string, failed: Map<string, RotationFailure>): Promise<number> {
+  const ref = { orgId: row.org_id, modelId: row.id };
+  const set: Partial<Record<'ws_token' | 'cookie' | 'proxy_url', string>> = {};
+  for (const field of SECRET_FIELDS) {
+    const column = SECRET_COLUMNS[field];
+    const stored = row[column];
+    const keyId = storedKeyId(stored);
+    if (stored === null || keyId === current) continue;
+    try {
+      const plain = keyId === PLAINTEXT ? stored : (openField(keyring, ref, field, stored) as string);
+      set[column] = sealField(keyring, ref, field, plain);
+      failed.delete(`${row.id}:${field}`);
+    } catch (error) {
+      if (!(error instanceof SecretsError)) throw error;
+      failed.set(`${row.id}:${field}`, { modelId: row.id, field, error: error.message });
+    }
+  }
+  const count = Object.keys(set).length;
+  // Same plaintext, new envelope: not a change of the model, so no change row or event.
+  if (count > 0) await trx.updateTable('models').set(set).where('id', '=', row.id).execute();
+  return count;
+}
+
+export interface PruneResult {
+  removed: string[];
+  kept: KeyUsage[];
+}
+
+/**
+ * Removes keys that are neither current nor used by any stored value. Counting and removing
+ * happen inside one write transaction, so no value can start using a key in between.
+ * @throws {SecretsError} `NOT_APPLICABLE` for env keys (the operator edits the variable).
+ */
+export async function pruneKeys(db: Db, keyring: Keyring): Promise<PruneResult> {
+  if (!keyring.mutable) {
+    throw new SecretsError(
+      'NOT_APPLICABLE',
+      'prune does not apply to keys from OFGW_MASTER_KEY: drop an old key from OFGW_MASTER_KEY_PREVIOUS once `ofgw secrets status` shows it encrypts 0 values',
+    );
+  }
+  const removed = await db.transaction().execute(async (trx) => {
+    const counts = await countByKey(trx);
+    const current = keyring.currentKeyId();
+    return keyring.removeKeys(keyring.keyIds().filter((id) => id !== current && !counts.has(id)));
+  });
+  const status = await secretsStatus(db, keyring);
+  return { removed, kept: status.keys.filter((k) => k.known) };
+}
