@@ -15,7 +15,8 @@
  * The relay path (push, client frames) does no logging and at most one JSON encode or parse
  * per frame, so the simulator can serve benchmarks.
  */
-import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -52,6 +53,11 @@ export interface SimulatorOptions {
   idleTimeoutMs?: number | false;
   /** Close a socket that has not completed `connect` after this long; default 30000. */
   connectTimeoutMs?: number;
+  /**
+   * Serve wss:// with this PEM key and certificate (real OnlyFans is wss:// only); default
+   * plain ws://, for tests and the local sandbox.
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 /** One HTTP upgrade request as received. */
@@ -165,6 +171,7 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
   readonly host: string;
   readonly simulator: OnlyFansSimulator = this;
   private readonly server: Server;
+  private readonly scheme: 'ws' | 'wss';
   private readonly wss: WebSocketServer;
   private readonly secret: string;
   private readonly rng: Rng;
@@ -207,13 +214,15 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
       autoPong: false,
     });
     const control = createControlHandler(this);
-    this.server = createServer((req, res) => {
+    const onRequest: RequestListener = (req, res) => {
       const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
       if (path.startsWith('/_sim/')) return control(req, res);
       const status = WS_PATH.test(path) ? 426 : 404;
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
       res.end(status === 426 ? 'WebSocket upgrade required\n' : 'not found\n');
-    });
+    };
+    this.scheme = options.tls ? 'wss' : 'ws';
+    this.server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest) : createServer(onRequest);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.onUpgrade(req, socket, head),
     );
@@ -253,7 +262,7 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
   wsUrl(shard: number = DEFAULT_SHARD): string {
     if (!Number.isSafeInteger(shard) || shard < 0) throw new RangeError('shard must be a non-negative integer');
     const host = this.host.includes(':') ? `[${this.host}]` : this.host;
-    return `ws://${host}:${this.boundPort}/ws3/${shard}`;
+    return `${this.scheme}://${host}:${this.boundPort}/ws3/${shard}`;
   }
 
   issueToken(input: { userId: number | string; ttlSeconds?: number }): string {

@@ -10,8 +10,7 @@
 import WebSocket from 'ws';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Agent } from 'node:http';
-import { HttpsProxyAgent } from 'https-proxy-agent';
-import { SocksProxyAgent } from 'socks-proxy-agent';
+import { proxyAgentFor, ProxyError } from './proxy.js';
 
 /** A recent desktop Chrome, used when a model has no stored User-Agent. */
 export const DEFAULT_USER_AGENT =
@@ -28,6 +27,8 @@ export interface UpstreamTarget {
 }
 
 export interface UpstreamLimits {
+  /** Trusted CAs for wss:// upstreams and https:// proxies (see trust.ts); undefined: Node's bundled roots. */
+  ca?: string[] | undefined;
   connectTimeoutMs: number;
   authTimeoutMs: number;
   maxPayload: number;
@@ -36,15 +37,18 @@ export interface UpstreamLimits {
   closeTimeoutMs: number;
 }
 
-export type UpstreamStage = 'url' | 'proxy' | 'connect' | 'handshake' | 'auth';
+export type UpstreamStage = 'url' | 'proxy' | 'connect' | 'tls' | 'handshake' | 'auth';
 
 /** Why the upstream could not be opened; `stage` names the step, the message explains it. */
 export class UpstreamConnectError extends Error {
   readonly stage: UpstreamStage;
-  constructor(stage: UpstreamStage, message: string) {
+  /** OnlyFans explicitly refused the token (an `error` frame), as opposed to a transport failure. */
+  readonly tokenRejected: boolean;
+  constructor(stage: UpstreamStage, message: string, tokenRejected = false) {
     super(message);
     this.name = 'UpstreamConnectError';
     this.stage = stage;
+    this.tokenRejected = tokenRejected;
   }
 }
 
@@ -79,9 +83,9 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
   let agent: Agent | undefined;
   if (target.proxyUrl) {
     try {
-      agent = proxyAgentFor(target.proxyUrl);
+      agent = proxyAgentFor(target.proxyUrl, { ca: limits.ca, timeoutMs: limits.connectTimeoutMs });
     } catch (err) {
-      handlers.failed(new UpstreamConnectError('proxy', (err as Error).message));
+      handlers.failed(new UpstreamConnectError('proxy', err instanceof ProxyError ? err.message : 'The model\'s proxy URL cannot be used'));
       return { abort() {} };
     }
   }
@@ -102,6 +106,8 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
     closeTimeout: limits.closeTimeoutMs,
     maxFragments: limits.maxFragments,
     maxBufferedChunks: limits.maxBufferedChunks,
+    // Certificate and hostname verification stay on; `ca` only widens the trusted roots.
+    ...(limits.ca ? { ca: limits.ca } : {}),
   });
   return new Attempt(socket, url.host, target.wsToken, limits.authTimeoutMs, handlers);
 }
@@ -155,7 +161,7 @@ class Attempt implements UpstreamAttempt {
       this.handlers.ready(this.socket);
     } else if (isObject(frame) && 'error' in frame) {
       const detail = typeof frame.error === 'number' || typeof frame.error === 'string' ? ` (error ${String(frame.error).slice(0, 40)})` : '';
-      this.fail(new UpstreamConnectError('auth', `OnlyFans rejected the model's token${detail}`));
+      this.fail(new UpstreamConnectError('auth', `OnlyFans rejected the model's token${detail}`, true));
     } else {
       this.fail(new UpstreamConnectError('auth', 'OnlyFans answered the connect act with an unexpected first frame'));
     }
@@ -168,7 +174,9 @@ class Attempt implements UpstreamAttempt {
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
-    this.fail(new UpstreamConnectError('connect', describeSocketError(err, this.host)));
+    // Raised by the proxy agent before the tunnel opened; its text already names the cause.
+    if (err instanceof ProxyError) return this.fail(new UpstreamConnectError('proxy', err.message));
+    this.fail(new UpstreamConnectError(isTlsError(err) ? 'tls' : 'connect', describeSocketError(err, this.host)));
   };
 
   private readonly onClose = (code: number): void => {
@@ -195,26 +203,6 @@ class Attempt implements UpstreamAttempt {
   }
 }
 
-/** Builds the agent that tunnels the socket through the model's proxy. */
-function proxyAgentFor(proxyUrl: string): Agent {
-  let url: URL;
-  try {
-    url = new URL(proxyUrl);
-  } catch {
-    throw new Error('The model\'s proxy URL is not a valid URL');
-  }
-  switch (url.protocol) {
-    case 'http:':
-    case 'https:':
-      return new HttpsProxyAgent(url);
-    case 'socks5:':
-    case 'socks5h:':
-      return new SocksProxyAgent(url);
-    default:
-      throw new Error(`The model's proxy URL has an unsupported scheme ${url.protocol} (use http, https, socks5 or socks5h)`);
-  }
-}
-
 /** Turns a socket error into text that names the cause and no secret. */
 function describeSocketError(err: NodeJS.ErrnoException, host: string): string {
   if (err.message === 'Opening handshake has timed out') return `Timed out opening the OnlyFans socket at ${host}`;
@@ -232,11 +220,14 @@ function describeSocketError(err: NodeJS.ErrnoException, host: string): string {
     case 'ENETUNREACH':
       return `No route to ${host}`;
     default:
-      if (err.code?.startsWith('ERR_TLS') || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(err.code ?? '')) {
-        return `TLS verification of ${host} failed (${err.code})`;
-      }
+      if (isTlsError(err)) return `TLS verification of ${host} failed (${err.code})`;
       return `Could not open the OnlyFans socket at ${host}: ${err.code ?? 'socket error'}`;
   }
+}
+
+/** Certificate and hostname failures: verification is on, so these mean "not trusted". */
+function isTlsError(err: NodeJS.ErrnoException): boolean {
+  return err.code?.startsWith('ERR_TLS') === true || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(err.code ?? '');
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
