@@ -21,6 +21,8 @@ interface Setting {
   env: string;
   /** Why the default is what it is. */
   doc: string;
+  /** A secret: environment only (no flag, which `ps` would show), never printed. */
+  secret?: boolean;
 }
 
 /** Every setting, in the order `ofgw config` and the docs list them. */
@@ -47,6 +49,12 @@ export const SETTINGS = {
   closeTimeoutMs: { schema: positiveInt, default: 5_000, env: 'OFGW_CLOSE_TIMEOUT_MS', doc: 'Time a peer has to answer a close frame before its socket is destroyed (ws default 30 s lets half-closed relays linger).' },
   shutdownTimeoutMs: { schema: positiveInt, default: 10_000, env: 'OFGW_SHUTDOWN_TIMEOUT_MS', doc: 'Time graceful shutdown waits for relays to close before destroying them and exiting.' },
   changePollIntervalMs: { schema: positiveInt, default: 250, env: 'OFGW_CHANGE_POLL_INTERVAL_MS', doc: 'How often the store change feed is read; revocations reach live relays within this plus one close.' },
+  masterKeyFile: { schema: z.string(), default: '', env: 'OFGW_MASTER_KEY_FILE', doc: 'Key file for secrets at rest (AES-256-GCM keyring, mode 0600). Empty: ofgw.keys beside the SQLite file, generated on first start. Ignored when OFGW_MASTER_KEY is set.' },
+  masterKey: { schema: z.string(), default: '', env: 'OFGW_MASTER_KEY', secret: true, doc: 'Base64 32-byte master key from the environment instead of a key file (older keys for decryption in OFGW_MASTER_KEY_PREVIOUS, comma-separated).' },
+  upstreamCaFile: { schema: z.string(), default: '', env: 'OFGW_UPSTREAM_CA_FILE', doc: 'PEM file of extra certificate authorities trusted for wss:// upstreams and https:// proxies (private sandboxes), added to the system roots; verification stays on.' },
+  credentialRefreshUrl: { schema: z.string(), default: '', env: 'OFGW_CREDENTIAL_REFRESH_URL', doc: 'HTTP(S) endpoint of your own login service, called (HMAC-signed) for a fresh wsUrl and token when a token is expired or rejected. Empty: no refresh.' },
+  credentialRefreshSecret: { schema: z.string(), default: '', env: 'OFGW_CREDENTIAL_REFRESH_SECRET', secret: true, doc: 'HMAC-SHA-256 key signing refresh requests; required with credentialRefreshUrl.' },
+  credentialRefreshTimeoutMs: { schema: positiveInt, default: 10_000, env: 'OFGW_CREDENTIAL_REFRESH_TIMEOUT_MS', doc: 'Time a refresh call may take before the connection fails with NO_WS_CREDENTIALS.' },
   logLevel: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', env: 'OFGW_LOG_LEVEL', doc: 'pino log level.' },
 } as const satisfies Record<string, Setting>;
 
@@ -75,6 +83,12 @@ export interface GatewayConfig {
   closeTimeoutMs: number;
   shutdownTimeoutMs: number;
   changePollIntervalMs: number;
+  masterKeyFile: string;
+  masterKey: string;
+  upstreamCaFile: string;
+  credentialRefreshUrl: string;
+  credentialRefreshSecret: string;
+  credentialRefreshTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -121,6 +135,20 @@ export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.
 }
 
 function checkRelations(c: GatewayConfig): void {
+  if (c.credentialRefreshUrl) {
+    let url: URL | undefined;
+    try {
+      url = new URL(c.credentialRefreshUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new ConfigError('invalid credentialRefreshUrl: must be an http:// or https:// URL');
+    }
+    if (!c.credentialRefreshSecret) {
+      throw new ConfigError('invalid credentialRefreshSecret: required when credentialRefreshUrl is set (OFGW_CREDENTIAL_REFRESH_SECRET)');
+    }
+  }
   if (c.lowWaterBytes >= c.highWaterBytes) {
     throw new ConfigError(`invalid lowWaterBytes: must be below highWaterBytes (${c.lowWaterBytes} >= ${c.highWaterBytes})`);
   }

@@ -10,8 +10,19 @@ export const CONFIG_DOC_END = '<!-- config-table:end -->';
 export function renderConfigDoc(): string {
   const lines = ['| Setting | `serve` flag | Environment | Default | What and why |', '|---|---|---|---|---|'];
   for (const [name, s] of Object.entries(SETTINGS)) {
-    const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    lines.push(`| \`${name}\` | \`${flag}\` | \`${s.env}\` | \`${String(s.default)}\` | ${s.doc} |`);
+    const flag = 'secret' in s && s.secret ? '(environment only)' : `\`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\``;
+    lines.push(`| \`${name}\` | ${flag} | \`${s.env}\` | \`${String(s.default)}\` | ${s.doc} |`);
   }
   return `${CONFIG_DOC_START}\n${lines.join('\n')}\n${CONFIG_DOC_END}\n`;
+}
+
+/**
+ * Replaces the generated table inside `markdown` (between the markers) with the current one.
+ * @throws {Error} when the markers are missing.
+ */
+export function withConfigTable(markdown: string): string {
+  const start = markdown.indexOf(CONFIG_DOC_START);
+  const end = markdown.indexOf(CONFIG_DOC_END);
+  if (start < 0 || end < start) throw new Error('the settings table markers are missing');
+  return markdown.slice(0, start) + renderConfigDoc() + markdown.slice(end + CONFIG_DOC_END.length + 1);
 }

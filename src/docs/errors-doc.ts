@@ -8,7 +8,7 @@ export function renderErrorsDoc(): string {
   const lines = [
     '# Errors',
     '',
-    '<!-- Generated from src/errors.ts by `npm run docs:errors`; a test fails when this file is stale. -->',
+    '<!-- Generated from src/errors.ts by `npm run docs`; a test fails when this file is stale. -->',
     '',
     'When a relay cannot open, or is ended by the gateway, the client receives one text frame',
     '`{"error": "<human text>", "code": "<CODE>"}` and then a close frame whose code is below and',

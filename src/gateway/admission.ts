@@ -4,8 +4,10 @@
  * catalog code; an answer never reveals what exists outside the caller's organization.
  */
 import { GatewayError } from '../errors.js';
-import { TOUCH_INTERVAL_MS, type ApiKeyRecord, type Store } from '../store/types.js';
+import { TOUCH_INTERVAL_MS, type ApiKeyRecord, type ModelCredentials, type Store } from '../store/types.js';
 import type { UpstreamTarget } from '../upstream/connector.js';
+import { RefreshError, type RefreshReason } from '../upstream/credential-refresh.js';
+import type { UpstreamHealth } from './upstream-health.js';
 import { tokenExpiry } from '../upstream/token.js';
 
 export interface ConnectionRequest {
@@ -26,11 +28,17 @@ export interface Admission {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Runs checks 1–6 against the store.
+ * Runs checks 1–6 against the store. With `health`, credentials that are missing, expired or
+ * rejected are refreshed through the operator's endpoint before check 6 gives up.
  * @throws {GatewayError} NO_API_KEY, INVALID_API_KEY, NO_SUBSCRIPTION, MODEL_NOT_FOUND,
  *   MODEL_NOT_CONNECTED or NO_WS_CREDENTIALS.
  */
-export async function admitConnection(store: Store, request: ConnectionRequest, now = new Date()): Promise<Admission> {
+export async function admitConnection(
+  store: Store,
+  request: ConnectionRequest,
+  health?: UpstreamHealth,
+  now = new Date(),
+): Promise<Admission> {
   if (!request.apiKey) throw new GatewayError('NO_API_KEY');
 
   const key = await store.findApiKey(request.apiKey);
@@ -46,12 +54,19 @@ export async function admitConnection(store: Store, request: ConnectionRequest, 
   if (model.status !== 'connected') throw new GatewayError('MODEL_NOT_CONNECTED');
 
   const credentials = await store.getModelCredentials(model.id);
-  if (!credentials?.wsUrl || !credentials.wsToken) {
-    throw new GatewayError('NO_WS_CREDENTIALS', 'The model has no WebSocket URL or auth token');
-  }
-  const expiry = tokenExpiry(credentials.wsToken);
-  if (expiry && expiry <= now) {
-    throw new GatewayError('NO_WS_CREDENTIALS', `The model's WebSocket token expired at ${expiry.toISOString()}`);
+  let target = usableTarget(credentials, now);
+  if (!target.ok || model.credentialsRejectedAt) {
+    const problem: CredentialProblem = target.ok
+      ? { reason: 'rejected', message: `OnlyFans rejected the model's token at ${model.credentialsRejectedAt}` }
+      : target.problem;
+    // Check 6 fails unless the operator's refresh endpoint supplies working credentials.
+    if (!health?.canRefresh) throw new GatewayError('NO_WS_CREDENTIALS', problem.message);
+    try {
+      target = { ok: true, target: await health.refresh({ modelId: model.id, orgId: key.orgId }, problem.reason) };
+    } catch (err) {
+      if (!(err instanceof RefreshError)) throw err;
+      throw new GatewayError('NO_WS_CREDENTIALS', `${problem.message}; refreshing them failed: ${err.message}`);
+    }
   }
 
   if (!key.lastUsedAt || now.getTime() - new Date(key.lastUsedAt).getTime() >= TOUCH_INTERVAL_MS) {
@@ -60,18 +75,27 @@ export async function admitConnection(store: Store, request: ConnectionRequest, 
     });
   }
 
-  return {
-    orgId: key.orgId,
-    key,
-    modelId: model.id,
-    target: {
-      wsUrl: credentials.wsUrl,
-      wsToken: credentials.wsToken,
-      userAgent: credentials.userAgent,
-      cookie: credentials.cookie,
-      proxyUrl: credentials.proxyUrl,
-    },
-  };
+  return { orgId: key.orgId, key, modelId: model.id, target: target.target };
+}
+
+interface CredentialProblem {
+  reason: RefreshReason;
+  message: string;
+}
+
+type TargetCheck = { ok: true; target: UpstreamTarget } | { ok: false; problem: CredentialProblem };
+
+/** Credentials are usable when both URL and token are stored and the token is not known expired. */
+function usableTarget(credentials: ModelCredentials | undefined, now: Date): TargetCheck {
+  if (!credentials?.wsUrl || !credentials.wsToken) {
+    return { ok: false, problem: { reason: 'missing', message: 'The model has no WebSocket URL or auth token' } };
+  }
+  const expiry = tokenExpiry(credentials.wsToken);
+  if (expiry && expiry <= now) {
+    return { ok: false, problem: { reason: 'expired', message: `The model's WebSocket token expired at ${expiry.toISOString()}` } };
+  }
+  const { wsUrl, wsToken, userAgent, cookie, proxyUrl } = credentials;
+  return { ok: true, target: { wsUrl, wsToken, userAgent, cookie, proxyUrl } };
 }
 
 /** A key admits connections while it is not revoked and not past its expiry. */

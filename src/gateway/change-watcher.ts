@@ -21,6 +21,9 @@ export class ChangeWatcher {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private polling: Promise<void> | undefined;
+  /** The last audit-trail event logged per model; only events from this run are logged. */
+  private readonly loggedModelEvents = new Map<string, number>();
+  private readonly startedAt = new Date().toISOString();
 
   constructor(
     private readonly store: Store,
@@ -88,6 +91,20 @@ export class ChangeWatcher {
     }
   }
 
+  /**
+   * Logs the model's new lifecycle events (made by this process or another, e.g. the CLI).
+   * `proxy_failing` changes no state and is logged where it happens.
+   */
+  private async logModelEvents(modelId: string): Promise<void> {
+    const since = this.loggedModelEvents.get(modelId) ?? 0;
+    const events = (await this.store.listModelEvents(modelId, 20)).filter((e) => e.seq > since && e.at >= this.startedAt).reverse();
+    for (const e of events) {
+      if (e.kind !== 'proxy_failing') this.logger.info({ modelId, orgId: e.orgId, event: e.kind, reason: e.reason ?? undefined }, 'model lifecycle event');
+      this.loggedModelEvents.set(modelId, e.seq);
+    }
+    if (events.some((e) => e.kind === 'removed')) this.loggedModelEvents.delete(modelId);
+  }
+
   private async apply(change: Change): Promise<void> {
     switch (change.kind) {
       case 'api_key': {
@@ -105,6 +122,7 @@ export class ChangeWatcher {
         return;
       }
       case 'model': {
+        await this.logModelEvents(change.entityId);
         const pairs = this.registry.forModel(change.entityId);
         if (!pairs?.size) return;
         const model = await this.store.getModel(change.entityId);

@@ -16,12 +16,15 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { connectUpstream, type UpstreamAttempt, type UpstreamConnectError, type UpstreamHandlers, type UpstreamLimits } from '../upstream/connector.js';
+import { RefreshError } from '../upstream/credential-refresh.js';
 import { admitConnection, type Admission, type ConnectionRequest } from './admission.js';
 import { BAD_GATEWAY, clientCloseCodeFor, fitCloseReason, upstreamCloseCodeFor } from './close-codes.js';
+import type { UpstreamHealth } from './upstream-health.js';
 
 /** What every relay shares: limits, the store and the hooks into the gateway. */
 export interface RelayContext {
   store: Store;
+  health: UpstreamHealth;
   logger: Logger;
   limits: RelayLimits;
   upstreamLimits: UpstreamLimits;
@@ -89,6 +92,8 @@ export class RelayPair implements UpstreamHandlers {
   private pending: { data: Buffer; isBinary: boolean }[] | null = [];
   private pendingBytes = 0;
   private attempt: UpstreamAttempt | null = null;
+  /** Set once a rejected token was refreshed and retried: one retry per relay. */
+  private retried = false;
   private clientPaused = false;
   private upstreamPaused = false;
   private clientClosed = false;
@@ -127,7 +132,7 @@ export class RelayPair implements UpstreamHandlers {
     this.changeSeq = changeSeq;
     let admission: Admission;
     try {
-      admission = await admitConnection(this.ctx.store, request);
+      admission = await admitConnection(this.ctx.store, request, this.ctx.health);
     } catch (err) {
       if (err instanceof GatewayError) this.fail(err);
       else this.failInternal(err);
@@ -173,7 +178,36 @@ export class RelayPair implements UpstreamHandlers {
   /** {@link UpstreamHandlers.failed}: check 7 failed. */
   failed(error: UpstreamConnectError): void {
     this.attempt = null;
+    const admission = this.admission as Admission;
+    if (error.stage === 'proxy') this.ctx.health.proxyFailed(admission, error);
+    if (error.tokenRejected) {
+      void this.onTokenRejected(admission, error);
+      return;
+    }
     this.fail(new GatewayError('WS_CONNECT_ERROR', error.message, { stage: error.stage }));
+  }
+
+  /**
+   * Marks the token rejected; with a refresh endpoint, tries once more with fresh
+   * credentials before giving up.
+   */
+  private async onTokenRejected(admission: Admission, error: UpstreamConnectError): Promise<void> {
+    let message = error.message;
+    try {
+      await this.ctx.health.tokenRejected(admission, admission.target.wsToken, error);
+      if (this.ctx.health.canRefresh && !this.retried && this.state === State.Connecting) {
+        this.retried = true;
+        const target = await this.ctx.health.refresh(admission, 'rejected');
+        if (this.state !== State.Connecting) return;
+        admission.target = target;
+        this.attempt = connectUpstream(target, this.ctx.upstreamLimits, this);
+        return;
+      }
+    } catch (err) {
+      if (!(err instanceof RefreshError)) this.ctx.logger.error({ err, ...this.logFields() }, 'handling a rejected token failed');
+      else message = `${message}; refreshing the credentials failed: ${err.message}`;
+    }
+    this.fail(new GatewayError('WS_CONNECT_ERROR', message, { stage: error.stage }));
   }
 
   /**

@@ -11,6 +11,9 @@ import type { GatewayConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { ConnectionRequest } from './admission.js';
+import { CredentialRefresher } from '../upstream/credential-refresh.js';
+import { upstreamTrust } from '../upstream/trust.js';
+import { UpstreamHealth } from './upstream-health.js';
 import { ChangeWatcher } from './change-watcher.js';
 import { startHeartbeat } from './heartbeat.js';
 import { rejectUpgrade, sendJsonError } from './http-responses.js';
@@ -64,11 +67,21 @@ export class Gateway {
       closeTimeout: config.closeTimeoutMs,
     });
     this.watcher = new ChangeWatcher(store, this.registry, config.changePollIntervalMs, logger);
+    const refresher = config.credentialRefreshUrl
+      ? new CredentialRefresher({
+          url: config.credentialRefreshUrl,
+          secret: config.credentialRefreshSecret,
+          timeoutMs: config.credentialRefreshTimeoutMs,
+          store,
+        })
+      : undefined;
     this.relayContext = {
       store,
+      health: new UpstreamHealth(store, logger, refresher),
       logger,
       limits: config,
       upstreamLimits: {
+        ca: upstreamTrust(config.upstreamCaFile),
         connectTimeoutMs: config.upstreamConnectTimeoutMs,
         authTimeoutMs: config.upstreamAuthTimeoutMs,
         maxPayload: config.upstreamMaxMessageBytes,

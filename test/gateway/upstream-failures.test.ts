@@ -110,27 +110,6 @@ describe('upstream failures', () => {
     });
   });
 
-  it('sends the model\'s User-Agent, Origin: https://onlyfans.com and cookie, and no gateway header', async () => {
-    const model = await stack.store.createModel(stack.orgId, {
-      wsUrl: stack.sim.wsUrl(7),
-      wsToken: stack.wsToken,
-      userAgent: 'Mozilla/5.0 (ModelBrowser)',
-      cookie: 'auth_id=1; sess=abc',
-    });
-    const client = new TestClient(stack.relayUrl(model.id, '?api_key=ignored'), { headers: { 'X-API-Key': stack.apiKey, Cookie: 'customer=1' } });
-    await client.confirmed();
-    const handshake = stack.sim.handshakes[stack.sim.handshakes.length - 1]!;
-    assert.equal(handshake.path, '/ws3/7');
-    assert.equal(handshake.headers['user-agent'], 'Mozilla/5.0 (ModelBrowser)');
-    assert.equal(handshake.headers.origin, 'https://onlyfans.com');
-    assert.equal(handshake.headers.cookie, 'auth_id=1; sess=abc');
-    assert.equal(handshake.headers['x-api-key'], undefined);
-    assert.equal(handshake.headers['sec-websocket-extensions'], undefined, 'permessage-deflate is not offered upstream');
-    assert.ok(!JSON.stringify(handshake.headers).includes(stack.apiKey));
-    client.socket.close();
-    await client.closed;
-  });
-
   it('accepts the connected reply in a binary frame, and relays frames that follow it in the same read', async () => {
     await withUpstream(
       (ws) =>

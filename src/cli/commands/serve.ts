@@ -14,9 +14,9 @@ import { findSandboxOrg, sandboxBanner, sandboxSecret, seedSandbox } from '../fi
 
 /** One `--kebab-case` flag per setting; `--db` and `--json` are common to every command. */
 const SERVE_OPTIONS: OptionSpec = Object.fromEntries(
-  Object.keys(SETTINGS)
-    .filter((name) => name !== 'db')
-    .map((name) => [kebab(name), { type: name === 'production' ? 'boolean' : 'string' }]),
+  Object.entries(SETTINGS)
+    .filter(([name, setting]) => name !== 'db' && !('secret' in setting && setting.secret))
+    .map(([name]) => [kebab(name), { type: name === 'production' ? 'boolean' : 'string' }]),
 );
 
 function kebab(name: string): string {
@@ -36,7 +36,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const config = loadConfig(overrides, process.env);
   const logger = createLogger(config.logLevel);
-  const store = await openStore(config.db);
+  // The store loads the keyring itself so it can refuse to replace a lost key file.
+  const store = await openStore(config.db, { masterKeyFile: config.masterKeyFile, masterKey: config.masterKey, env: process.env });
   let simulator: OnlyFansSimulator | undefined;
   let gateway: Gateway | undefined;
   try {
