@@ -55,6 +55,7 @@ export const SETTINGS = {
   credentialRefreshUrl: { schema: z.string(), default: '', env: 'OFGW_CREDENTIAL_REFRESH_URL', doc: 'HTTP(S) endpoint of your own login service, called (HMAC-signed) for a fresh wsUrl and token when a token is expired or rejected. Empty: no refresh.' },
   credentialRefreshSecret: { schema: z.string(), default: '', env: 'OFGW_CREDENTIAL_REFRESH_SECRET', secret: true, doc: 'HMAC-SHA-256 key signing refresh requests; required with credentialRefreshUrl.' },
   credentialRefreshTimeoutMs: { schema: positiveInt, default: 10_000, env: 'OFGW_CREDENTIAL_REFRESH_TIMEOUT_MS', doc: 'Time a refresh call may take before the connection fails with NO_WS_CREDENTIALS.' },
+  adminToken: { schema: z.string(), default: '', env: 'OFGW_ADMIN_TOKEN', secret: true, doc: 'Operator token for the management API under /admin/v1 (Authorization: Bearer); at least 32 characters. Empty: the management API is disabled.' },
   logLevel: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', env: 'OFGW_LOG_LEVEL', doc: 'pino log level.' },
 } as const satisfies Record<string, Setting>;
 
@@ -89,6 +90,7 @@ export interface GatewayConfig {
   credentialRefreshUrl: string;
   credentialRefreshSecret: string;
   credentialRefreshTimeoutMs: number;
+  adminToken: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -135,6 +137,9 @@ export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.
 }
 
 function checkRelations(c: GatewayConfig): void {
+  if (c.adminToken && c.adminToken.length < 32) {
+    throw new ConfigError('invalid adminToken: must be at least 32 characters (e.g. openssl rand -hex 32)');
+  }
   if (c.credentialRefreshUrl) {
     let url: URL | undefined;
     try {

@@ -19,6 +19,7 @@ import { connectUpstream, type UpstreamAttempt, type UpstreamConnectError, type 
 import { RefreshError } from '../upstream/credential-refresh.js';
 import { admitConnection, type Admission, type ConnectionRequest } from './admission.js';
 import { BAD_GATEWAY, clientCloseCodeFor, fitCloseReason, upstreamCloseCodeFor } from './close-codes.js';
+import { relayFinished, relayOpened } from './diagnostics.js';
 import type { UpstreamHealth } from './upstream-health.js';
 
 /** What every relay shares: limits, the store and the hooks into the gateway. */
@@ -79,6 +80,8 @@ export class RelayPair implements UpstreamHandlers {
   outcome = 'ok';
   clientCloseCode: number | undefined;
   upstreamCloseCode: number | undefined;
+  /** When the upstream attempt started; `openedAt - upstreamStartedAt` is the upstream's share. */
+  upstreamStartedAt: number | undefined;
   openedAt: number | undefined;
   /** The store change sequence already applied when the checks began. */
   changeSeq = 0;
@@ -144,6 +147,7 @@ export class RelayPair implements UpstreamHandlers {
     this.ctx.onAdmitted(this);
     if (this.state !== State.Admitting) return; // a change seen since the checks closed it
     this.state = State.Connecting;
+    this.upstreamStartedAt = Date.now();
     this.attempt = connectUpstream(admission.target, this.ctx.upstreamLimits, this);
   }
 
@@ -173,6 +177,7 @@ export class RelayPair implements UpstreamHandlers {
       this.client.resume();
     }
     this.ctx.logger.info(this.logFields(), 'relay opened');
+    if (relayOpened.hasSubscribers) relayOpened.publish(this);
   }
 
   /** {@link UpstreamHandlers.failed}: check 7 failed. */
@@ -232,6 +237,18 @@ export class RelayPair implements UpstreamHandlers {
     this.beginClosing();
     this.client.close(1012, 'gateway restarting');
     this.closeUpstream(1001, 'gateway restarting');
+  }
+
+  /**
+   * Ends the relay at an operator's request: 1000 on both legs with reason "closed by
+   * operator" (a normal close, which well-behaved clients do not blindly reconnect after).
+   */
+  closeByOperator(): void {
+    if (this.state >= State.Closing) return;
+    this.outcome = 'CLOSED_BY_OPERATOR';
+    this.beginClosing();
+    this.client.close(1000, 'closed by operator');
+    this.closeUpstream(1000, '');
   }
 
   /** Last resort when a close handshake does not finish in time. */
@@ -412,6 +429,7 @@ export class RelayPair implements UpstreamHandlers {
     if (this.state === State.Finished || !this.clientClosed || !this.upstreamClosed) return;
     this.state = State.Finished;
     this.ctx.onFinished(this);
+    if (relayFinished.hasSubscribers) relayFinished.publish(this);
   }
 
   private armKeyExpiry(): void {

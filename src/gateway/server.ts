@@ -22,14 +22,24 @@ import { RelayRegistry } from './relay-registry.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
 
+/** Answers a plain HTTP request it recognises (returns true), or leaves it to the next one. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
+
 export interface GatewayOptions {
   config: GatewayConfig;
   store: Store;
   logger: Logger;
+  /**
+   * Extra HTTP endpoints (health, metrics, management API…), tried in order before the
+   * contract's 426/404 answers. A factory, because most of them need the gateway itself.
+   */
+  routes?: (gateway: Gateway) => HttpRoute[];
 }
 
 export class Gateway {
   readonly registry = new RelayRegistry();
+  readonly store: Store;
+  private readonly routes: HttpRoute[];
   private readonly config: GatewayConfig;
   private readonly logger: Logger;
   private readonly server: http.Server;
@@ -41,8 +51,9 @@ export class Gateway {
   private closing: Promise<void> | undefined;
   private drained: (() => void) | undefined;
 
-  constructor({ config, store, logger }: GatewayOptions) {
+  constructor({ config, store, logger, routes }: GatewayOptions) {
     this.config = config;
+    this.store = store;
     this.logger = logger;
     this.server = http.createServer(
       {
@@ -95,6 +106,12 @@ export class Gateway {
       },
       onFinished: (pair) => this.onRelayFinished(pair),
     };
+    this.routes = routes?.(this) ?? [];
+  }
+
+  /** True while shutting down: readiness checks answer "not ready". */
+  get isDraining(): boolean {
+    return this.draining;
   }
 
   /** Starts the change feed and the heartbeat, then listens. */
@@ -154,6 +171,7 @@ export class Gateway {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    for (const route of this.routes) if (route(req, res)) return;
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     sendJsonError(res, RELAY_PATH.test(path) ? 'UPGRADE_REQUIRED' : 'NOT_FOUND');
   }

@@ -1,0 +1,13 @@
+/**
+ * Relay lifecycle on named `node:diagnostics_channel` channels (the undici pattern): metrics,
+ * tracing or tests subscribe; with no subscriber, publishing costs one boolean check.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import type { RelayPair } from './relay-pair.js';
+
+/** Published once a relay is confirmed (both legs open). Message: {@link RelayPair}. */
+export const relayOpened = diagnostics.channel('ofgw:relay:opened');
+/** Published once both legs of a relay are closed, whatever the outcome. Message: {@link RelayPair}. */
+export const relayFinished = diagnostics.channel('ofgw:relay:finished');
+
+export type RelayChannelMessage = RelayPair;
