@@ -4,16 +4,42 @@
  * then the default; the result is validated once at start-up and an unknown or invalid
  * setting stops the process with a message that names it.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 const port = z.coerce.number().int().min(0).max(65535);
+const positiveNumber = z.coerce.number().positive().finite();
 const positiveInt = z.coerce.number().int().min(1);
 const bool = z.union([z.boolean(), z.enum(['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off', ''])]).transform(
   (v) => v === true || v === '1' || v === 'true' || v === 'yes' || v === 'on',
 );
+
+/** The limits a plan may override; the rest are per IP or per model, not per customer. */
+export const PLAN_LIMITS = ['maxRelaysPerOrg', 'keyConnectBurst', 'keyConnectPerSecond', 'messagesPerSecond', 'messageBurst'] as const;
+export type PlanLimits = Partial<Record<(typeof PLAN_LIMITS)[number], number>>;
+
+const planSchema = z
+  .object({
+    maxRelaysPerOrg: z.number().int().min(1).optional(),
+    keyConnectBurst: z.number().int().min(1).optional(),
+    keyConnectPerSecond: z.number().positive().finite().optional(),
+    messagesPerSecond: z.number().positive().finite().optional(),
+    messageBurst: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+/** From the file as an object, from the environment as JSON text. */
+const plansSchema = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return v; // reported by the record schema below as "expected record"
+  }
+}, z.record(z.string().min(1), planSchema));
 
 interface Setting {
   schema: z.ZodType;
@@ -55,44 +81,26 @@ export const SETTINGS = {
   credentialRefreshUrl: { schema: z.string(), default: '', env: 'OFGW_CREDENTIAL_REFRESH_URL', doc: 'HTTP(S) endpoint of your own login service, called (HMAC-signed) for a fresh wsUrl and token when a token is expired or rejected. Empty: no refresh.' },
   credentialRefreshSecret: { schema: z.string(), default: '', env: 'OFGW_CREDENTIAL_REFRESH_SECRET', secret: true, doc: 'HMAC-SHA-256 key signing refresh requests; required with credentialRefreshUrl.' },
   credentialRefreshTimeoutMs: { schema: positiveInt, default: 10_000, env: 'OFGW_CREDENTIAL_REFRESH_TIMEOUT_MS', doc: 'Time a refresh call may take before the connection fails with NO_WS_CREDENTIALS.' },
+  maxRelaysPerOrg: { schema: positiveInt, default: 100, env: 'OFGW_MAX_RELAYS_PER_ORG', doc: 'Concurrent relays per organization (per plan); one more answers CONNECTION_LIMIT.' },
+  maxUpstreamSocketsPerModel: { schema: positiveInt, default: 4, env: 'OFGW_MAX_UPSTREAM_SOCKETS_PER_MODEL', doc: 'Concurrent OnlyFans sockets per model, to protect the model\'s account (the web app opens one per tab); one more answers CONNECTION_LIMIT.' },
+  keyConnectBurst: { schema: positiveInt, default: 30, env: 'OFGW_KEY_CONNECT_BURST', doc: 'Connection attempts one API key may make at once (token bucket size, per plan).' },
+  keyConnectPerSecond: { schema: positiveNumber, default: 5, env: 'OFGW_KEY_CONNECT_PER_SECOND', doc: 'Sustained connection attempts per second per API key (per plan); beyond, RATE_LIMITED with retryAfterMs.' },
+  ipConnectBurst: { schema: positiveInt, default: 60, env: 'OFGW_IP_CONNECT_BURST', doc: 'Connection attempts one client IP may make at once.' },
+  ipConnectPerSecond: { schema: positiveNumber, default: 20, env: 'OFGW_IP_CONNECT_PER_SECOND', doc: 'Sustained connection attempts per second per client IP; beyond, RATE_LIMITED.' },
+  ipAuthFailureBurst: { schema: positiveInt, default: 10, env: 'OFGW_IP_AUTH_FAILURE_BURST', doc: 'Failed authentications (no key, bad key) one IP may make before its attempts answer RATE_LIMITED (against key guessing).' },
+  ipAuthFailurePerMinute: { schema: positiveNumber, default: 10, env: 'OFGW_IP_AUTH_FAILURE_PER_MINUTE', doc: 'Failed authentications per minute an IP earns back.' },
+  messagesPerSecond: { schema: positiveNumber, default: 50, env: 'OFGW_MESSAGES_PER_SECOND', doc: 'Sustained client→upstream messages per second per relay (per plan); OnlyFans actions are rare, so a flood ends with RATE_LIMITED.' },
+  messageBurst: { schema: positiveInt, default: 200, env: 'OFGW_MESSAGE_BURST', doc: 'Client→upstream messages a relay may send at once (per plan).' },
+  trustForwardedFor: { schema: bool, default: false, env: 'OFGW_TRUST_FORWARDED_FOR', doc: 'Take the client IP for per-IP limits from the last X-Forwarded-For entry. Enable only behind a proxy that sets it (nginx, HAProxy), or clients choose their own IP.' },
+  plans: { schema: plansSchema, default: {}, env: 'OFGW_PLANS', doc: 'Plans by name (the subscription\'s plan), each overriding maxRelaysPerOrg, keyConnectBurst, keyConnectPerSecond, messagesPerSecond or messageBurst; JSON, best kept in the config file.' },
   adminToken: { schema: z.string(), default: '', env: 'OFGW_ADMIN_TOKEN', secret: true, doc: 'Operator token for the management API under /admin/v1 (Authorization: Bearer); at least 32 characters. Empty: the management API is disabled.' },
   logLevel: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', env: 'OFGW_LOG_LEVEL', doc: 'pino log level.' },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
 
-export interface GatewayConfig {
-  host: string;
-  port: number;
-  db: string;
-  production: boolean;
-  sandboxPort: number;
-  maxMessageBytes: number;
-  upstreamMaxMessageBytes: number;
-  maxFragments: number;
-  maxBufferedChunks: number;
-  pendingMessages: number;
-  pendingBytes: number;
-  highWaterBytes: number;
-  lowWaterBytes: number;
-  hardCapBytes: number;
-  slowConsumerTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  handshakeTimeoutMs: number;
-  upstreamConnectTimeoutMs: number;
-  upstreamAuthTimeoutMs: number;
-  closeTimeoutMs: number;
-  shutdownTimeoutMs: number;
-  changePollIntervalMs: number;
-  masterKeyFile: string;
-  masterKey: string;
-  upstreamCaFile: string;
-  credentialRefreshUrl: string;
-  credentialRefreshSecret: string;
-  credentialRefreshTimeoutMs: number;
-  adminToken: string;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-}
+/** The validated configuration: one field per setting, typed by its schema. */
+export type GatewayConfig = { -readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
 
 /** A setting that failed validation; the message names it and where it came from. */
 export class ConfigError extends Error {
@@ -103,19 +111,25 @@ export class ConfigError extends Error {
 }
 
 /**
- * Builds the effective configuration. `overrides` (flags, or a test's options) win over
- * `env`, which wins over defaults.
- * @throws {ConfigError} naming the first unknown or invalid setting.
- * @example loadConfig({ port: 9000 }, process.env)
+ * Builds the effective configuration. Flags (`overrides`) win over the environment, which
+ * wins over the config file (`configFile`, else `OFGW_CONFIG`), which wins over defaults.
+ * @throws {ConfigError} naming the first unknown or invalid setting and where it came from.
+ * @example loadConfig({ port: 9000 }, process.env, './ofgw.json')
  */
-export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): GatewayConfig {
+export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}, configFile?: string): GatewayConfig {
   for (const name of Object.keys(overrides)) {
     if (!(name in SETTINGS)) throw new ConfigError(`unknown setting "${name}"`);
   }
+  const filePath = configFile ?? env.OFGW_CONFIG;
+  const file = filePath ? readConfigFile(filePath) : {};
   const out: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
     let raw: unknown = setting.default;
     let source = 'default';
+    if (file[name] !== undefined) {
+      raw = file[name];
+      source = `config file ${filePath}`;
+    }
     if (env[setting.env] !== undefined) {
       raw = env[setting.env];
       source = `environment variable ${setting.env}`;
@@ -126,14 +140,58 @@ export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.
     }
     const parsed = setting.schema.safeParse(raw);
     if (!parsed.success) {
-      const why = parsed.error.issues[0]?.message ?? 'invalid value';
-      throw new ConfigError(`invalid ${name} (from ${source}): ${why}`);
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+      throw new ConfigError(`invalid ${name}${where} (from ${source}): ${issue?.message ?? 'invalid value'}`);
     }
     out[name] = parsed.data;
   }
-  const config = out as unknown as GatewayConfig;
+  const config = out as GatewayConfig;
   checkRelations(config);
   return config;
+}
+
+/** A JSON object whose keys are setting names; anything else stops the start. */
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the config file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`the config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError(`the config file ${path} must hold a JSON object`);
+  for (const name of Object.keys(data)) {
+    if (!(name in SETTINGS)) throw new ConfigError(`unknown setting "${name}" in the config file ${path}`);
+  }
+  return data as Record<string, unknown>;
+}
+
+/** The configuration with every secret setting replaced by `***` (or '' when unset). */
+export function maskedConfig(config: GatewayConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
+    const value = config[name];
+    out[name] = setting.secret && value ? '***' : value;
+  }
+  return out;
+}
+
+/** A plan's limits over the defaults; an unknown or missing plan gets the defaults. */
+export function planLimits(config: GatewayConfig, plan: string | null): Required<PlanLimits> {
+  const own = (plan && config.plans[plan]) || {};
+  return {
+    maxRelaysPerOrg: own.maxRelaysPerOrg ?? config.maxRelaysPerOrg,
+    keyConnectBurst: own.keyConnectBurst ?? config.keyConnectBurst,
+    keyConnectPerSecond: own.keyConnectPerSecond ?? config.keyConnectPerSecond,
+    messagesPerSecond: own.messagesPerSecond ?? config.messagesPerSecond,
+    messageBurst: own.messageBurst ?? config.messageBurst,
+  };
 }
 
 function checkRelations(c: GatewayConfig): void {

@@ -16,6 +16,15 @@ import type { Store } from '../src/store/types.js';
 
 export const MODEL_USER_ID = 424242;
 
+const TEST_LIMITS = {
+  ipConnectBurst: 100_000,
+  ipAuthFailureBurst: 100_000,
+  keyConnectBurst: 100_000,
+  messagesPerSecond: 1_000_000,
+  messageBurst: 1_000_000,
+  maxUpstreamSocketsPerModel: 1000,
+};
+
 /** Collects log lines so tests can read them (and check them for secrets). */
 export class LogCapture extends Writable {
   readonly lines: string[] = [];
@@ -61,7 +70,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const key = await store.createApiKey(org.id, { name: 'test' });
   const wsToken = sim.issueToken({ userId: MODEL_USER_ID });
   const model = await store.createModel(org.id, { name: 'Model A', wsUrl: sim.wsUrl(24), wsToken, userAgent: 'TestAgent/1.0' });
-  const config = loadConfig({ port: 0, db: dbPath, changePollIntervalMs: 50, ...options.config });
+  // Generous limits by default: suites that open many relays from 127.0.0.1 test other things;
+  // test/gateway/limits.test.ts sets its own.
+  const config = loadConfig({ port: 0, db: dbPath, changePollIntervalMs: 50, ...TEST_LIMITS, ...options.config });
   const logs = new LogCapture();
   const gateway = new Gateway({ config, store, logger: createLogger('info', logs) });
   const address = await gateway.listen();

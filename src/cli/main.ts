@@ -9,6 +9,7 @@ import { renderConfigDoc, withConfigTable } from '../docs/config-doc.js';
 import { renderErrorsDoc } from '../docs/errors-doc.js';
 import { StoreError } from '../store/index.js';
 import { UsageError } from './args.js';
+import { configCommand } from './commands/config.js';
 import { connectCommand } from './commands/connect.js';
 import { COMMANDS } from './commands/records.js';
 import { sandboxCommand } from './commands/sandbox.js';
@@ -18,8 +19,9 @@ import { printError, printResult } from './output.js';
 
 const USAGE = `Usage: ofgw <command> [options]        (every command takes --json and --db PATH)
 
-  serve [--host H] [--port P] [--db PATH] [--production] [--<setting> V]
-                                    run the gateway (settings: see README, or OFGW_* variables)
+  serve [--config FILE] [--host H] [--port P] [--db PATH] [--production] [--<setting> V]
+                                    run the gateway (settings: see README, OFGW_* variables or a JSON file)
+  config [--config FILE] [--<setting> V]   print the effective configuration, secrets masked
   org create --name NAME            create an organization
   org list
   subscription set --org ORG_ID --status active|canceled [--plan NAME]
@@ -62,6 +64,8 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       case 'serve':
         return await serveCommand(argv.slice(1));
+      case 'config':
+        return configCommand(argv.slice(1));
       case 'sandbox':
         return await sandboxCommand(argv.slice(1));
       case 'connect':

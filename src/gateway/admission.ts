@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.js';
 import { TOUCH_INTERVAL_MS, type ApiKeyRecord, type ModelCredentials, type Store } from '../store/types.js';
 import type { UpstreamTarget } from '../upstream/connector.js';
 import { RefreshError, type RefreshReason } from '../upstream/credential-refresh.js';
+import type { ConnectionLimits } from './limits/connection-limits.js';
 import type { UpstreamHealth } from './upstream-health.js';
 import { tokenExpiry } from '../upstream/token.js';
 
@@ -15,6 +16,8 @@ export interface ConnectionRequest {
   apiKey: string | undefined;
   /** The raw `{model_id}` path segment, not yet validated. */
   modelId: string;
+  /** The client's address, for per-IP limits. */
+  clientIp: string;
 }
 
 /** Who may open the relay, and what to open. */
@@ -22,6 +25,8 @@ export interface Admission {
   orgId: string;
   key: ApiKeyRecord;
   modelId: string;
+  /** The subscription's plan name, which selects the plan's limits. */
+  plan: string | null;
   target: UpstreamTarget;
 }
 
@@ -33,10 +38,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * @throws {GatewayError} NO_API_KEY, INVALID_API_KEY, NO_SUBSCRIPTION, MODEL_NOT_FOUND,
  *   MODEL_NOT_CONNECTED or NO_WS_CREDENTIALS.
  */
+export interface AdmissionServices {
+  /** Refreshes missing, expired or rejected credentials when the operator configured it. */
+  health?: UpstreamHealth;
+  /** The per-key attempt limit, applied once the key and its plan are known. */
+  limits?: Pick<ConnectionLimits, 'checkKey'>;
+}
+
 export async function admitConnection(
   store: Store,
   request: ConnectionRequest,
-  health?: UpstreamHealth,
+  { health, limits }: AdmissionServices = {},
   now = new Date(),
 ): Promise<Admission> {
   if (!request.apiKey) throw new GatewayError('NO_API_KEY');
@@ -46,6 +58,8 @@ export async function admitConnection(
 
   const subscription = await store.getSubscription(key.orgId);
   if (subscription?.status !== 'active') throw new GatewayError('NO_SUBSCRIPTION');
+  const limited = limits?.checkKey(key.id, subscription.plan);
+  if (limited) throw limited;
 
   const modelId = request.modelId.toLowerCase();
   const model = UUID.test(modelId) ? await store.getModel(modelId) : undefined;
@@ -75,7 +89,7 @@ export async function admitConnection(
     });
   }
 
-  return { orgId: key.orgId, key, modelId: model.id, target: target.target };
+  return { orgId: key.orgId, key, modelId: model.id, plan: subscription.plan, target: target.target };
 }
 
 interface CredentialProblem {

@@ -20,17 +20,24 @@ import { RefreshError } from '../upstream/credential-refresh.js';
 import { admitConnection, type Admission, type ConnectionRequest } from './admission.js';
 import { BAD_GATEWAY, clientCloseCodeFor, fitCloseReason, upstreamCloseCodeFor } from './close-codes.js';
 import { relayFinished, relayOpened } from './diagnostics.js';
+import type { ConnectionLimits } from './limits/connection-limits.js';
 import type { UpstreamHealth } from './upstream-health.js';
 
 /** What every relay shares: limits, the store and the hooks into the gateway. */
 export interface RelayContext {
   store: Store;
   health: UpstreamHealth;
+  admissionLimits: ConnectionLimits;
+  /** Client→upstream message rate for a plan. */
+  messageRate(plan: string | null): { perSecond: number; burst: number };
   logger: Logger;
   limits: RelayLimits;
   upstreamLimits: UpstreamLimits;
-  /** Called once checks 1–6 pass, before the upstream is opened (to index the relay). */
-  onAdmitted(pair: RelayPair): void;
+  /**
+   * Called once checks 1–6 pass, before the upstream is opened: indexes the relay, or
+   * returns the limit it would cross.
+   */
+  onAdmitted(pair: RelayPair): GatewayError | undefined;
   /** Called once, when both legs are closed. */
   onFinished(pair: RelayPair): void;
 }
@@ -95,6 +102,10 @@ export class RelayPair implements UpstreamHandlers {
   private pending: { data: Buffer; isBinary: boolean }[] | null = [];
   private pendingBytes = 0;
   private attempt: UpstreamAttempt | null = null;
+  private messageRate = 1;
+  private messageBurst = 1;
+  private messageTokens = 0;
+  private messageTokensAt = 0;
   /** Set once a rejected token was refreshed and retried: one retry per relay. */
   private retried = false;
   private clientPaused = false;
@@ -133,19 +144,28 @@ export class RelayPair implements UpstreamHandlers {
    */
   async start(request: ConnectionRequest, changeSeq: number): Promise<void> {
     this.changeSeq = changeSeq;
+    const limits = this.ctx.admissionLimits;
+    const ipLimited = limits.checkIp(request.clientIp);
+    if (ipLimited) return this.fail(ipLimited);
     let admission: Admission;
     try {
-      admission = await admitConnection(this.ctx.store, request, this.ctx.health);
+      admission = await admitConnection(this.ctx.store, request, { health: this.ctx.health, limits });
     } catch (err) {
-      if (err instanceof GatewayError) this.fail(err);
-      else this.failInternal(err);
-      return;
+      if (!(err instanceof GatewayError)) return this.failInternal(err);
+      if (err.code === 'NO_API_KEY' || err.code === 'INVALID_API_KEY') limits.authFailed(request.clientIp);
+      return this.fail(err);
     }
     if (this.state !== State.Admitting) return; // the client left during the checks
     this.admission = admission;
-    this.armKeyExpiry();
-    this.ctx.onAdmitted(this);
+    const overLimit = this.ctx.onAdmitted(this);
+    if (overLimit) return this.fail(overLimit);
     if (this.state !== State.Admitting) return; // a change seen since the checks closed it
+    this.armKeyExpiry();
+    const rate = this.ctx.messageRate(admission.plan);
+    this.messageRate = rate.perSecond;
+    this.messageBurst = rate.burst;
+    this.messageTokens = rate.burst;
+    this.messageTokensAt = Date.now();
     this.state = State.Connecting;
     this.upstreamStartedAt = Date.now();
     this.attempt = connectUpstream(admission.target, this.ctx.upstreamLimits, this);
@@ -316,6 +336,7 @@ export class RelayPair implements UpstreamHandlers {
   }
 
   toUpstream(data: Buffer, isBinary: boolean): void {
+    if (!this.takeMessageToken()) return;
     const upstream = this.upstream as WebSocket;
     const traffic = this.traffic;
     traffic.messagesToUpstream++;
@@ -389,6 +410,21 @@ export class RelayPair implements UpstreamHandlers {
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
+
+  /** The plan's client→upstream message rate, as a token bucket refilled on use. */
+  private takeMessageToken(): boolean {
+    const now = Date.now();
+    const tokens = Math.min(this.messageBurst, this.messageTokens + ((now - this.messageTokensAt) * this.messageRate) / 1000);
+    this.messageTokensAt = now;
+    if (tokens >= 1) {
+      this.messageTokens = tokens - 1;
+      return true;
+    }
+    this.messageTokens = tokens;
+    const retryAfterMs = Math.ceil(((1 - tokens) * 1000) / this.messageRate);
+    this.fail(new GatewayError('RATE_LIMITED', `More than ${this.messageRate} messages per second to OnlyFans`, { retryAfterMs }));
+    return false;
+  }
 
   private resumeClientIfDrained(): void {
     if (this.clientPaused && this.pending === null && !this.upstreamIsBackedUp()) {

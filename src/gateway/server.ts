@@ -7,14 +7,15 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { GatewayConfig } from '../config.js';
+import { planLimits, type GatewayConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import type { ConnectionRequest } from './admission.js';
+import type { Admission, ConnectionRequest } from './admission.js';
 import { CredentialRefresher } from '../upstream/credential-refresh.js';
 import { upstreamTrust } from '../upstream/trust.js';
 import { UpstreamHealth } from './upstream-health.js';
 import { ChangeWatcher } from './change-watcher.js';
+import { ConnectionLimits } from './limits/connection-limits.js';
 import { startHeartbeat } from './heartbeat.js';
 import { rejectUpgrade, sendJsonError } from './http-responses.js';
 import { RelayPair, type RelayContext } from './relay-pair.js';
@@ -40,6 +41,7 @@ export class Gateway {
   readonly registry = new RelayRegistry();
   readonly store: Store;
   private readonly routes: HttpRoute[];
+  private readonly limits: ConnectionLimits;
   private readonly config: GatewayConfig;
   private readonly logger: Logger;
   private readonly server: http.Server;
@@ -78,6 +80,7 @@ export class Gateway {
       closeTimeout: config.closeTimeoutMs,
     });
     this.watcher = new ChangeWatcher(store, this.registry, config.changePollIntervalMs, logger);
+    this.limits = new ConnectionLimits(config);
     const refresher = config.credentialRefreshUrl
       ? new CredentialRefresher({
           url: config.credentialRefreshUrl,
@@ -100,9 +103,18 @@ export class Gateway {
         maxBufferedChunks: config.maxBufferedChunks,
         closeTimeoutMs: config.closeTimeoutMs,
       },
+      admissionLimits: this.limits,
+      messageRate: (plan) => {
+        const limits = planLimits(config, plan);
+        return { perSecond: limits.messagesPerSecond, burst: limits.messageBurst };
+      },
       onAdmitted: (pair) => {
+        const a = pair.admission as Admission;
+        const overLimit = this.limits.checkConcurrency(this.registry, a.orgId, a.modelId, a.plan);
+        if (overLimit) return overLimit;
         this.registry.index(pair);
         this.watcher.recheck(pair, pair.changeSeq);
+        return undefined;
       },
       onFinished: (pair) => this.onRelayFinished(pair),
     };
@@ -151,6 +163,7 @@ export class Gateway {
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     this.stopHeartbeat?.();
+    this.limits.close();
     await this.watcher.stop();
     const relays = this.registry.all.size;
     if (relays > 0) {
@@ -187,6 +200,7 @@ export class Gateway {
     const request: ConnectionRequest = {
       apiKey: apiKeyOf(req, q === -1 ? '' : url.slice(q + 1)),
       modelId: decodeSegment(match[1] ?? ''),
+      clientIp: clientIpOf(req, this.config.trustForwardedFor),
     };
     // The upgrade always completes first, so a browser can read why a connection failed.
     this.wss.handleUpgrade(req, socket, head, (client) => this.onConnection(client, request));
@@ -224,6 +238,20 @@ function apiKeyOf(req: IncomingMessage, query: string): string | undefined {
   if (query === '') return undefined;
   const fromQuery = new URLSearchParams(query).get('api_key');
   return fromQuery === null || fromQuery === '' ? undefined : fromQuery;
+}
+
+/**
+ * The client's address for per-IP limits. Behind a proxy (trustForwardedFor), the last
+ * X-Forwarded-For entry is the address the proxy itself saw; earlier entries are the
+ * client's own claims.
+ */
+function clientIpOf(req: IncomingMessage, trustForwardedFor: boolean): string {
+  if (trustForwardedFor) {
+    const header = req.headers['x-forwarded-for'];
+    const last = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').pop()?.trim();
+    if (last) return last;
+  }
+  return req.socket.remoteAddress ?? 'unknown';
 }
 
 function decodeSegment(segment: string): string {

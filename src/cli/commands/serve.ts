@@ -3,38 +3,17 @@
  * the gateway and drains it on SIGTERM/SIGINT within shutdownTimeoutMs.
  */
 import { createRequire } from 'node:module';
-import { ConfigError, loadConfig, SETTINGS, type GatewayConfig } from '../../config.js';
+import { ConfigError, type GatewayConfig } from '../../config.js';
 import { Gateway } from '../../gateway/server.js';
 import { createLogger, type Logger } from '../../log.js';
 import { startSimulator, type OnlyFansSimulator } from '../../sandbox/index.js';
 import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
-import { noPositionals, parse, type OptionSpec } from '../args.js';
+import { configFromArgs } from '../settings-flags.js';
 import { findSandboxOrg, sandboxBanner, sandboxSecret, seedSandbox } from '../first-run.js';
 
-/** One `--kebab-case` flag per setting; `--db` and `--json` are common to every command. */
-const SERVE_OPTIONS: OptionSpec = Object.fromEntries(
-  Object.entries(SETTINGS)
-    .filter(([name, setting]) => name !== 'db' && !('secret' in setting && setting.secret))
-    .map(([name]) => [kebab(name), { type: name === 'production' ? 'boolean' : 'string' }]),
-);
-
-function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-function camel(flag: string): string {
-  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, SERVE_OPTIONS, 'serve');
-  noPositionals(positionals, 'serve');
-  const overrides: Record<string, unknown> = {};
-  for (const [flag, value] of Object.entries(values)) {
-    if (flag !== 'json' && flag !== 'help') overrides[camel(flag)] = value;
-  }
-  const config = loadConfig(overrides, process.env);
+  const { config } = configFromArgs(argv, 'serve');
   const logger = createLogger(config.logLevel);
   // The store loads the keyring itself so it can refuse to replace a lost key file.
   const store = await openStore(config.db, { masterKeyFile: config.masterKeyFile, masterKey: config.masterKey, env: process.env });
