@@ -5,9 +5,13 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { RelayPair } from './relay-pair.js';
 
-/** Published once a relay is confirmed (both legs open). Message: {@link RelayPair}. */
+/** Published once a relay is confirmed (both legs open), while in its gateway's registry. Message: {@link RelayPair}. */
 export const relayOpened = diagnostics.channel('ofgw:relay:opened');
-/** Published once both legs of a relay are closed, whatever the outcome. Message: {@link RelayPair}. */
+/**
+ * Published once both legs of a relay are closed, whatever the outcome, just before it leaves
+ * its gateway's registry (`gateway.registry.all.has(pair)` tells whose it is). Message:
+ * {@link RelayPair}.
+ */
 export const relayFinished = diagnostics.channel('ofgw:relay:finished');
 
 export type RelayChannelMessage = RelayPair;

@@ -464,8 +464,10 @@ export class RelayPair implements UpstreamHandlers {
   private finishIfClosed(): void {
     if (this.state === State.Finished || !this.clientClosed || !this.upstreamClosed) return;
     this.state = State.Finished;
-    this.ctx.onFinished(this);
+    // Published while the relay is still in its gateway's registry, so a subscriber can tell
+    // its own gateway's relays from another's in the same process.
     if (relayFinished.hasSubscribers) relayFinished.publish(this);
+    this.ctx.onFinished(this);
   }
 
   private armKeyExpiry(): void {

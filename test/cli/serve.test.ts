@@ -70,6 +70,13 @@ describe('ofgw serve', () => {
     try {
       assert.ok(!served.stderr().includes('API key'));
       assert.deepEqual((await runCli(['org', 'list', '--json', '--db', db])).json(), []);
+      // The operations endpoints are wired in the real process.
+      const base = `http://127.0.0.1:${served.port}`;
+      assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { status: 'ok' });
+      assert.deepEqual(await (await fetch(`${base}/readyz`)).json(), { status: 'ready' });
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.match(metrics, /^# TYPE ofgw_relays_active gauge$/m);
+      assert.match(metrics, /^ofgw_event_loop_lag_seconds\{stat="p99"\} /m);
     } finally {
       assert.equal(await served.stop(), 0);
     }

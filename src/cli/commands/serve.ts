@@ -5,6 +5,8 @@
 import { createRequire } from 'node:module';
 import { ConfigError, type GatewayConfig } from '../../config.js';
 import { Gateway } from '../../gateway/server.js';
+import { createHealthRoutes } from '../../observability/health.js';
+import { createMetrics, type GatewayMetrics } from '../../observability/metrics.js';
 import { createLogger, type Logger } from '../../log.js';
 import { startSimulator, type OnlyFansSimulator } from '../../sandbox/index.js';
 import { openStore } from '../../store/index.js';
@@ -19,10 +21,19 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const store = await openStore(config.db, { masterKeyFile: config.masterKeyFile, masterKey: config.masterKey, env: process.env });
   let simulator: OnlyFansSimulator | undefined;
   let gateway: Gateway | undefined;
+  let metrics: GatewayMetrics | undefined;
   try {
     const sandbox = config.production ? undefined : await prepareSandbox(store, config, logger);
     simulator = sandbox?.simulator;
-    gateway = new Gateway({ config, store, logger });
+    gateway = new Gateway({
+      config,
+      store,
+      logger,
+      routes: (gw) => {
+        metrics = createMetrics(gw);
+        return [createHealthRoutes(gw), metrics.route];
+      },
+    });
     const address = await gateway.listen();
     logger.info(
       { host: address.address, port: address.port, db: config.db, production: config.production, nativeMasking: hasNativeMasking() },
@@ -31,11 +42,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (sandbox?.banner) process.stderr.write(sandbox.banner(`ws://${hostForUrl(address.address)}:${address.port}`));
   } catch (err) {
     await gateway?.close();
+    metrics?.close();
     await simulator?.close();
     await store.close();
     throw err;
   }
-  return waitForSignal(gateway, store, simulator, config, logger);
+  const code = await waitForSignal(gateway, store, simulator, config, logger);
+  metrics?.close();
+  return code;
 }
 
 interface PreparedSandbox {

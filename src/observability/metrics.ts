@@ -1,0 +1,192 @@
+/**
+ * Prometheus metrics for one gateway, served at `GET /metrics` from a dedicated prom-client
+ * registry (never the global one: tests and several gateways in one process would collide
+ * on metric names).
+ *
+ * Nothing here runs per message. Relays already keep `pair.traffic` counters for their
+ * `relay closed` log line; message and byte totals are read from those at scrape time (live
+ * relays) plus totals folded in once per relay when it finishes. Everything else is observed
+ * once per relay, from the `ofgw:relay:opened` and `ofgw:relay:finished` diagnostics
+ * channels, so the relay hot path is unchanged whether or not anyone scrapes.
+ *
+ * No label carries a key, organization or model id: every label has a fixed, small set of
+ * values (outcome codes, directions, close codes folded to `other`, relay states).
+ */
+import diagnostics from 'node:diagnostics_channel';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Gateway, HttpRoute } from '../gateway/server.js';
+import type { RelayPair, RelayTraffic } from '../gateway/relay-pair.js';
+import { relayFinished, relayOpened } from '../gateway/diagnostics.js';
+import { startEventLoopLag } from './event-loop.js';
+import { closeCodeLabel, outcomeLabel } from './labels.js';
+import { sendText } from './respond.js';
+
+/** What {@link createMetrics} returns: the route to pass to the gateway, and its teardown. */
+export interface GatewayMetrics {
+  /** Answers `GET`/`HEAD /metrics` (405 for other methods); leaves every other path alone. */
+  route: HttpRoute;
+  /** The dedicated registry behind the route, for tests or an extra exporter. */
+  registry: Registry;
+  /** Unsubscribes from the relay channels and stops the event-loop monitor. Idempotent. */
+  close(): void;
+}
+
+/** Seconds; relays confirm in milliseconds locally and in up to the connect timeouts upstream. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Creates the metrics of `gateway` and subscribes to the relay channels. Call it from the
+ * gateway's `routes` factory and call `close()` after `gateway.close()`:
+ *
+ *     let metrics: GatewayMetrics | undefined;
+ *     const gateway = new Gateway({ config, store, logger, routes: (gw) => {
+ *       metrics = createMetrics(gw);
+ *       return [metrics.route, createHealthRoutes(gw)];
+ *     } });
+ *
+ * The channels are process-wide: with two gateways in one process, the per-relay counters
+ * (attempts, latencies, close codes, finished traffic) count both; the active-relay gauge
+ * and live traffic read this gateway's own registry.
+ */
+export function createMetrics(gateway: Gateway): GatewayMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const finished: RelayTraffic = { messagesToUpstream: 0, bytesToUpstream: 0, messagesToClient: 0, bytesToClient: 0 };
+
+  new Gauge({
+    name: 'ofgw_relays_active',
+    help: 'Relays tracked by the gateway: open (confirmed), connecting (not confirmed yet: checks, upstream connect, or a refusal being sent), closing (was open)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const count = { open: 0, connecting: 0, closing: 0 };
+      for (const pair of gateway.registry.all) count[stateOf(pair)]++;
+      for (const [state, n] of Object.entries(count)) this.set({ state }, n);
+    },
+  });
+
+  // Counters derived at scrape time: the finished totals plus what live relays have moved so
+  // far. A relay leaves the live set and enters the finished totals in the same tick, so the
+  // sum never goes backwards.
+  const liveTraffic = (): RelayTraffic => {
+    const sum = { ...finished };
+    for (const pair of gateway.registry.all) addTraffic(sum, pair.traffic);
+    return sum;
+  };
+  new Counter({
+    name: 'ofgw_relay_messages_total',
+    help: 'Messages relayed, by direction',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      const t = liveTraffic();
+      this.reset();
+      this.inc({ direction: 'client_to_upstream' }, t.messagesToUpstream);
+      this.inc({ direction: 'upstream_to_client' }, t.messagesToClient);
+    },
+  });
+  new Counter({
+    name: 'ofgw_relay_bytes_total',
+    help: 'Message payload bytes relayed, by direction',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      const t = liveTraffic();
+      this.reset();
+      this.inc({ direction: 'client_to_upstream' }, t.bytesToUpstream);
+      this.inc({ direction: 'upstream_to_client' }, t.bytesToClient);
+    },
+  });
+
+  const attempts = new Counter({
+    name: 'ofgw_relay_attempts_total',
+    help: 'Finished connection attempts by outcome: ok or the catalog/close outcome code',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const closeCodes = new Counter({
+    name: 'ofgw_client_close_codes_total',
+    help: 'Close code on the client leg of finished relays (well-known and catalog codes; anything else is "other")',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const slowConsumers = new Counter({
+    name: 'ofgw_slow_consumer_closes_total',
+    help: 'Relays closed with SLOW_CONSUMER because the client read too slowly',
+    registers: [registry],
+  });
+  const confirmSeconds = new Histogram({
+    name: 'ofgw_relay_confirm_seconds',
+    help: 'Time from the client upgrade to the confirmation frame',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const upstreamConnectSeconds = new Histogram({
+    name: 'ofgw_upstream_connect_seconds',
+    help: 'Time to open and authenticate the upstream socket, for relays that opened',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+
+  const stopLag = startEventLoopLag(registry);
+
+  // The channels are process-wide: count only this gateway's relays.
+  const ours = (pair: RelayPair): boolean => gateway.registry.all.has(pair);
+  const onOpened = (message: unknown): void => {
+    const pair = message as RelayPair;
+    if (pair.openedAt === undefined || !ours(pair)) return;
+    confirmSeconds.observe((pair.openedAt - pair.startedAt) / 1000);
+    if (pair.upstreamStartedAt !== undefined) upstreamConnectSeconds.observe((pair.openedAt - pair.upstreamStartedAt) / 1000);
+  };
+  const onFinished = (message: unknown): void => {
+    const pair = message as RelayPair;
+    if (!ours(pair)) return;
+    addTraffic(finished, pair.traffic);
+    attempts.inc({ outcome: outcomeLabel(pair.outcome) });
+    if (pair.clientCloseCode !== undefined) closeCodes.inc({ code: closeCodeLabel(pair.clientCloseCode) });
+    if (pair.outcome === 'SLOW_CONSUMER') slowConsumers.inc();
+  };
+  diagnostics.subscribe(relayOpened.name, onOpened);
+  diagnostics.subscribe(relayFinished.name, onFinished);
+
+  let closed = false;
+  return {
+    registry,
+    route: (req, res) => {
+      if ((req.url ?? '/').split('?', 1)[0] !== '/metrics') return false;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        sendText(res, 405, 'text/plain; charset=utf-8', 'Method Not Allowed\n', req.method, { allow: 'GET, HEAD' });
+        return true;
+      }
+      registry.metrics().then(
+        (text) => sendText(res, 200, registry.contentType, text, req.method),
+        (err: unknown) => sendText(res, 500, 'text/plain; charset=utf-8', `collecting metrics failed: ${errorText(err)}\n`, req.method),
+      );
+      return true;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      diagnostics.unsubscribe(relayOpened.name, onOpened);
+      diagnostics.unsubscribe(relayFinished.name, onFinished);
+      stopLag();
+    },
+  };
+}
+
+/** A partition of the tracked relays using only the pair's public fields. */
+function stateOf(pair: RelayPair): 'open' | 'connecting' | 'closing' {
+  if (pair.isOpen) return 'open';
+  return pair.openedAt === undefined ? 'connecting' : 'closing';
+}
+
+function addTraffic(into: RelayTraffic, t: RelayTraffic): void {
+  into.messagesToUpstream += t.messagesToUpstream;
+  into.bytesToUpstream += t.bytesToUpstream;
+  into.messagesToClient += t.messagesToClient;
+  into.bytesToClient += t.bytesToClient;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
