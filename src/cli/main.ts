@@ -9,6 +9,7 @@ import { renderConfigDoc, withConfigTable } from '../docs/config-doc.js';
 import { renderErrorsDoc } from '../docs/errors-doc.js';
 import { StoreError } from '../store/index.js';
 import { UsageError } from './args.js';
+import { packageVersion } from './version.js';
 import { configCommand } from './commands/config.js';
 import { connectCommand } from './commands/connect.js';
 import { COMMANDS } from './commands/records.js';
@@ -18,6 +19,10 @@ import { serveCommand } from './commands/serve.js';
 import { printError, printResult } from './output.js';
 
 const USAGE = `Usage: ofgw <command> [options]        (every command takes --json and --db PATH)
+
+  org, subscription, key and model commands work on the local store (--db, OFGW_DB), or on a
+  running gateway's management API with --url http://HOST:PORT (or OFGW_URL) and the operator
+  token in OFGW_ADMIN_TOKEN.
 
   serve [--config FILE] [--host H] [--port P] [--db PATH] [--production] [--<setting> V]
                                     run the gateway (settings: see README, OFGW_* variables or a JSON file)
@@ -29,6 +34,7 @@ const USAGE = `Usage: ofgw <command> [options]        (every command takes --jso
   key create --org ORG_ID [--name NAME] [--expires-at ISO_DATE]   (the key is shown once)
   key list --org ORG_ID
   key revoke KEY_ID
+  key rotate KEY_ID                 (remote only) revoke and replace in one step; the new key is shown once
   model add --org ORG_ID --ws-url URL --ws-token TOKEN|- [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
   model list [--org ORG_ID]
   model show|disconnect|remove MODEL_ID   (show includes the last 10 lifecycle events)
@@ -104,10 +110,6 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 process.exitCode = await run(process.argv.slice(2));
 // Commands other than serve/sandbox/connect leave no handles open; those three return only

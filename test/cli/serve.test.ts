@@ -82,6 +82,35 @@ describe('ofgw serve', () => {
     }
   });
 
+  it('serves the management and customer APIs when an operator token is set', async () => {
+    const db = join(dir, 'admin.db');
+    const token = 'operator-token-'.padEnd(40, 'x');
+    const served = await startServe(['--port', '0', '--db', db, '--production'], { OFGW_ADMIN_TOKEN: token });
+    try {
+      const base = `http://127.0.0.1:${served.port}`;
+      const admin = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+        const res = await fetch(`${base}/admin/v1${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        return (await res.json()) as Record<string, unknown>;
+      };
+      assert.equal((await fetch(`${base}/admin/v1/organizations`)).status, 401);
+      const org = await admin('POST', '/organizations', { name: 'Via API' });
+      await admin('PUT', `/organizations/${org.id}/subscription`, { status: 'active', plan: 'pro' });
+      const key = await admin('POST', `/organizations/${org.id}/keys`, { name: 'e2e' });
+      const model = await admin('POST', `/organizations/${org.id}/models`, { wsUrl: 'ws://127.0.0.1:9/ws3/1', wsToken: 'e30.e30.e30', name: 'M' });
+      const listed = await fetch(`${base}/api/models`, { headers: { 'x-api-key': key.key as string } });
+      assert.deepEqual(await listed.json(), [{ id: model.id, name: 'M', status: 'connected' }]);
+      const openapi = await admin('GET', '/openapi.json');
+      assert.equal(openapi.openapi, '3.1.0');
+      assert.ok(!served.stdout().includes(token), 'the operator token is not logged');
+    } finally {
+      assert.equal(await served.stop(), 0);
+    }
+  });
+
   it('stops with a message naming an invalid setting', async () => {
     const r = await runCli(['serve', '--port', '99999', '--db', join(dir, 'x.db')]);
     assert.equal(r.code, 2);

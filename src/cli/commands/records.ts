@@ -1,7 +1,8 @@
 /**
  * `ofgw org|subscription|key|model …`: the store's records from the command line. Each
  * command opens the store named by `--db` (or OFGW_DB), so it works on the same file as a
- * running `ofgw serve`, whose change feed then applies the change to live relays.
+ * running `ofgw serve`, whose change feed then applies the change to live relays. With
+ * `--url` they go through a running gateway's management API instead (remote.ts).
  */
 import { readFileSync } from 'node:fs';
 import { openStore } from '../../store/index.js';
@@ -9,6 +10,7 @@ import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../../store/type
 import type { ModelEvent, ModelPatch, Store } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
 import type { Printable } from '../output.js';
+import { withRemote } from './remote.js';
 
 export interface CommandResult {
   result: Printable;
@@ -31,7 +33,7 @@ async function withStore<T>(db: string | undefined, fn: (store: Store) => Promis
   }
 }
 
-const MODEL_FIELDS = {
+export const MODEL_FIELDS = {
   'ws-url': { type: 'string' },
   'ws-token': { type: 'string' },
   'user-agent': { type: 'string' },
@@ -40,7 +42,7 @@ const MODEL_FIELDS = {
   name: { type: 'string' },
 } as const satisfies OptionSpec;
 
-const CREDENTIAL_FIELDS = {
+export const CREDENTIAL_FIELDS = {
   'ws-url': MODEL_FIELDS['ws-url'],
   'ws-token': MODEL_FIELDS['ws-token'],
   'user-agent': MODEL_FIELDS['user-agent'],
@@ -48,14 +50,14 @@ const CREDENTIAL_FIELDS = {
   proxy: MODEL_FIELDS.proxy,
 } as const satisfies OptionSpec;
 
-const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'wsUrl', 'hasWsToken', 'updatedAt'];
-const EVENT_COLUMNS = ['seq', 'at', 'kind', 'reason'];
+export const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'wsUrl', 'hasWsToken', 'updatedAt'];
+export const EVENT_COLUMNS = ['seq', 'at', 'kind', 'reason'];
 /** Events `model show` includes; `model events` pages further. */
-const SHOWN_EVENTS = 10;
-const KEY_COLUMNS = ['id', 'name', 'prefix', 'createdAt', 'lastUsedAt', 'revokedAt', 'expiresAt'];
+export const SHOWN_EVENTS = 10;
+export const KEY_COLUMNS = ['id', 'name', 'prefix', 'createdAt', 'lastUsedAt', 'revokedAt', 'expiresAt'];
 
 /** `--ws-token -` reads the token from stdin, keeping it out of shell history and `ps`. */
-function secretArg(value: string | undefined): string | undefined {
+export function secretArg(value: string | undefined): string | undefined {
   if (value !== '-') return value;
   return readFileSync(0, 'utf8').trim();
 }
@@ -80,7 +82,7 @@ function credentialPatch(values: { [K in keyof typeof CREDENTIAL_FIELDS]?: strin
 const isEmptyPatch = (patch: ModelPatch): boolean => Object.values(patch).every((v) => v === undefined);
 
 /** `--limit N` for event listings. */
-function eventLimit(value: string | undefined, command: string): number | undefined {
+export function eventLimit(value: string | undefined, command: string): number | undefined {
   if (value === undefined) return undefined;
   const limit = Number(value);
   if (!/^\d+$/.test(value) || limit < 1 || limit > 1000) throw new UsageError(`${command}: --limit must be a whole number from 1 to 1000 (got "${value}")`);
@@ -88,13 +90,13 @@ function eventLimit(value: string | undefined, command: string): number | undefi
 }
 
 /** Human form of an event list: one aligned line each, under the model's fields. */
-function eventLines(events: ModelEvent[]): string {
+export function eventLines(events: ModelEvent[]): string {
   if (events.length === 0) return '(none)';
   const width = Math.max(...events.map((e) => e.kind.length));
   return events.map((e) => `\n  ${e.at}  ${e.kind.padEnd(width)}  ${e.reason ?? ''}`.trimEnd()).join('');
 }
 
-export const COMMANDS: Record<string, Record<string, Handler>> = {
+const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
   org: {
     async create(argv) {
       const { values, positionals } = parse(argv, { name: { type: 'string' } }, 'org create');
@@ -233,3 +235,6 @@ export const COMMANDS: Record<string, Record<string, Handler>> = {
     },
   },
 };
+
+/** The record commands; with `--url` (or OFGW_URL) they drive a remote gateway instead (see remote.ts). */
+export const COMMANDS = withRemote(LOCAL_COMMANDS);

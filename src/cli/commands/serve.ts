@@ -4,6 +4,8 @@
  */
 import { createRequire } from 'node:module';
 import { ConfigError, type GatewayConfig } from '../../config.js';
+import { createAdminRoutes } from '../../admin/index.js';
+import { createCustomerRoutes } from '../../api/index.js';
 import { Gateway } from '../../gateway/server.js';
 import { createHealthRoutes } from '../../observability/health.js';
 import { createMetrics, type GatewayMetrics } from '../../observability/metrics.js';
@@ -11,6 +13,7 @@ import { createLogger, type Logger } from '../../log.js';
 import { startSimulator, type OnlyFansSimulator } from '../../sandbox/index.js';
 import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
+import { packageVersion } from '../version.js';
 import { configFromArgs } from '../settings-flags.js';
 import { findSandboxOrg, sandboxBanner, sandboxSecret, seedSandbox } from '../first-run.js';
 
@@ -31,7 +34,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
       logger,
       routes: (gw) => {
         metrics = createMetrics(gw);
-        return [createHealthRoutes(gw), metrics.route];
+        return [
+          createHealthRoutes(gw),
+          metrics.route,
+          createAdminRoutes(gw, { adminToken: config.adminToken, logger, version: packageVersion() }),
+          createCustomerRoutes(gw),
+        ];
       },
     });
     const address = await gateway.listen();

@@ -1,0 +1,95 @@
+/**
+ * The shapes the management API answers with, as zod schemas: the OpenAPI document is
+ * generated from them, and a test parses real answers with them (strictly), so the
+ * document cannot describe fields the API does not send or miss ones it does.
+ */
+import { z } from 'zod';
+import { MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from '../store/types.js';
+
+const timestamp = z.string().describe('ISO 8601, UTC');
+const nullableTimestamp = timestamp.nullable();
+
+export const organizationSchema = z
+  .object({ id: z.string(), name: z.string(), sandbox: z.boolean(), createdAt: timestamp })
+  .strict()
+  .meta({ id: 'Organization' });
+
+export const subscriptionSchema = z
+  .union([
+    z.object({ orgId: z.string(), status: z.enum(SUBSCRIPTION_STATUSES), plan: z.string().nullable(), createdAt: timestamp, updatedAt: timestamp }).strict(),
+    z.object({ orgId: z.string(), status: z.literal('none'), plan: z.null() }).strict().describe('The organization never had a subscription'),
+  ])
+  .meta({ id: 'Subscription' });
+
+const apiKeyFields = {
+  id: z.string(),
+  orgId: z.string(),
+  name: z.string().nullable(),
+  prefix: z.string().describe('The first characters of the key, safe to show'),
+  createdAt: timestamp,
+  lastUsedAt: nullableTimestamp,
+  revokedAt: nullableTimestamp,
+  expiresAt: nullableTimestamp,
+};
+
+export const apiKeySchema = z.object(apiKeyFields).strict().meta({ id: 'ApiKey' });
+
+export const createdApiKeySchema = z
+  .object({ ...apiKeyFields, key: z.string().describe('The API key: shown in this answer only') })
+  .strict()
+  .meta({ id: 'CreatedApiKey' });
+
+export const rotatedApiKeySchema = z
+  .object({ ...apiKeyFields, key: z.string().describe('The new API key: shown in this answer only'), replaces: z.string().describe('The revoked key\'s id') })
+  .strict()
+  .meta({ id: 'RotatedApiKey' });
+
+export const modelSchema = z
+  .object({
+    id: z.string(),
+    orgId: z.string(),
+    name: z.string().nullable(),
+    status: z.enum(MODEL_STATUSES),
+    wsUrl: z.string().nullable(),
+    hasWsToken: z.boolean(),
+    userAgent: z.string().nullable(),
+    hasCookie: z.boolean(),
+    proxyUrl: z.string().nullable().describe('Any password replaced by ***'),
+    credentialsRejectedAt: nullableTimestamp,
+    credentialsRejectedReason: z.string().nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    lastError: z
+      .object({ at: timestamp, reason: z.string().nullable() })
+      .strict()
+      .nullable()
+      .describe('When and why OnlyFans last refused the stored token; cleared by new credentials'),
+  })
+  .strict()
+  .meta({ id: 'Model' });
+
+export const modelEventSchema = z
+  .object({ seq: z.number(), modelId: z.string(), orgId: z.string(), kind: z.enum(MODEL_EVENT_KINDS), reason: z.string().nullable(), at: timestamp })
+  .strict()
+  .meta({ id: 'ModelEvent' });
+
+export const relaySchema = z
+  .object({
+    id: z.string(),
+    orgId: z.string(),
+    keyId: z.string(),
+    modelId: z.string(),
+    since: timestamp.describe('When the relay opened (or, while connecting, when it started)'),
+    state: z.enum(['connecting', 'open', 'closing']),
+    messagesToUpstream: z.number(),
+    messagesToClient: z.number(),
+    bytesToUpstream: z.number(),
+    bytesToClient: z.number(),
+  })
+  .strict()
+  .meta({ id: 'Relay' });
+
+export const closingRelaySchema = z.object({ id: z.string(), state: z.literal('closing') }).strict();
+
+/** The OpenAPI document itself: described loosely. */
+export const documentSchema = z.record(z.string(), z.unknown());

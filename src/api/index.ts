@@ -1,0 +1,78 @@
+/**
+ * The customer API (issue 4 item 7): `GET /api/models` and `GET /api/models/{model_id}`,
+ * authenticated with an API key like the WebSocket, answering with the contract's error
+ * codes and statuses. Only ids, names and statuses: never a credential.
+ */
+import type { IncomingMessage } from 'node:http';
+import { bearerOf } from '../admin/auth.js';
+import { sendError, sendJson } from '../admin/http.js';
+import { keyIsUsable } from '../gateway/admission.js';
+import type { Gateway, HttpRoute } from '../gateway/server.js';
+import { ERROR_CATALOG, GatewayError } from '../errors.js';
+import type { ModelRecord, Store } from '../store/types.js';
+
+/** `/api/models` or `/api/models/{id}`; `/api/models/{id}/ws` is the relay's and stays unclaimed. */
+const MODELS_PATH = /^\/api\/models(?:\/([^/]+))?\/?$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What a customer sees of a model. */
+export interface CustomerModel {
+  id: string;
+  name: string | null;
+  status: ModelRecord['status'];
+}
+
+const view = ({ id, name, status }: ModelRecord): CustomerModel => ({ id, name, status });
+
+/** The customer API as one gateway route. */
+export function createCustomerRoutes(gateway: Gateway): HttpRoute {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const match = MODELS_PATH.exec(path);
+    if (!match) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendError(res, 'METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on ${path} (allowed: GET)`, 405, { allow: 'GET' });
+      return true;
+    }
+    void answer(gateway.store, req, match[1]).then(
+      (body) => sendJson(res, 200, body),
+      (err: unknown) => {
+        if (err instanceof GatewayError) sendError(res, err.code, err.message, ERROR_CATALOG[err.code].httpStatus);
+        else sendError(res, 'INTERNAL', 'Internal error', 500);
+      },
+    );
+    return true;
+  };
+}
+
+/** Checks 1–4 of the contract, then the listing or the one model. */
+async function answer(store: Store, req: IncomingMessage, segment: string | undefined): Promise<CustomerModel | CustomerModel[]> {
+  const apiKey = apiKeyOf(req);
+  if (!apiKey) throw new GatewayError('NO_API_KEY', 'No API key: pass it in the X-API-Key header or as Authorization: Bearer');
+  const key = await store.findApiKey(apiKey);
+  if (!keyIsUsable(key, new Date())) throw new GatewayError('INVALID_API_KEY');
+  const subscription = await store.getSubscription(key.orgId);
+  if (subscription?.status !== 'active') throw new GatewayError('NO_SUBSCRIPTION');
+  if (segment === undefined) return (await store.listModels(key.orgId)).map(view);
+  const id = safeDecode(segment).toLowerCase();
+  const model = UUID.test(id) ? await store.getModel(id) : undefined;
+  // Another organization's model is as unknown as a missing one.
+  if (!model || model.orgId !== key.orgId) throw new GatewayError('MODEL_NOT_FOUND');
+  return view(model);
+}
+
+/** The key from `X-API-Key`, else from `Authorization: Bearer` (no query parameter: URLs get logged). */
+function apiKeyOf(req: IncomingMessage): string | undefined {
+  const header = req.headers['x-api-key'];
+  if (typeof header === 'string' && header.trim() !== '') return header.trim();
+  return bearerOf(req);
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // fails the UUID check: MODEL_NOT_FOUND
+  }
+}
+

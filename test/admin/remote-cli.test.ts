@@ -1,0 +1,124 @@
+/**
+ * `ofgw org|subscription|key|model … --url` drives a running gateway through the management
+ * API: same JSON shapes as the local commands, exit 1 with the API's message for refused
+ * operations, exit 2 for bad usage. The built binary runs as a real process.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { freePort, TestClient } from '../helpers.js';
+import { ADMIN_TOKEN, startAdminStack, type AdminStack } from './admin-helpers.js';
+
+const OFGW = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json<T = Record<string, unknown>>(): T;
+}
+
+function ofgw(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> {
+  const merged: NodeJS.ProcessEnv = { ...process.env, OFGW_URL: undefined, OFGW_DB: undefined, OFGW_ADMIN_TOKEN: ADMIN_TOKEN, ...env };
+  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [OFGW, ...args], { env: merged, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
+    });
+    child.stdin?.end(input ?? '');
+  });
+}
+
+describe('remote CLI (--url)', () => {
+  let stack: AdminStack;
+  let url: string;
+  before(async () => {
+    stack = await startAdminStack();
+    url = stack.httpUrl;
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  const remote = (args: string[], env?: Record<string, string | undefined>, input?: string): Promise<Run> => ofgw([...args, '--url', url, '--json'], env, input);
+
+  function ok(run: Run): Run {
+    assert.equal(run.code, 0, `exit ${run.code}: ${run.stderr}`);
+    return run;
+  }
+
+  it('org, subscription, key and model commands, end to end', async () => {
+    const org = ok(await remote(['org', 'create', '--name', 'Remote Co'])).json<{ id: string; name: string }>();
+    assert.equal(org.name, 'Remote Co');
+    assert.ok(ok(await remote(['org', 'list'])).json<{ id: string }[]>().some((o) => o.id === org.id));
+    const sub = ok(await remote(['subscription', 'set', '--org', org.id, '--status', 'active', '--plan', 'pro'])).json();
+    assert.equal(sub.status, 'active');
+    assert.equal(ok(await remote(['subscription', 'show', '--org', org.id])).json().plan, 'pro');
+
+    const key = ok(await remote(['key', 'create', '--org', org.id, '--name', 'remote'])).json<{ id: string; key: string }>();
+    assert.match(key.key, /^ofgw_/);
+    const keys = ok(await remote(['key', 'list', '--org', org.id])).json<Record<string, unknown>[]>();
+    assert.deepEqual(keys.map((k) => k.id), [key.id]);
+    assert.equal(keys[0]?.key, undefined);
+
+    // The token from stdin, as locally.
+    const model = ok(await remote(['model', 'add', '--org', org.id, '--ws-url', stack.sim.wsUrl(), '--ws-token', '-', '--name', 'R'], {}, stack.wsToken)).json<{
+      id: string;
+      hasWsToken: boolean;
+    }>();
+    assert.equal(model.hasWsToken, true);
+    assert.ok(ok(await remote(['model', 'list', '--org', org.id])).json<{ id: string }[]>().some((m) => m.id === model.id));
+
+    const client = new TestClient(`${stack.wsUrl}/api/models/${model.id}/ws`, { headers: { 'X-API-Key': key.key } });
+    await client.confirmed();
+    assert.equal(ok(await remote(['model', 'disconnect', model.id])).json().status, 'disconnected');
+    assert.equal((await client.closed).code, 4409);
+    assert.equal(ok(await remote(['model', 'connect', model.id])).json().status, 'connected');
+
+    // Remote and local print the same shape for the same record.
+    const shownRemote = ok(await remote(['model', 'show', model.id])).json<{ events: unknown[] }>();
+    const shownLocal = ok(await ofgw(['model', 'show', model.id, '--db', stack.dbPath, '--json'])).json();
+    assert.deepEqual(shownRemote, shownLocal);
+    assert.equal(shownRemote.events.length, 3);
+    const orgsLocal = ok(await ofgw(['org', 'list', '--db', stack.dbPath, '--json'])).json();
+    // OFGW_URL works like --url; --db still forces the local store.
+    assert.deepEqual(ok(await ofgw(['org', 'list', '--json'], { OFGW_URL: url })).json(), orgsLocal);
+    assert.deepEqual(ok(await ofgw(['org', 'list', '--json', '--db', stack.dbPath], { OFGW_URL: 'http://127.0.0.1:9' })).json(), orgsLocal);
+
+    const revoked = ok(await remote(['key', 'revoke', key.id])).json();
+    assert.equal(typeof revoked.revokedAt, 'string');
+    assert.deepEqual(ok(await remote(['model', 'remove', model.id])).json(), { id: model.id, removed: true });
+    const gone = await remote(['model', 'show', model.id]);
+    assert.equal(gone.code, 1);
+    assert.equal(JSON.parse(gone.stderr).code, 'NOT_FOUND');
+    assert.match(JSON.parse(gone.stderr).error, new RegExp(model.id));
+  });
+
+  it('exit 1 with the API\'s message for refused operations', async () => {
+    const bad = await remote(['org', 'create', '--name', '   ']);
+    assert.equal(bad.code, 1);
+    assert.equal(JSON.parse(bad.stderr).code, 'INVALID_INPUT');
+    assert.match(JSON.parse(bad.stderr).error, /name/);
+    const wrong = await remote(['org', 'list'], { OFGW_ADMIN_TOKEN: 'w'.repeat(40) });
+    assert.equal(wrong.code, 1);
+    assert.match(JSON.parse(wrong.stderr).error, /admin token/);
+    assert.ok(!wrong.stderr.includes('w'.repeat(40)));
+    const refused = await ofgw(['org', 'list', '--url', `http://127.0.0.1:${await freePort()}`, '--json']);
+    assert.equal(refused.code, 1);
+    assert.match(JSON.parse(refused.stderr).error, /cannot reach .*ECONNREFUSED/);
+  });
+
+  it('exit 2 for bad usage: no token, bad --url, --url with --db, bad status', async () => {
+    const noToken = await remote(['org', 'list'], { OFGW_ADMIN_TOKEN: undefined });
+    assert.equal(noToken.code, 2);
+    assert.match(noToken.stderr, /OFGW_ADMIN_TOKEN/);
+    assert.equal((await ofgw(['org', 'list', '--url', 'ftp://x', '--json'])).code, 2);
+    assert.equal((await remote(['org', 'list', '--db', stack.dbPath])).code, 2);
+    assert.equal((await remote(['subscription', 'set', '--org', 'x', '--status', 'paused'])).code, 2);
+    assert.equal((await remote(['key', 'revoke'])).code, 2);
+    // rotate needs the API.
+    assert.equal((await ofgw(['key', 'rotate', 'x', '--db', stack.dbPath, '--json'])).code, 2);
+  });
+});
