@@ -8,8 +8,7 @@
 import { StoreError, type StoreErrorCode } from '../../store/errors.js';
 import { SUBSCRIPTION_STATUSES, type ModelEvent, type SubscriptionStatus } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
-import type { CommandResult } from './records.js';
-import { CREDENTIAL_FIELDS, eventLimit, eventLines, EVENT_COLUMNS, KEY_COLUMNS, MODEL_COLUMNS, MODEL_FIELDS, SHOWN_EVENTS, secretArg } from './records.js';
+import { CREDENTIAL_FIELDS, eventLimit, eventLines, EVENT_COLUMNS, KEY_COLUMNS, MODEL_COLUMNS, MODEL_FIELDS, SHOWN_EVENTS, secretArg, type CommandResult } from './record-fields.js';
 
 type Handler = (argv: string[]) => Promise<CommandResult>;
 type Groups = Record<string, Record<string, Handler>>;

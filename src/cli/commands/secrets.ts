@@ -6,7 +6,7 @@
  */
 import { openSecretsAdmin, SecretsError, type KeyUsage, type SecretsAdmin } from '../../store/index.js';
 import { noPositionals, parse, UsageError, type OptionSpec } from '../args.js';
-import { dbLocation, type CommandResult } from './records.js';
+import { dbLocation, type CommandResult } from './record-fields.js';
 
 type Handler = (argv: string[]) => Promise<CommandResult>;
 

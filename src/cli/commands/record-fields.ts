@@ -1,0 +1,62 @@
+/**
+ * What the local (records.ts) and remote (remote.ts) record commands share: their options,
+ * output columns and small argument helpers, so both speak the same interface.
+ */
+import { readFileSync } from 'node:fs';
+import type { ModelEvent } from '../../store/types.js';
+import { UsageError, type OptionSpec } from '../args.js';
+import type { Printable } from '../output.js';
+
+export interface CommandResult {
+  result: Printable;
+  columns?: string[];
+}
+
+/** Default store location, shared with `serve`. */
+export function dbLocation(flag: string | undefined): string {
+  return flag ?? process.env.OFGW_DB ?? './data/ofgw.db';
+}
+
+export const MODEL_FIELDS = {
+  'ws-url': { type: 'string' },
+  'ws-token': { type: 'string' },
+  'user-agent': { type: 'string' },
+  cookie: { type: 'string' },
+  proxy: { type: 'string' },
+  name: { type: 'string' },
+} as const satisfies OptionSpec;
+
+export const CREDENTIAL_FIELDS = {
+  'ws-url': MODEL_FIELDS['ws-url'],
+  'ws-token': MODEL_FIELDS['ws-token'],
+  'user-agent': MODEL_FIELDS['user-agent'],
+  cookie: MODEL_FIELDS.cookie,
+  proxy: MODEL_FIELDS.proxy,
+} as const satisfies OptionSpec;
+
+export const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'wsUrl', 'hasWsToken', 'updatedAt'];
+export const EVENT_COLUMNS = ['seq', 'at', 'kind', 'reason'];
+/** Events `model show` includes; `model events` pages further. */
+export const SHOWN_EVENTS = 10;
+export const KEY_COLUMNS = ['id', 'name', 'prefix', 'createdAt', 'lastUsedAt', 'revokedAt', 'expiresAt'];
+
+/** `--ws-token -` reads the token from stdin, keeping it out of shell history and `ps`. */
+export function secretArg(value: string | undefined): string | undefined {
+  if (value !== '-') return value;
+  return readFileSync(0, 'utf8').trim();
+}
+
+/** `--limit N` for event listings. */
+export function eventLimit(value: string | undefined, command: string): number | undefined {
+  if (value === undefined) return undefined;
+  const limit = Number(value);
+  if (!/^\d+$/.test(value) || limit < 1 || limit > 1000) throw new UsageError(`${command}: --limit must be a whole number from 1 to 1000 (got "${value}")`);
+  return limit;
+}
+
+/** Human form of an event list: one aligned line each, under the model's fields. */
+export function eventLines(events: ModelEvent[]): string {
+  if (events.length === 0) return '(none)';
+  const width = Math.max(...events.map((e) => e.kind.length));
+  return events.map((e) => `\n  ${e.at}  ${e.kind.padEnd(width)}  ${e.reason ?? ''}`.trimEnd()).join('');
+}
