@@ -191,7 +191,10 @@ export class RelayPair implements UpstreamHandlers {
     const held = this.pending ?? [];
     this.pending = null;
     this.pendingBytes = 0;
-    for (const { data, isBinary } of held) this.toUpstream(data, isBinary);
+    for (const { data, isBinary } of held) {
+      if (this.state !== State.Open) break; // a limit ended the relay mid-flush
+      this.toUpstream(data, isBinary);
+    }
     if (this.clientPaused && !this.upstreamIsBackedUp()) {
       this.clientPaused = false;
       this.client.resume();
