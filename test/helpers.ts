@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import { loadConfig, type GatewayConfig } from '../src/config.js';
-import { Gateway } from '../src/gateway/server.js';
-import { createLogger } from '../src/log.js';
+import { Gateway, type HttpRoute } from '../src/gateway/server.js';
+import { createLogger, type Logger } from '../src/log.js';
 import { startSimulator, type OnlyFansSimulator, type SimulatorOptions } from '../src/sandbox/index.js';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
@@ -57,6 +57,8 @@ export interface Stack {
 export interface StackOptions {
   config?: Record<string, unknown>;
   simulator?: SimulatorOptions;
+  /** HTTP endpoints to mount, as `ofgw serve` mounts its own (management API, metrics…). */
+  routes?: (gateway: Gateway, logger: Logger) => HttpRoute[];
 }
 
 /** Starts store + simulator + gateway with one active organization, key and model. */
@@ -74,7 +76,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   // test/gateway/limits.test.ts sets its own.
   const config = loadConfig({ port: 0, db: dbPath, changePollIntervalMs: 50, ...TEST_LIMITS, ...options.config });
   const logs = new LogCapture();
-  const gateway = new Gateway({ config, store, logger: createLogger('info', logs) });
+  const logger = createLogger('info', logs);
+  const routes = options.routes;
+  const gateway = new Gateway({ config, store, logger, routes: routes && ((gw) => routes(gw, logger)) });
   const address = await gateway.listen();
   const baseUrl = `ws://127.0.0.1:${address.port}`;
   return {

@@ -1,19 +1,12 @@
 /**
- * A stack with the management and customer APIs mounted, as `ofgw serve` will mount them,
- * built from the same parts as test/helpers.ts.
+ * A stack with the management and customer APIs mounted, as `ofgw serve` mounts them.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createAdminRoutes } from '../../src/admin/index.js';
 import { createCustomerRoutes } from '../../src/api/index.js';
-import { loadConfig } from '../../src/config.js';
-import { Gateway } from '../../src/gateway/server.js';
-import { createLogger } from '../../src/log.js';
-import { startSimulator, type OnlyFansSimulator } from '../../src/sandbox/index.js';
-import { openStore } from '../../src/store/index.js';
+import type { Gateway } from '../../src/gateway/server.js';
+import type { OnlyFansSimulator } from '../../src/sandbox/index.js';
 import type { Store } from '../../src/store/types.js';
-import { LogCapture, MODEL_USER_ID } from '../helpers.js';
+import { startStack, type LogCapture } from '../helpers.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
 
@@ -40,33 +33,24 @@ export interface Answer {
   json<T = Record<string, unknown>>(): T;
 }
 
+/** startStack with the management and customer APIs mounted. */
 export async function startAdminStack(options: { adminToken?: string } = {}): Promise<AdminStack> {
-  const dir = mkdtempSync(join(tmpdir(), 'ofgw-admin-'));
-  const dbPath = join(dir, 'ofgw.db');
-  const store = await openStore(dbPath);
-  const sim = await startSimulator();
-  const config = loadConfig({ port: 0, db: dbPath, changePollIntervalMs: 50 });
-  const logs = new LogCapture();
-  const logger = createLogger('info', logs);
   const adminToken = options.adminToken ?? ADMIN_TOKEN;
-  const gateway = new Gateway({
-    config,
-    store,
-    logger,
-    routes: (gw) => [createAdminRoutes(gw, { adminToken, logger }), createCustomerRoutes(gw)],
+  const stack = await startStack({
+    routes: (gw, logger) => [createAdminRoutes(gw, { adminToken, logger }), createCustomerRoutes(gw)],
   });
-  const { port } = await gateway.listen();
+  const { port } = stack.gateway.address();
   const httpUrl = `http://127.0.0.1:${port}`;
   return {
-    gateway,
-    store,
-    sim,
-    logs,
-    dbPath,
+    gateway: stack.gateway,
+    store: stack.store,
+    sim: stack.sim,
+    logs: stack.logs,
+    dbPath: stack.dbPath,
     port,
     httpUrl,
-    wsUrl: `ws://127.0.0.1:${port}`,
-    wsToken: sim.issueToken({ userId: MODEL_USER_ID }),
+    wsUrl: stack.baseUrl,
+    wsToken: stack.wsToken,
     admin: (method, path, body, opts = {}) => {
       const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
       return request(`${httpUrl}/admin/v1${path}`, method, body, {
@@ -74,12 +58,7 @@ export async function startAdminStack(options: { adminToken?: string } = {}): Pr
         ...opts.headers,
       });
     },
-    async close() {
-      await gateway.close();
-      await sim.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => stack.close(),
   };
 }
 

@@ -1,46 +1,16 @@
 /**
- * A gateway wired the way `ofgw serve` should wire it: metrics and health routes in front of
- * the relay. Mirrors test/helpers.ts's startStack (real store, simulator and gateway on
- * 127.0.0.1), which takes no routes.
+ * A gateway wired the way `ofgw serve` wires it: metrics and health routes in front of the
+ * relay, on test/helpers.ts's startStack.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../../src/config.js';
-import { Gateway } from '../../src/gateway/server.js';
-import { createLogger } from '../../src/log.js';
 import { createHealthRoutes } from '../../src/observability/health.js';
 import { createMetrics, type GatewayMetrics } from '../../src/observability/metrics.js';
-import { startSimulator, type OnlyFansSimulator, type SimulatorOptions } from '../../src/sandbox/index.js';
-import { openStore } from '../../src/store/index.js';
-import type { Store } from '../../src/store/types.js';
-import { LogCapture, MODEL_USER_ID } from '../helpers.js';
+import { startStack, type Stack, type StackOptions } from '../helpers.js';
 
-const GENEROUS_LIMITS = {
-  ipConnectBurst: 100_000,
-  ipAuthFailureBurst: 100_000,
-  keyConnectBurst: 100_000,
-  messagesPerSecond: 1_000_000,
-  messageBurst: 1_000_000,
-  maxUpstreamSocketsPerModel: 1000,
-};
-
-export interface ObservedStack {
-  gateway: Gateway;
+export interface ObservedStack extends Stack {
   metrics: GatewayMetrics;
-  store: Store;
-  sim: OnlyFansSimulator;
-  logs: LogCapture;
-  orgId: string;
-  apiKey: string;
-  keyId: string;
-  modelId: string;
-  relayUrl(modelId?: string): string;
   /** A plain HTTP request to the gateway. */
   request(path: string, method?: string): Promise<HttpAnswer>;
-  /** Closes the gateway, the metrics, the simulator and the store (each at most once). */
-  close(): Promise<void>;
 }
 
 export interface HttpAnswer {
@@ -49,54 +19,26 @@ export interface HttpAnswer {
   body: string;
 }
 
-export async function startObservedStack(options: { config?: Record<string, unknown>; simulator?: SimulatorOptions } = {}): Promise<ObservedStack> {
-  const dir = mkdtempSync(join(tmpdir(), 'ofgw-obs-'));
-  const dbPath = join(dir, 'ofgw.db');
-  const store = await openStore(dbPath);
-  const sim = await startSimulator(options.simulator);
-  const org = await store.createOrganization({ name: 'Observed Agency' });
-  await store.setSubscription(org.id, { status: 'active', plan: 'pro' });
-  const key = await store.createApiKey(org.id, { name: 'metrics' });
-  const model = await store.createModel(org.id, { name: 'Model M', wsUrl: sim.wsUrl(24), wsToken: sim.issueToken({ userId: MODEL_USER_ID }) });
-  // Generous connection limits, as startStack sets them: these suites test other things.
-  const config = loadConfig({ port: 0, db: dbPath, changePollIntervalMs: 50, ...GENEROUS_LIMITS, ...options.config });
-  const logs = new LogCapture();
+/** startStack with the metrics and health routes mounted. */
+export async function startObservedStack(options: Omit<StackOptions, 'routes'> = {}): Promise<ObservedStack> {
   let metrics: GatewayMetrics | undefined;
-  const gateway = new Gateway({
-    config,
-    store,
-    logger: createLogger('info', logs),
+  const stack = await startStack({
+    ...options,
     routes: (gw) => {
       metrics = createMetrics(gw);
       return [metrics.route, createHealthRoutes(gw)];
     },
   });
-  const { port } = await gateway.listen();
   const wired = metrics as GatewayMetrics;
-  const once = <T>(fn: () => Promise<T>): (() => Promise<T>) => {
-    let p: Promise<T> | undefined;
-    return () => (p ??= fn());
-  };
-  const closeGateway = once(() => gateway.close());
-  const closeStore = once(() => store.close());
+  const { port } = stack.gateway.address();
   return {
-    gateway,
+    ...stack,
     metrics: wired,
-    store,
-    sim,
-    logs,
-    orgId: org.id,
-    apiKey: key.key,
-    keyId: key.id,
-    modelId: model.id,
-    relayUrl: (modelId = model.id) => `ws://127.0.0.1:${port}/api/models/${modelId}/ws`,
     request: (path, method = 'GET') => request(port, path, method),
     async close() {
-      await closeGateway();
+      await stack.gateway.close();
       wired.close();
-      await sim.close();
-      await closeStore();
-      rmSync(dir, { recursive: true, force: true });
+      await stack.close();
     },
   };
 }
