@@ -1,0 +1,546 @@
+// `npm run bench`: the same load through a direct connection (the floor), nginx, HAProxy and
+// the gateway, one run, one upstream. Prints a table and writes bench/results/latest.json.
+// See docs/performance.md for the method. Not part of `npm test`.
+//
+// Environment: BENCH_IDLE (idle relays for the memory figure, default 2000),
+// BENCH_SECONDS (length of each throughput window, default 4), BENCH_CONNECT_RATE (default 500),
+// BENCH_TARGETS (comma list, default direct,nginx,haproxy,gateway), BENCH_OUT (JSON path),
+// BENCH_GATEWAY_NODE_ARGS (extra node flags for the gateway, e.g. --cpu-prof --cpu-prof-dir=DIR).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
+const IDLE = Number(process.env.BENCH_IDLE ?? 2000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const CONNECT_RATE = Number(process.env.BENCH_CONNECT_RATE ?? 500);
+const SIZE = 256;
+const RR_CONNS = 64;
+const EVENT_CONNS = 16;
+const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,nginx,haproxy,gateway').split(',');
+const OUT = process.env.BENCH_OUT ?? join(HERE, 'results', 'latest.json');
+const CLK_TCK = Number(tryExec('getconf', ['CLK_TCK']) || 100);
+const PAGE = 1; // VmRSS is read in kB
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+/** stdout, else stderr (nginx -v prints there), trimmed; null when the command fails to run. */
+function tryExec(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error) return null;
+  return (r.stdout || r.stderr || '').trim() || null;
+}
+
+function which(cmd) {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':')]) {
+    try {
+      readFileSync(join(dir, cmd));
+      return join(dir, cmd);
+    } catch {}
+  }
+  return null;
+}
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function waitForPort(port, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+}
+
+// ── /proc ───────────────────────────────────────────────────────────────────
+
+/** utime+stime of a pid in ms (fields 14 and 15 of /proc/pid/stat). */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+function rssKb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * PAGE : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The pid and its descendants (nginx workers). */
+function processTree(root) {
+  const children = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch {}
+  }
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+const treeCpuMs = (pid) => (pid ? processTree(pid).reduce((a, p) => a + cpuMs(p), 0) : 0);
+const treeRssKb = (pid) => (pid ? processTree(pid).reduce((a, p) => a + rssKb(p), 0) : 0);
+
+// ── processes ───────────────────────────────────────────────────────────────
+
+const started = [];
+
+function startProcess(name, cmd, args, options = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let errText = '';
+  child.stderr.on('data', (d) => {
+    errText += d;
+    if (errText.length > 20000) errText = errText.slice(-10000);
+  });
+  child.on('exit', (code, signal) => {
+    if (!child.stopping) log(`${name} exited unexpectedly (${code ?? signal}): ${errText.slice(-2000)}`);
+  });
+  started.push(child);
+  child.benchName = name;
+  return child;
+}
+
+async function stopProcess(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.stopping = true;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(5000)]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+process.on('exit', () => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+async function startUpstream() {
+  const port = await freePort();
+  const child = startProcess('upstream', process.execPath, [join(HERE, 'upstream.mjs'), String(port)]);
+  await waitForPort(port);
+  return { pid: child.pid, port, child };
+}
+
+function nginxConfig(dir, port, upstreamPort) {
+  return `worker_processes 1;
+daemon off;
+master_process on;
+user root;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 19000; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream of { server 127.0.0.1:${upstreamPort}; }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / {
+      proxy_pass http://of;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header Host $host;
+      proxy_buffering off;
+      proxy_read_timeout 3600s;
+      proxy_send_timeout 3600s;
+      tcp_nodelay on;
+    }
+  }
+}
+`;
+}
+
+function haproxyConfig(port, upstreamPort) {
+  return `global
+  maxconn 9500
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout tunnel 1h
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend be
+backend be
+  server of 127.0.0.1:${upstreamPort}
+`;
+}
+
+async function startNginx(dir, upstreamPort) {
+  const bin = which('nginx');
+  if (!bin) return null;
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, nginxConfig(dir, port, upstreamPort));
+  const child = startProcess('nginx', bin, ['-p', dir, '-c', conf, '-e', join(dir, 'nginx-error.log')]);
+  await waitForPort(port);
+  await sleep(200); // workers up
+  return { pid: child.pid, port, child, url: `ws://127.0.0.1:${port}/ws3/24`, handshake: 'plain', version: tryExec(bin, ['-v']) };
+}
+
+async function startHaproxy(dir, upstreamPort) {
+  const bin = which('haproxy');
+  if (!bin) return null;
+  const port = await freePort();
+  const conf = join(dir, 'haproxy.cfg');
+  writeFileSync(conf, haproxyConfig(port, upstreamPort));
+  const child = startProcess('haproxy', bin, ['-f', conf, '-db']);
+  await waitForPort(port);
+  return { pid: child.pid, port, child, url: `ws://127.0.0.1:${port}/ws3/24`, handshake: 'plain', version: (tryExec(bin, ['-v']) ?? '').split('\n')[0] };
+}
+
+/** A fresh store with one active organization, key and model pointing at the upstream. */
+async function seedGatewayStore(dir, upstreamPort) {
+  const { openStore } = await import(join(ROOT, 'dist/src/store/index.js'));
+  const dbPath = join(dir, 'ofgw.db');
+  const store = await openStore(dbPath);
+  const org = await store.createOrganization({ name: 'Bench' });
+  await store.setSubscription(org.id, { status: 'active', plan: 'bench' });
+  const key = await store.createApiKey(org.id, { name: 'bench' });
+  const model = await store.createModel(org.id, { name: 'Bench model', wsUrl: `ws://127.0.0.1:${upstreamPort}/ws3/24`, wsToken: 'bench-token', userAgent: 'ofgw-bench/1.0' });
+  await store.close();
+  return { dbPath, apiKey: key.key, modelId: model.id };
+}
+
+async function startGateway(dir, upstreamPort) {
+  const seed = await seedGatewayStore(dir, upstreamPort);
+  const port = await freePort();
+  const big = '1000000';
+  const args = [
+    ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), // e.g. --cpu-prof --cpu-prof-dir=/tmp/prof
+    '--expose-gc',
+    '--import',
+    pathToFileUrl(join(HERE, 'gc-hook.mjs')),
+    join(ROOT, 'dist/src/cli/main.js'),
+    'serve',
+    '--production',
+    '--db', seed.dbPath,
+    '--port', String(port),
+    '--ip-connect-burst', big,
+    '--ip-connect-per-second', big,
+    '--ip-auth-failure-burst', big,
+    '--key-connect-burst', big,
+    '--key-connect-per-second', big,
+    '--messages-per-second', '100000000',
+    '--message-burst', '100000000',
+    '--max-relays-per-org', big,
+    '--max-upstream-sockets-per-model', big,
+  ];
+  const child = startProcess('gateway', process.execPath, args, { env: { ...process.env, OFGW_LOG_LEVEL: 'warn' } });
+  await waitForPort(port, 20000);
+  return {
+    pid: child.pid,
+    port,
+    child,
+    url: `ws://127.0.0.1:${port}/api/models/${seed.modelId}/ws`,
+    headers: { 'X-API-Key': seed.apiKey },
+    handshake: 'gateway',
+    gc: () => child.kill('SIGUSR2'),
+    version: `ofgw ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version} on node ${process.version}`,
+  };
+}
+
+function pathToFileUrl(p) {
+  return new URL(`file://${p}`).href;
+}
+
+// ── scenarios ───────────────────────────────────────────────────────────────
+
+/**
+ * Runs one load-generator process; samples the relay's (and the upstream's) CPU at the
+ * generator's window marks. `onReady` is called for the idle scenario while relays are held.
+ */
+function runLoad(spec, relayPid, upstreamPid, onReady) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(HERE, 'loadgen.mjs'), JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    started.push(child);
+    let errText = '';
+    child.stderr.on('data', (d) => (errText += d));
+    const marks = {};
+    let result;
+    let error;
+    createInterface({ input: child.stdout }).on('line', async (line) => {
+      let msg;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (msg.mark === 'start' || msg.mark === 'end') {
+        marks[msg.mark] = { relayCpuMs: treeCpuMs(relayPid), upstreamCpuMs: treeCpuMs(upstreamPid), at: performance.now() };
+      } else if (msg.mark === 'ready') {
+        try {
+          await onReady?.(msg);
+        } finally {
+          child.stdin.write('close\n');
+        }
+      } else if (msg.result) result = msg.result;
+      else if (msg.error) error = msg.error;
+    });
+    child.on('exit', (code) => {
+      if (error || code !== 0 || !result) return reject(new Error(`loadgen ${spec.scenario} failed: ${error ?? errText.slice(-1000) ?? code}`));
+      if (marks.start && marks.end && relayPid) {
+        result.relayCpuMs = marks.end.relayCpuMs - marks.start.relayCpuMs;
+        result.relayCpuShare = result.relayCpuMs / (marks.end.at - marks.start.at);
+      }
+      if (marks.start && marks.end && upstreamPid) result.upstreamCpuMs = marks.end.upstreamCpuMs - marks.start.upstreamCpuMs;
+      resolvePromise(result);
+    });
+  });
+}
+
+function baseSpec(target) {
+  return { url: target.url, headers: target.headers, handshake: target.handshake, token: 'bench-token' };
+}
+
+async function measureIdle(target) {
+  if (target.gc) {
+    target.gc();
+    await sleep(500);
+  }
+  const baseKb = treeRssKb(target.pid);
+  let heldKb = 0;
+  let heldAfterGcKb = null;
+  const res = await runLoad({ ...baseSpec(target), scenario: 'idle', conns: IDLE }, target.pid, null, async () => {
+    await sleep(2000);
+    heldKb = treeRssKb(target.pid);
+    if (target.gc) {
+      target.gc();
+      await sleep(1000);
+      heldAfterGcKb = treeRssKb(target.pid);
+    }
+  });
+  const n = res.conns;
+  return {
+    conns: n,
+    openMs: res.openMs,
+    baselineRssKb: baseKb,
+    heldRssKb: heldKb,
+    bytesPerConn: ((heldKb - baseKb) * 1024) / n,
+    bytesPerConnAfterGc: heldAfterGcKb === null ? null : ((heldAfterGcKb - baseKb) * 1024) / n,
+  };
+}
+
+async function runTarget(name, target, upstream, directConfirm) {
+  const t = { name, version: target.version ?? null };
+  const relayPid = target.pid ?? null;
+  const step = async (label, fn) => {
+    log(`${name}: ${label}`);
+    try {
+      return await fn();
+    } catch (err) {
+      log(`${name}: ${label} failed: ${err.message}`);
+      return { error: err.message };
+    }
+  };
+  if (relayPid) t.idle = await step(`idle memory, ${IDLE} relays`, () => measureIdle(target));
+  await sleep(500);
+  t.rr = await step(`request/response, ${RR_CONNS} conns × ${SIZE} B, window 1`, () =>
+    runLoad({ ...baseSpec(target), scenario: 'rr', conns: RR_CONNS, seconds: SECONDS, size: SIZE }, relayPid, upstream.pid),
+  );
+  if (t.rr.relayCpuMs !== undefined && relayPid) t.rr.relayCpuUsPerMessage = (t.rr.relayCpuMs * 1000) / t.rr.relayedMessages;
+  t.events = await step(`upstream→client events, ${EVENT_CONNS} conns × ${SIZE} B`, () =>
+    runLoad({ ...baseSpec(target), scenario: 'events', conns: EVENT_CONNS, seconds: SECONDS, size: SIZE }, relayPid, upstream.pid),
+  );
+  if (t.events.relayCpuMs !== undefined && relayPid) t.events.relayCpuUsPerMessage = (t.events.relayCpuMs * 1000) / t.events.relayedMessages;
+  t.connect = await step(`new relays at ${CONNECT_RATE}/s`, () =>
+    runLoad({ ...baseSpec(target), scenario: 'connect', rate: CONNECT_RATE, seconds: 3 }, relayPid, upstream.pid),
+  );
+  if (t.connect.confirmMs && directConfirm) {
+    t.connect.overheadMs = { p50: t.connect.confirmMs.p50 - directConfirm.p50, p99: t.connect.confirmMs.p99 - directConfirm.p99 };
+  }
+  if (t.connect.relayCpuMs !== undefined && relayPid && t.connect.confirmed) t.connect.relayCpuUsPerConnect = (t.connect.relayCpuMs * 1000) / t.connect.confirmed;
+  t.connectMax = await step('new relays, closed loop (32 in parallel)', () =>
+    runLoad({ ...baseSpec(target), scenario: 'connect-max', concurrency: 32, seconds: 2 }, relayPid, upstream.pid),
+  );
+  return t;
+}
+
+/** Two generator processes at once, each with half the connections: do totals rise? */
+async function generatorCheck(name, target, upstream) {
+  log(`${name}: generator check (2 processes × ${RR_CONNS / 2} conns)`);
+  try {
+    const spec = { ...baseSpec(target), scenario: 'rr', conns: RR_CONNS / 2, seconds: SECONDS, size: SIZE };
+    const [a, b] = await Promise.all([runLoad(spec, target.pid ?? null, upstream.pid), runLoad(spec, target.pid ?? null, upstream.pid)]);
+    return { roundTripsPerSec: a.roundTripsPerSec + b.roundTripsPerSec, loadgenCpuShare: [a.loadgenCpuShare, b.loadgenCpuShare], p99Ms: Math.max(a.latencyMs.p99, b.latencyMs.p99) };
+  } catch (err) {
+    return { error: err.message };
+  }
+}
+
+// ── report ──────────────────────────────────────────────────────────────────
+
+const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v) ? '—' : Number(v).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const ratio = (a, b) => (a == null || b == null || !(a > 0) || !(b > 0) ? null : a / b);
+
+function rows(results) {
+  const get = {
+    'round trips/s (64 conns, 256 B)': (t) => t.rr?.roundTripsPerSec,
+    'relayed msgs/s (both ways)': (t) => (t.rr?.roundTripsPerSec ?? NaN) * 2,
+    'round trip p50 ms': (t) => t.rr?.latencyMs?.p50,
+    'round trip p99 ms': (t) => t.rr?.latencyMs?.p99,
+    'relay CPU µs / msg (req/resp)': (t) => t.rr?.relayCpuUsPerMessage,
+    'events/s upstream→client (16 conns)': (t) => t.events?.messagesPerSec,
+    'relay CPU µs / event': (t) => t.events?.relayCpuUsPerMessage,
+    [`RSS bytes / idle relay (N=${IDLE})`]: (t) => t.idle?.bytesPerConn,
+    'RSS bytes / idle relay after GC': (t) => t.idle?.bytesPerConnAfterGc,
+    [`confirm p50 ms @${CONNECT_RATE}/s`]: (t) => t.connect?.confirmMs?.p50,
+    [`confirm p99 ms @${CONNECT_RATE}/s`]: (t) => t.connect?.confirmMs?.p99,
+    'confirm overhead p99 ms (− direct)': (t) => t.connect?.overheadMs?.p99,
+    'relay CPU µs / new relay': (t) => t.connect?.relayCpuUsPerConnect,
+    'new relays/s, closed loop ×32': (t) => t.connectMax?.perSec,
+    'relay CPU share (req/resp)': (t) => t.rr?.relayCpuShare,
+    'relay CPU share (events)': (t) => t.events?.relayCpuShare,
+    'loadgen CPU share (req/resp)': (t) => t.rr?.loadgenCpuShare,
+    'loadgen CPU share (events)': (t) => t.events?.loadgenCpuShare,
+  };
+  return Object.entries(get).map(([label, fn]) => {
+    const values = Object.fromEntries(Object.entries(results).map(([n, t]) => [n, fn(t)]));
+    const gw = values.gateway;
+    return { label, values, vsNginx: ratio(gw, values.nginx), vsHaproxy: ratio(gw, values.haproxy) };
+  });
+}
+
+function printTable(table, names) {
+  const header = ['metric', ...names, 'gw/nginx', 'gw/haproxy'];
+  const lines = table.map((r) => {
+    const small = / ms|share|µs/.test(r.label);
+    return [r.label, ...names.map((n) => fmt(r.values[n], small ? 2 : 0)), r.vsNginx == null ? '—' : `${fmt(r.vsNginx, 2)}×`, r.vsHaproxy == null ? '—' : `${fmt(r.vsHaproxy, 2)}×`];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const out = [line(header), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 1) + '-' : '-'.repeat(w + 1) + ':')).join('|')}|`, ...lines.map(line)];
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+// ── main ────────────────────────────────────────────────────────────────────
+
+async function main() {
+  try {
+    readFileSync(join(ROOT, 'dist/src/cli/main.js'));
+  } catch {
+    throw new Error('dist/ is missing: run `npm run build` first');
+  }
+  const dir = mkdtempSync(join(os.tmpdir(), 'ofgw-bench-'));
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? null,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: os.release(),
+    node: process.version,
+    nginx: which('nginx') ? tryExec(which('nginx'), ['-v']) : null,
+    haproxy: which('haproxy') ? (tryExec(which('haproxy'), ['-v']) ?? '').split('\n')[0] : null,
+    fdLimit: tryExec('sh', ['-c', 'ulimit -n']),
+  };
+  log(`machine: ${machine.cpus} vCPU ${machine.cpuModel}, node ${machine.node}, ${machine.nginx ?? 'no nginx'}, ${machine.haproxy ?? 'no haproxy'}`);
+  const missing = [];
+  if (!machine.nginx || !machine.haproxy) {
+    log('nginx and/or HAProxy not installed; their columns are skipped. To compare against them:');
+    log('  sudo apt-get install -y nginx-light haproxy');
+  }
+  const upstream = await startUpstream();
+  const results = {};
+  let directConfirm = null;
+  const generator = {};
+  try {
+    for (const name of TARGETS) {
+      let target;
+      try {
+      if (name === 'direct') target = { url: `ws://127.0.0.1:${upstream.port}/ws3/24`, handshake: 'plain', version: 'client → upstream, no relay' };
+      else if (name === 'nginx') target = await startNginx(dir, upstream.port);
+      else if (name === 'haproxy') target = await startHaproxy(dir, upstream.port);
+      else if (name === 'gateway') target = await startGateway(dir, upstream.port);
+      else throw new Error(`unknown target ${name}`);
+      } catch (err) {
+        log(`${name}: could not start: ${err.message}`);
+        missing.push(`${name} (failed to start: ${err.message})`);
+        continue;
+      }
+      if (!target) {
+        missing.push(`${name} (not installed)`);
+        continue;
+      }
+      try {
+        results[name] = await runTarget(name, target, upstream, directConfirm);
+        if (name === 'direct') directConfirm = results.direct.connect?.confirmMs ?? null;
+        if (name === 'direct' || name === 'gateway') generator[name] = await generatorCheck(name, target, upstream);
+      } finally {
+        await stopProcess(target.child);
+      }
+    }
+  } finally {
+    await stopProcess(upstream.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const table = rows(results);
+  const names = Object.keys(results);
+  printTable(table, names);
+  process.stdout.write('\nGenerator check (request/response, 2 generator processes × 32 conns vs 1 × 64):\n');
+  for (const [n, g] of Object.entries(generator)) {
+    process.stdout.write(`  ${n}: 1 generator ${fmt(results[n]?.rr?.roundTripsPerSec)} round trips/s (its CPU ${fmt(results[n]?.rr?.loadgenCpuShare, 2)} of a core); 2 generators ${fmt(g.roundTripsPerSec)} round trips/s\n`);
+  }
+  if (missing.length) process.stdout.write(`\nSkipped: ${missing.join(', ')}\n`);
+  const report = {
+    at: new Date().toISOString(),
+    machine,
+    settings: { idleRelays: IDLE, seconds: SECONDS, messageBytes: SIZE, rrConnections: RR_CONNS, eventConnections: EVENT_CONNS, connectRate: CONNECT_RATE },
+    results,
+    generatorCheck: generator,
+    table: table.map((r) => ({ metric: r.label, ...r.values, gatewayVsNginx: r.vsNginx, gatewayVsHaproxy: r.vsHaproxy })),
+    skipped: missing,
+  };
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(`\nWrote ${OUT}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    log(err.stack ?? String(err));
+    process.exit(1);
+  },
+);
