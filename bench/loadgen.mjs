@@ -82,6 +82,17 @@ function window() {
   };
 }
 
+/** Warms up, then counts for `seconds` with `setMeasuring(true)`; returns the window's figures. */
+async function measureWindow(warmupMs, seconds, setMeasuring) {
+  await sleep(warmupMs);
+  const w = window();
+  setMeasuring(true);
+  w.start();
+  await sleep(seconds * 1000);
+  setMeasuring(false);
+  return w.end();
+}
+
 function payload(size) {
   const head = '{"act":"echo","pad":"';
   const tail = '"}';
@@ -111,13 +122,7 @@ async function rr() {
     sentAt = now();
     ws.send(msg);
   }
-  await sleep(warmupMs);
-  const w = window();
-  measuring = true;
-  w.start();
-  await sleep(seconds * 1000);
-  measuring = false;
-  const win = w.end();
+  const win = await measureWindow(warmupMs, seconds, (on) => (measuring = on));
   stop = true;
   for (const ws of sockets) ws.terminate();
   // One round trip = two relayed messages (one each way).
@@ -143,13 +148,7 @@ async function events() {
       ws.send(JSON.stringify({ act: 'flood', ms: floodMs, size }));
     }
   });
-  await sleep(warmupMs);
-  const w = window();
-  measuring = true;
-  w.start();
-  await sleep(seconds * 1000);
-  measuring = false;
-  const win = w.end();
+  const win = await measureWindow(warmupMs, seconds, (on) => (measuring = on));
   await Promise.race([done, sleep(5000)]);
   for (const ws of sockets) ws.terminate();
   return { conns, size, messages: count, messagesPerSec: (count / win.wallMs) * 1000, relayedMessages: count, ...win };
