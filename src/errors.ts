@@ -112,6 +112,7 @@ export const HTTP_ERRORS = {
   UPGRADE_REQUIRED: { httpStatus: 426, message: 'This endpoint only speaks WebSocket: send Upgrade: websocket' },
   NOT_FOUND: { httpStatus: 404, message: 'No such endpoint' },
   SHUTTING_DOWN: { httpStatus: 503, message: 'The gateway is shutting down' },
+  BAD_HANDSHAKE: { httpStatus: 400, message: 'Not a valid WebSocket handshake (Sec-WebSocket-Key or -Version missing or wrong; 405 for a method other than GET)' },
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

@@ -5,12 +5,12 @@
  *   admitting ──checks 1–6──▶ connecting ──connected:true──▶ open ──▶ closing ──▶ finished
  *        └──────────── error frame + close code ─────────────┘
  *
- * Listeners are module-level functions that find their pair through a symbol on the socket
- * (the pattern `ws` itself uses), so relaying a message allocates no closure. Bytes and
- * frame type are forwarded untouched; pings stay on their own leg.
+ * Both legs are {@link Leg}s: frames are scanned, counted and checked, then relayed as the
+ * bytes that arrived — a read's worth of messages in one write — so bytes, frame type and
+ * fragmentation reach the other side untouched. Pings stay on their own leg.
  */
 import { randomUUID } from 'node:crypto';
-import type WebSocket from 'ws';
+import { LegProtocolError, type Leg, type LegOwner } from '../wire/leg.js';
 import type { GatewayConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -56,18 +56,14 @@ const enum State {
   Finished,
 }
 
-const kPair = Symbol('ofgw.relayPair');
-type PairedSocket = WebSocket & { [kPair]: RelayPair };
-
-// Shared option objects: `send` copies them, so one instance each is enough.
-const BINARY = { binary: true } as const;
-const TEXT = { binary: false } as const;
-
-/** ws's `OPEN` ready state, inlined to keep the value import of ws out of this module. */
-const WS_OPEN = 1;
 /** Hard pre-confirmation bound, as a multiple of the soft one at which the client is paused. */
 const PENDING_HARD_FACTOR = 4;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface HeldMessage {
+  frames: Buffer;
+  size: number;
+}
 
 /** Counters reported when a relay finishes. */
 export interface RelayTraffic {
@@ -77,11 +73,11 @@ export interface RelayTraffic {
   bytesToClient: number;
 }
 
-export class RelayPair implements UpstreamHandlers {
+export class RelayPair implements UpstreamHandlers, LegOwner {
   readonly id = randomUUID();
-  readonly client: WebSocket;
+  readonly client: Leg;
   readonly startedAt = Date.now();
-  upstream: WebSocket | null = null;
+  upstream: Leg | null = null;
   admission: Admission | null = null;
   /** The catalog code or `ok`, plus the close codes each leg saw, for the relay-closed log line. */
   outcome = 'ok';
@@ -99,8 +95,11 @@ export class RelayPair implements UpstreamHandlers {
 
   private state = State.Admitting;
   private readonly ctx: RelayContext;
-  private pending: { data: Buffer; isBinary: boolean }[] | null = [];
+  /** Client messages held before the confirmation: each one's raw frames and payload size. */
+  private pending: HeldMessage[] | null = [];
   private pendingBytes = 0;
+  /** The size of the held message whose frames come next (messages are held one by one). */
+  private heldSize = 0;
   private attempt: UpstreamAttempt | null = null;
   private messageRate = 1;
   private messageBurst = 1;
@@ -115,17 +114,15 @@ export class RelayPair implements UpstreamHandlers {
   private upstreamFailure: string | undefined;
   private slowTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private readonly upstreamFlushed = (): void => this.resumeClientIfDrained();
-  private readonly clientFlushed = (): void => this.resumeUpstreamIfDrained();
 
-  constructor(client: WebSocket, ctx: RelayContext) {
+  /** `client` is the accepted client leg; its owner becomes this relay. */
+  constructor(client: Leg, ctx: RelayContext) {
     this.client = client;
     this.ctx = ctx;
-    (client as PairedSocket)[kPair] = this;
-    client.on('message', clientOnMessage);
-    client.on('close', clientOnClose);
-    client.on('error', clientOnError);
-    client.on('pong', clientOnPong);
+    client.owner = this;
+    // Until the confirmation each message is held on its own, so the rate limit can count
+    // them when they are released.
+    client.batch = false;
   }
 
   /** True once the confirmation was sent and until the relay starts closing. */
@@ -172,28 +169,28 @@ export class RelayPair implements UpstreamHandlers {
   }
 
   /** {@link UpstreamHandlers.ready}: the upstream confirmed; open the relay. */
-  ready(upstream: WebSocket): void {
+  ready(upstream: Leg): void {
     this.attempt = null;
     this.upstream = upstream;
     this.upstreamClosed = false;
-    (upstream as PairedSocket)[kPair] = this;
-    upstream.on('message', upstreamOnMessage);
-    upstream.on('close', upstreamOnClose);
-    upstream.on('error', upstreamOnError);
-    upstream.on('pong', upstreamOnPong);
+    upstream.owner = this;
     if (this.state !== State.Connecting) {
       upstream.close(1000);
       return;
     }
     this.state = State.Open;
     this.openedAt = Date.now();
-    this.client.send(JSON.stringify({ connected: true, modelId: this.admission?.modelId }));
+    this.client.sendText(JSON.stringify({ connected: true, modelId: this.admission?.modelId }));
     const held = this.pending ?? [];
     this.pending = null;
     this.pendingBytes = 0;
-    for (const { data, isBinary } of held) {
-      if (this.state !== State.Open) break; // a limit ended the relay mid-flush
-      this.toUpstream(data, isBinary);
+    this.client.batch = true;
+    const traffic = this.traffic;
+    for (const { frames, size } of held) {
+      if (this.state !== State.Open || !this.takeMessageToken()) break; // a limit ended the relay mid-flush
+      traffic.messagesToUpstream++;
+      traffic.bytesToUpstream += size;
+      this.toUpstream(frames);
     }
     if (this.clientPaused && !this.upstreamIsBackedUp()) {
       this.clientPaused = false;
@@ -246,10 +243,8 @@ export class RelayPair implements UpstreamHandlers {
     if (this.state >= State.Closing) return;
     this.outcome = error.code;
     this.beginClosing();
-    if (this.client.readyState === WS_OPEN) {
-      this.client.send(error.toFrame());
-      this.client.close(error.closeCode, error.code);
-    }
+    this.client.sendText(error.toFrame());
+    this.client.close(error.closeCode, error.code);
     this.closeUpstream(1000, '');
   }
 
@@ -287,7 +282,7 @@ export class RelayPair implements UpstreamHandlers {
    */
   heartbeat(): void {
     if (this.state !== State.Open) return;
-    const upstream = this.upstream as WebSocket;
+    const upstream = this.upstream as Leg;
     if (!this.clientAlive && !this.clientPaused) {
       this.outcome = 'CLIENT_HEARTBEAT_TIMEOUT';
       this.client.terminate();
@@ -313,16 +308,107 @@ export class RelayPair implements UpstreamHandlers {
     };
   }
 
+  // ── legs (LegOwner) ─────────────────────────────────────────────────────────
+
+  /**
+   * A whole message arrived on a leg; true relays it. Client messages are metered and
+   * rate-limited (held before the confirmation), upstream ones metered.
+   */
+  legMessage(leg: Leg, size: number): boolean {
+    if (leg === this.client) {
+      if (this.state === State.Open) {
+        if (!this.takeMessageToken()) return false;
+        const traffic = this.traffic;
+        traffic.messagesToUpstream++;
+        traffic.bytesToUpstream += size;
+        return true;
+      }
+      return this.pending !== null && this.admitHeld(size);
+    }
+    if (this.state !== State.Open) return false;
+    const traffic = this.traffic;
+    traffic.messagesToClient++;
+    traffic.bytesToClient += size;
+    return true;
+  }
+
+  /** The raw frames of messages {@link legMessage} accepted. */
+  legData(leg: Leg, frames: Buffer): void {
+    if (leg === this.client) {
+      if (this.state === State.Open) this.toUpstream(frames);
+      else this.pending?.push({ frames: Buffer.from(frames), size: this.heldSize });
+    } else if (this.state === State.Open) {
+      this.toClient(frames);
+    }
+  }
+
+  legPayload(): void {
+    // Payload delivery is the connector's, before the relay owns the upstream leg.
+  }
+
+  legPong(leg: Leg): void {
+    if (leg === this.client) this.clientAlive = true;
+    else this.upstreamAlive = true;
+  }
+
+  legFlushed(leg: Leg): void {
+    if (leg === this.client) this.resumeUpstreamIfDrained();
+    else this.resumeClientIfDrained();
+  }
+
+  legCloseFrame(leg: Leg, code: number, reason: Buffer): void {
+    if (leg === this.client) this.clientClosing(code, reason);
+    else this.upstreamClosing(code, reason);
+  }
+
+  legError(leg: Leg, err: Error & { code?: string }): void {
+    const protocol = err instanceof LegProtocolError;
+    if (leg === this.upstream) {
+      this.upstreamFailure ??= protocol ? `upstream sent ${err.message}` : `upstream socket error: ${err.code ?? 'unknown'}`;
+      // The leg closes itself; a socket error is followed by its close.
+      if (protocol && this.state < State.Closing) {
+        this.beginClosing();
+        this.outcome = 'UPSTREAM_FAILED';
+        this.client.close(BAD_GATEWAY, this.upstreamFailure);
+      }
+      return;
+    }
+    // A client that breaks the protocol (1002, 1007, 1008, 1009) gets that code; its relay
+    // ends and the upstream is told the same code. Socket errors are followed by a close.
+    if (protocol && this.state < State.Closing) {
+      this.outcome = 'CLIENT_PROTOCOL_ERROR';
+      this.clientCloseCode = err.closeCode;
+      this.beginClosing();
+      this.closeUpstream(err.closeCode, '');
+    }
+  }
+
+  legClosed(leg: Leg, code: number, reason: Buffer): void {
+    if (leg === this.client) {
+      this.clientClosing(code, reason);
+      this.clientClosed = true;
+      this.clientCloseCode ??= code;
+    } else {
+      this.upstreamClosing(code, reason);
+      this.upstreamClosed = true;
+      this.upstreamCloseCode ??= code;
+    }
+    this.finishIfClosed();
+  }
+
   // ── client leg ─────────────────────────────────────────────────────────────
 
-  /** Messages before the confirmation are held in order, up to a bound (contract §4). */
-  holdClientMessage(data: Buffer, isBinary: boolean): void {
-    const pending = this.pending;
-    if (!pending) return;
-    pending.push({ data, isBinary });
-    this.pendingBytes += data.length;
+  /**
+   * Messages before the confirmation are held in order, up to a bound (contract §4): at the
+   * bound the client is paused; past four times it the relay ends with RATE_LIMITED.
+   */
+  private admitHeld(size: number): boolean {
+    const pending = this.pending as HeldMessage[];
+    const count = pending.length + 1;
+    this.pendingBytes += size;
+    this.heldSize = size;
     const { pendingMessages, pendingBytes } = this.ctx.limits;
-    if (pending.length > pendingMessages * PENDING_HARD_FACTOR || this.pendingBytes > pendingBytes * PENDING_HARD_FACTOR) {
+    if (count > pendingMessages * PENDING_HARD_FACTOR || this.pendingBytes > pendingBytes * PENDING_HARD_FACTOR) {
       this.fail(
         new GatewayError(
           'RATE_LIMITED',
@@ -330,86 +416,67 @@ export class RelayPair implements UpstreamHandlers {
           { retryAfterMs: 1000 },
         ),
       );
-      return;
+      return false;
     }
-    if (!this.clientPaused && (pending.length >= pendingMessages || this.pendingBytes >= pendingBytes)) {
+    if (!this.clientPaused && (count >= pendingMessages || this.pendingBytes >= pendingBytes)) {
       this.clientPaused = true;
       this.client.pause();
     }
+    return true;
   }
 
-  toUpstream(data: Buffer, isBinary: boolean): void {
-    if (!this.takeMessageToken()) return;
-    const upstream = this.upstream as WebSocket;
-    const traffic = this.traffic;
-    traffic.messagesToUpstream++;
-    traffic.bytesToUpstream += data.length;
-    // A write callback only on sends that leave the buffer at or above the low-water mark:
-    // when the last of them is flushed the buffer is below it, so a paused client is always
-    // resumed, and the fast path (an empty buffer) allocates nothing.
-    const after = upstream.bufferedAmount + data.length;
-    upstream.send(data, isBinary ? BINARY : TEXT, after >= this.ctx.limits.lowWaterBytes ? this.upstreamFlushed : undefined);
-    if (after <= this.ctx.limits.highWaterBytes) return;
+  private toUpstream(frames: Buffer): void {
+    const upstream = this.upstream as Leg;
+    upstream.write(frames);
     const buffered = upstream.bufferedAmount;
+    if (buffered <= this.ctx.limits.highWaterBytes) return;
     if (buffered > this.ctx.limits.hardCapBytes) {
       this.upstreamFailure = 'upstream stopped reading';
       upstream.terminate();
-    } else if (buffered > this.ctx.limits.highWaterBytes && !this.clientPaused) {
+    } else if (!this.clientPaused) {
       this.clientPaused = true;
       this.client.pause();
     }
   }
 
-  onClientClose(code: number, reason: Buffer): void {
-    this.clientClosed = true;
+  /** The client closed (its close frame, or the socket without one: 1006). */
+  private clientClosing(code: number, reason: Buffer): void {
+    if (this.state >= State.Closing) return;
     this.clientCloseCode = code;
-    if (this.state < State.Closing) {
-      if (this.outcome === 'ok' && code !== 1000 && code !== 1001 && code !== 1005) this.outcome = 'CLIENT_CLOSED_ABNORMALLY';
-      this.beginClosing();
-      this.closeUpstream(upstreamCloseCodeFor(code), code === 1005 || code === 1006 ? '' : reason);
-    }
-    this.finishIfClosed();
+    if (this.outcome === 'ok' && code !== 1000 && code !== 1001 && code !== 1005) this.outcome = 'CLIENT_CLOSED_ABNORMALLY';
+    this.beginClosing();
+    this.closeUpstream(upstreamCloseCodeFor(code), code === 1005 || code === 1006 ? '' : reason);
   }
 
   // ── upstream leg ───────────────────────────────────────────────────────────
 
-  toClient(data: Buffer, isBinary: boolean): void {
+  private toClient(frames: Buffer): void {
     const client = this.client;
-    const traffic = this.traffic;
-    traffic.messagesToClient++;
-    traffic.bytesToClient += data.length;
-    const after = client.bufferedAmount + data.length;
-    client.send(data, isBinary ? BINARY : TEXT, after >= this.ctx.limits.lowWaterBytes ? this.clientFlushed : undefined);
-    if (after <= this.ctx.limits.highWaterBytes) return;
+    client.write(frames);
     const buffered = client.bufferedAmount;
+    if (buffered <= this.ctx.limits.highWaterBytes) return;
     if (buffered > this.ctx.limits.hardCapBytes) {
       this.fail(new GatewayError('SLOW_CONSUMER', `The client's buffer passed ${this.ctx.limits.hardCapBytes} bytes`));
-    } else if (buffered > this.ctx.limits.highWaterBytes && !this.upstreamPaused) {
+    } else if (!this.upstreamPaused) {
       this.upstreamPaused = true;
-      (this.upstream as WebSocket).pause();
+      (this.upstream as Leg).pause();
       this.slowTimer = setTimeout(slowConsumerTimeout, this.ctx.limits.slowConsumerTimeoutMs, this);
     }
   }
 
-  onUpstreamClose(code: number, reason: Buffer): void {
-    this.upstreamClosed = true;
+  /** The upstream closed (its close frame, or the socket without one: 1006). */
+  private upstreamClosing(code: number, reason: Buffer): void {
+    if (this.state >= State.Closing) return;
     this.upstreamCloseCode = code;
-    if (this.state < State.Closing) {
-      this.beginClosing();
-      if (this.upstreamFailure) {
-        this.outcome = 'UPSTREAM_FAILED';
-        this.client.close(BAD_GATEWAY, this.upstreamFailure);
-      } else {
-        const clientCode = clientCloseCodeFor(code);
-        if (clientCode === BAD_GATEWAY) this.outcome = 'UPSTREAM_CLOSED_ABNORMALLY';
-        this.client.close(clientCode, clientCode === code ? fitCloseReason(reason) : 'upstream closed without a close frame');
-      }
+    this.beginClosing();
+    if (this.upstreamFailure) {
+      this.outcome = 'UPSTREAM_FAILED';
+      this.client.close(BAD_GATEWAY, this.upstreamFailure);
+    } else {
+      const clientCode = clientCloseCodeFor(code);
+      if (clientCode === BAD_GATEWAY) this.outcome = 'UPSTREAM_CLOSED_ABNORMALLY';
+      this.client.close(clientCode, clientCode === code ? reason : 'upstream closed without a close frame');
     }
-    this.finishIfClosed();
-  }
-
-  onUpstreamError(err: Error & { code?: string }): void {
-    this.upstreamFailure ??= `upstream socket error: ${err.code ?? 'unknown'}`;
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
@@ -430,7 +497,7 @@ export class RelayPair implements UpstreamHandlers {
   }
 
   private resumeClientIfDrained(): void {
-    if (this.clientPaused && this.pending === null && !this.upstreamIsBackedUp()) {
+    if (this.clientPaused && this.pending === null && this.state === State.Open && !this.upstreamIsBackedUp()) {
       this.clientPaused = false;
       this.client.resume();
     }
@@ -449,7 +516,14 @@ export class RelayPair implements UpstreamHandlers {
   }
 
   private beginClosing(): void {
+    // Messages already accepted from a read in progress go out before any close frame.
+    this.client.flush();
+    this.upstream?.flush();
     this.state = State.Closing;
+    // Nothing is relayed any more, so nothing needs holding back: read on, to see each
+    // peer's close frame.
+    this.client.resume();
+    this.upstream?.resume();
     this.pending = null;
     clearTimeout(this.slowTimer);
     clearTimeout(this.expiryTimer);
@@ -497,7 +571,7 @@ export class RelayPair implements UpstreamHandlers {
     if (this.state >= State.Closing) return;
     this.outcome = 'INTERNAL_ERROR';
     this.beginClosing();
-    if (this.client.readyState === WS_OPEN) this.client.close(1011, 'internal error');
+    this.client.close(1011, 'internal error');
     this.closeUpstream(1011, '');
   }
 }
@@ -508,46 +582,4 @@ function slowConsumerTimeout(pair: RelayPair): void {
 
 function keyExpiryCheck(pair: RelayPair): void {
   pair.checkKeyExpiry();
-}
-
-function pairOf(socket: WebSocket): RelayPair {
-  return (socket as PairedSocket)[kPair];
-}
-
-// Listeners receive the socket as `this`. Both legs use the default binaryType
-// ('nodebuffer'), so message data is always a single Buffer.
-
-function clientOnMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
-  const pair = pairOf(this);
-  if (pair.isOpen) pair.toUpstream(data as Buffer, isBinary);
-  else pair.holdClientMessage(data as Buffer, isBinary);
-}
-
-function clientOnClose(this: WebSocket, code: number, reason: Buffer): void {
-  pairOf(this).onClientClose(code, reason);
-}
-
-function clientOnError(this: WebSocket): void {
-  // ws closes the socket itself after a protocol error (1002, 1007, 1009); 'close' follows.
-}
-
-function clientOnPong(this: WebSocket): void {
-  pairOf(this).clientAlive = true;
-}
-
-function upstreamOnMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
-  const pair = pairOf(this);
-  if (pair.isOpen) pair.toClient(data as Buffer, isBinary);
-}
-
-function upstreamOnClose(this: WebSocket, code: number, reason: Buffer): void {
-  pairOf(this).onUpstreamClose(code, reason);
-}
-
-function upstreamOnError(this: WebSocket, err: Error): void {
-  pairOf(this).onUpstreamError(err);
-}
-
-function upstreamOnPong(this: WebSocket): void {
-  pairOf(this).upstreamAlive = true;
 }

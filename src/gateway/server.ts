@@ -4,9 +4,8 @@
  * drains on shutdown (contract §1; issue: graceful shutdown with 1012).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { planLimits, type GatewayConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
@@ -17,8 +16,10 @@ import { UpstreamHealth } from './upstream-health.js';
 import { ChangeWatcher } from './change-watcher.js';
 import { ConnectionLimits } from './limits/connection-limits.js';
 import { startHeartbeat } from './heartbeat.js';
-import { rejectUpgrade, sendJsonError } from './http-responses.js';
+import { rejectHandshake, rejectUpgrade, sendJsonError } from './http-responses.js';
 import { RelayPair, type RelayContext } from './relay-pair.js';
+import { acceptHandshake } from '../wire/handshake.js';
+import { Leg, type LegLimits, type LegOwner } from '../wire/leg.js';
 import { RelayRegistry } from './relay-registry.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
@@ -45,7 +46,7 @@ export class Gateway {
   private readonly config: GatewayConfig;
   private readonly logger: Logger;
   private readonly server: http.Server;
-  private readonly wss: WebSocketServer;
+  private readonly clientLimits: LegLimits;
   private readonly watcher: ChangeWatcher;
   private readonly relayContext: RelayContext;
   private stopHeartbeat: (() => void) | undefined;
@@ -70,15 +71,13 @@ export class Gateway {
     );
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server.on('clientError', onClientError);
-    this.wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: false,
+    this.clientLimits = {
       maxPayload: config.maxMessageBytes,
       maxFragments: config.maxFragments,
       maxBufferedChunks: config.maxBufferedChunks,
-      closeTimeout: config.closeTimeoutMs,
-    });
+      closeTimeoutMs: config.closeTimeoutMs,
+      lowWaterBytes: config.lowWaterBytes,
+    };
     this.watcher = new ChangeWatcher(store, this.registry, config.changePollIntervalMs, logger);
     this.limits = new ConnectionLimits(config);
     const refresher = config.credentialRefreshUrl
@@ -102,6 +101,7 @@ export class Gateway {
         maxFragments: config.maxFragments,
         maxBufferedChunks: config.maxBufferedChunks,
         closeTimeoutMs: config.closeTimeoutMs,
+        lowWaterBytes: config.lowWaterBytes,
       },
       admissionLimits: this.limits,
       messageRate: (plan) => {
@@ -180,7 +180,6 @@ export class Gateway {
     }
     this.server.closeAllConnections();
     await serverClosed;
-    this.wss.close();
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -203,12 +202,17 @@ export class Gateway {
       clientIp: clientIpOf(req, this.config.trustForwardedFor),
     };
     // The upgrade always completes first, so a browser can read why a connection failed.
-    this.wss.handleUpgrade(req, socket, head, (client) => this.onConnection(client, request));
-  }
-
-  private onConnection(client: WebSocket, request: ConnectionRequest): void {
+    const accepted = acceptHandshake(req);
+    if (typeof accepted !== 'string') return rejectHandshake(socket, accepted);
+    if (!socket.readable || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.write(accepted);
+    const client = new Leg(socket as Socket, true, this.clientLimits, UNOWNED);
     const pair = new RelayPair(client, this.relayContext);
     this.registry.track(pair);
+    if (head.length > 0) client.receive(head);
     void pair.start(request, this.watcher.seq);
   }
 
@@ -261,6 +265,18 @@ function decodeSegment(segment: string): string {
     return segment; // malformed escapes fail the UUID check: MODEL_NOT_FOUND
   }
 }
+
+/** A client leg's owner for the moment between its creation and its relay's. */
+const UNOWNED: LegOwner = {
+  legMessage: () => false,
+  legData() {},
+  legPayload() {},
+  legPong() {},
+  legFlushed() {},
+  legCloseFrame() {},
+  legError() {},
+  legClosed() {},
+};
 
 function ignoreSocketError(): void {
   // A client reset before or during the upgrade is not the gateway's error; ws and the

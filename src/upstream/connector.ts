@@ -7,9 +7,13 @@
  * Every failure becomes an {@link UpstreamConnectError} whose message says which stage failed
  * and why, and never contains the token, the cookie or a proxy password.
  */
-import WebSocket from 'ws';
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Agent } from 'node:http';
+import http, { type Agent, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import net, { type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import tls from 'node:tls';
+import { acceptKey } from '../wire/frames.js';
+import { Leg, LegProtocolError, type LegLimits, type LegOwner } from '../wire/leg.js';
 import { proxyAgentFor, ProxyError } from './proxy.js';
 
 /** A recent desktop Chrome, used when a model has no stored User-Agent. */
@@ -26,15 +30,12 @@ export interface UpstreamTarget {
   proxyUrl: string | null;
 }
 
-export interface UpstreamLimits {
+export interface UpstreamLimits extends LegLimits {
   /** Trusted CAs for wss:// upstreams and https:// proxies (see trust.ts); undefined: Node's bundled roots. */
   ca?: string[] | undefined;
+  /** TCP, TLS and the upgrade (through the proxy, if any) must finish within this time. */
   connectTimeoutMs: number;
   authTimeoutMs: number;
-  maxPayload: number;
-  maxFragments: number;
-  maxBufferedChunks: number;
-  closeTimeoutMs: number;
 }
 
 export type UpstreamStage = 'url' | 'proxy' | 'connect' | 'tls' | 'handshake' | 'auth';
@@ -57,7 +58,7 @@ export class UpstreamConnectError extends Error {
  * before any frame that followed the `connected` reply in the same read is emitted.
  */
 export interface UpstreamHandlers {
-  ready(socket: WebSocket): void;
+  ready(leg: Leg): void;
   failed(error: UpstreamConnectError): void;
 }
 
@@ -90,87 +91,105 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
     }
   }
 
+  const key = randomBytes(16).toString('base64');
+  const secure = url.protocol === 'wss:';
+  const defaultPort = secure ? 443 : 80;
   const headers: Record<string, string> = {
     'User-Agent': target.userAgent ?? DEFAULT_USER_AGENT,
     Origin: ONLYFANS_ORIGIN,
   };
   if (target.cookie) headers.Cookie = target.cookie;
-
-  const socket = new WebSocket(url, {
+  headers['Sec-WebSocket-Version'] = '13';
+  headers['Sec-WebSocket-Key'] = key;
+  headers.Connection = 'Upgrade';
+  headers.Upgrade = 'websocket';
+  // No Sec-WebSocket-Extensions: permessage-deflate stays off (contract §4), and frames are
+  // relayed as they come, so neither leg may negotiate an extension.
+  const options: https.RequestOptions = {
+    host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port || defaultPort,
+    defaultPort,
+    path: url.pathname + url.search,
     headers,
-    agent,
-    perMessageDeflate: false,
-    followRedirects: false,
-    handshakeTimeout: limits.connectTimeoutMs,
-    maxPayload: limits.maxPayload,
-    closeTimeout: limits.closeTimeoutMs,
-    maxFragments: limits.maxFragments,
-    maxBufferedChunks: limits.maxBufferedChunks,
     // Certificate and hostname verification stay on; `ca` only widens the trusted roots.
     ...(limits.ca ? { ca: limits.ca } : {}),
-  });
-  return new Attempt(socket, url.host, target.wsToken, limits.authTimeoutMs, handlers);
+    ...(agent ? { agent } : { createConnection: secure ? tlsConnect : netConnect }),
+  };
+  const req = (secure ? https : http).request(options);
+  return new Attempt(req, acceptKey(key), url.host, target.wsToken, limits, handlers);
 }
 
-/** One connection attempt: listens on the socket until the first frame decides. */
-class Attempt implements UpstreamAttempt {
+/** One connection attempt: the upgrade, the connect act, then the first frame decides. */
+class Attempt implements UpstreamAttempt, LegOwner {
   private settled = false;
   private timer: NodeJS.Timeout | undefined;
+  private req: ClientRequest | null;
+  private leg: Leg | null = null;
 
   constructor(
-    private readonly socket: WebSocket,
+    req: ClientRequest,
+    private readonly accept: string,
     private readonly host: string,
     private token: string,
-    private readonly authTimeoutMs: number,
+    private readonly limits: UpstreamLimits,
     private readonly handlers: UpstreamHandlers,
   ) {
-    socket.on('open', this.onOpen);
-    socket.on('message', this.onMessage);
-    socket.on('unexpected-response', this.onUnexpectedResponse);
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
+    this.req = req;
+    req.on('upgrade', this.onUpgrade);
+    req.on('response', this.onResponse);
+    req.on('error', this.onError);
+    req.end();
+    this.timer = setTimeout(this.onConnectTimeout, limits.connectTimeoutMs);
   }
 
   abort(): void {
     if (this.settled) return;
     this.settle();
-    this.socket.on('error', ignoreError);
-    this.socket.terminate();
+    this.dispose();
   }
 
-  private readonly onOpen = (): void => {
-    this.timer = setTimeout(this.onAuthTimeout, this.authTimeoutMs);
-    this.socket.send(JSON.stringify({ act: 'connect', token: this.token }));
-    this.token = ''; // sent; no reason to keep the secret reachable
+  private readonly onConnectTimeout = (): void => {
+    this.fail(new UpstreamConnectError('connect', `Timed out opening the OnlyFans socket at ${this.host}`));
   };
+
+  private readonly onResponse = (res: IncomingMessage): void => {
+    res.resume();
+    this.fail(new UpstreamConnectError('handshake', `OnlyFans answered the upgrade with HTTP ${res.statusCode ?? 0} instead of 101`));
+  };
+
+  private readonly onUpgrade = (res: IncomingMessage, socket: Socket, head: Buffer): void => {
+    this.req = null;
+    if (this.settled) {
+      socket.destroy();
+      return;
+    }
+    const problem = this.checkUpgrade(res);
+    if (problem) {
+      socket.destroy();
+      this.fail(new UpstreamConnectError('handshake', problem));
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.onAuthTimeout, this.limits.authTimeoutMs);
+    const leg = new Leg(socket, false, this.limits, this);
+    this.leg = leg;
+    leg.payloads = true;
+    leg.sendText(JSON.stringify({ act: 'connect', token: this.token }));
+    this.token = ''; // sent; no reason to keep the secret reachable
+    if (head.length > 0) leg.receive(head);
+  };
+
+  /** RFC 6455 §4.1: the answer must be for our key and must not add what we did not ask for. */
+  private checkUpgrade(res: IncomingMessage): string | undefined {
+    if (res.headers.upgrade?.toLowerCase() !== 'websocket') return 'OnlyFans answered the upgrade without Upgrade: websocket';
+    if (res.headers['sec-websocket-accept'] !== this.accept) return 'OnlyFans answered the upgrade with a wrong Sec-WebSocket-Accept';
+    if (res.headers['sec-websocket-extensions'] !== undefined) return 'OnlyFans answered the upgrade with an extension that was not offered';
+    if (res.headers['sec-websocket-protocol'] !== undefined) return 'OnlyFans answered the upgrade with a subprotocol that was not offered';
+    return undefined;
+  }
 
   private readonly onAuthTimeout = (): void => {
-    this.fail(new UpstreamConnectError('auth', `OnlyFans did not confirm the connect act within ${this.authTimeoutMs} ms`));
-  };
-
-  private readonly onMessage = (data: WebSocket.RawData): void => {
-    // The first frame decides. JSON may come in a text or a binary frame: parse, never compare.
-    let frame: unknown;
-    try {
-      frame = JSON.parse((data as Buffer).toString('utf8'));
-    } catch {
-      frame = undefined;
-    }
-    if (isObject(frame) && frame.connected === true) {
-      this.settle();
-      this.handlers.ready(this.socket);
-    } else if (isObject(frame) && 'error' in frame) {
-      const detail = typeof frame.error === 'number' || typeof frame.error === 'string' ? ` (error ${String(frame.error).slice(0, 40)})` : '';
-      this.fail(new UpstreamConnectError('auth', `OnlyFans rejected the model's token${detail}`, true));
-    } else {
-      this.fail(new UpstreamConnectError('auth', 'OnlyFans answered the connect act with an unexpected first frame'));
-    }
-  };
-
-  private readonly onUnexpectedResponse = (req: ClientRequest, res: IncomingMessage): void => {
-    res.resume();
-    req.destroy();
-    this.fail(new UpstreamConnectError('handshake', `OnlyFans answered the upgrade with HTTP ${res.statusCode ?? 0} instead of 101`));
+    this.fail(new UpstreamConnectError('auth', `OnlyFans did not confirm the connect act within ${this.limits.authTimeoutMs} ms`));
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
@@ -179,33 +198,106 @@ class Attempt implements UpstreamAttempt {
     this.fail(new UpstreamConnectError(isTlsError(err) ? 'tls' : 'connect', describeSocketError(err, this.host)));
   };
 
-  private readonly onClose = (code: number): void => {
+  // ── LegOwner, until the first frame decides ───────────────────────────────
+
+  legPayload(leg: Leg, payload: Buffer): void {
+    // The first frame decides. JSON may come in a text or a binary frame: parse, never compare.
+    let frame: unknown;
+    try {
+      frame = JSON.parse(payload.toString('utf8'));
+    } catch {
+      frame = undefined;
+    }
+    if (isObject(frame) && frame.connected === true) {
+      this.settle();
+      leg.payloads = false;
+      this.handlers.ready(leg);
+    } else if (isObject(frame) && 'error' in frame) {
+      const detail = typeof frame.error === 'number' || typeof frame.error === 'string' ? ` (error ${String(frame.error).slice(0, 40)})` : '';
+      this.fail(new UpstreamConnectError('auth', `OnlyFans rejected the model's token${detail}`, true));
+    } else {
+      this.fail(new UpstreamConnectError('auth', 'OnlyFans answered the connect act with an unexpected first frame'));
+    }
+  }
+
+  legMessage(): boolean {
+    return false; // not reached: payloads are delivered until the first frame decides
+  }
+
+  legData(): void {}
+
+  legPong(): void {}
+
+  legFlushed(): void {}
+
+  legCloseFrame(_leg: Leg, code: number): void {
     this.fail(new UpstreamConnectError('auth', `OnlyFans closed the socket before confirming the connection (close code ${code})`));
-  };
+  }
+
+  legError(_leg: Leg, err: Error & { code?: string }): void {
+    if (err instanceof LegProtocolError) {
+      this.fail(new UpstreamConnectError('auth', `OnlyFans answered the connect act with ${err.message}`));
+    } else {
+      this.fail(new UpstreamConnectError('auth', `The OnlyFans socket failed before confirming the connection: ${err.code ?? 'socket error'}`));
+    }
+  }
+
+  legClosed(_leg: Leg, code: number): void {
+    this.fail(new UpstreamConnectError('auth', `OnlyFans closed the socket before confirming the connection (close code ${code})`));
+  }
 
   private settle(): void {
     this.settled = true;
     clearTimeout(this.timer);
-    this.socket.off('open', this.onOpen);
-    this.socket.off('message', this.onMessage);
-    this.socket.off('unexpected-response', this.onUnexpectedResponse);
-    this.socket.off('error', this.onError);
-    this.socket.off('close', this.onClose);
+  }
+
+  /** Drops whatever the attempt holds; a late error cannot crash the process. */
+  private dispose(): void {
+    if (this.req) {
+      this.req.on('error', ignoreError);
+      this.req.destroy();
+      this.req = null;
+    }
+    if (this.leg) {
+      this.leg.owner = DISCARD;
+      this.leg.terminate();
+    }
   }
 
   private fail(error: UpstreamConnectError): void {
     if (this.settled) return;
     this.settle();
-    // Keep a listener so a late socket error cannot crash the process.
-    this.socket.on('error', ignoreError);
-    this.socket.terminate();
+    this.dispose();
     this.handlers.failed(error);
   }
 }
 
+/** The owner of a leg that was given up: ignores everything until the socket is gone. */
+const DISCARD: LegOwner = {
+  legMessage: () => false,
+  legData() {},
+  legPayload() {},
+  legPong() {},
+  legFlushed() {},
+  legCloseFrame() {},
+  legError() {},
+  legClosed() {},
+};
+
+// What `ws` passes as createConnection: a plain or TLS socket to the request's host.
+
+function netConnect(options: ClientRequestArgs): Socket {
+  return net.connect(options as net.NetConnectOpts);
+}
+
+function tlsConnect(options: ClientRequestArgs): Socket {
+  const tlsOptions = options as tls.ConnectionOptions;
+  const host = tlsOptions.host ?? '';
+  return tls.connect({ ...tlsOptions, servername: tlsOptions.servername ?? (net.isIP(host) ? undefined : host) });
+}
+
 /** Turns a socket error into text that names the cause and no secret. */
 function describeSocketError(err: NodeJS.ErrnoException, host: string): string {
-  if (err.message === 'Opening handshake has timed out') return `Timed out opening the OnlyFans socket at ${host}`;
   switch (err.code) {
     case 'ECONNREFUSED':
       return `Connection refused by ${host}`;
