@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Keyring } from '../secrets/index.js';
 import { digestsEqual, generateApiKey, hashApiKey, isWellFormedApiKey } from '../auth/api-key.js';
+import { CompiledRead } from './compiled-read.js';
 import { openField, type ModelRef } from './model-secrets.js';
 import { appendEvent, credentialReason, diffCredentials, modelColumns, type Trx } from './model-writes.js';
 import { toApiKey, toChange, toModel, toModelEvent, toOrganization, toSubscription } from './records.js';
@@ -67,6 +68,24 @@ async function appendChange(trx: Trx, kind: ChangeKind, entityId: string, at: st
   await trx.insertInto('changes').values({ kind, entity_id: entityId, at }).execute();
 }
 
+/**
+ * The reads every new relay makes (findApiKey, getSubscription, getModel,
+ * getModelCredentials), compiled once per store.
+ */
+function connectPathReads(db: Kysely<Database>) {
+  return {
+    apiKeyByHash: new CompiledRead((hash) => db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash)),
+    subscription: new CompiledRead((orgId) => db.selectFrom('subscriptions').selectAll().where('org_id', '=', orgId)),
+    model: new CompiledRead((modelId) => db.selectFrom('models').selectAll().where('id', '=', modelId)),
+    modelCredentials: new CompiledRead((modelId) =>
+      db
+        .selectFrom('models')
+        .select(['org_id', 'ws_url', 'ws_token', 'user_agent', 'cookie', 'proxy_url'])
+        .where('id', '=', modelId),
+    ),
+  };
+}
+
 async function requireOrganization(trx: Trx, orgId: string): Promise<void> {
   const row = await trx.selectFrom('organizations').select('id').where('id', '=', orgId).executeTakeFirst();
   if (row === undefined) throw notFound('organization', orgId);
@@ -75,11 +94,13 @@ async function requireOrganization(trx: Trx, orgId: string): Promise<void> {
 export class KyselyStore implements Store {
   readonly #db: Kysely<Database>;
   readonly #keyring: Keyring;
+  readonly #reads: ReturnType<typeof connectPathReads>;
 
   /** `keyring` encrypts the models' token, cookie and proxy URL (see src/secrets). */
   constructor(db: Kysely<Database>, keyring: Keyring) {
     this.#db = db;
     this.#keyring = keyring;
+    this.#reads = connectPathReads(db);
   }
 
   async createOrganization(input: { name: string; sandbox?: boolean }): Promise<Organization> {
@@ -133,7 +154,7 @@ export class KyselyStore implements Store {
   async getSubscription(orgId: string): Promise<Subscription | undefined> {
     const id = parseId(orgId);
     if (id === undefined) return undefined;
-    const row = await this.#db.selectFrom('subscriptions').selectAll().where('org_id', '=', id).executeTakeFirst();
+    const [row] = (await this.#db.executeQuery(this.#reads.subscription.with(id))).rows;
     return row && toSubscription(row);
   }
 
@@ -209,7 +230,7 @@ export class KyselyStore implements Store {
   async findApiKey(plaintext: string): Promise<ApiKeyRecord | undefined> {
     if (typeof plaintext !== 'string' || !isWellFormedApiKey(plaintext)) return undefined;
     const hash = hashApiKey(plaintext);
-    const row = await this.#db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst();
+    const [row] = (await this.#db.executeQuery(this.#reads.apiKeyByHash.with(hash))).rows;
     // The index lookup already matched; the constant-time check guards against an
     // engine or collation that compares loosely, at no measurable cost.
     return row !== undefined && digestsEqual(row.key_hash, hash) ? toApiKey(row) : undefined;
@@ -258,7 +279,7 @@ export class KyselyStore implements Store {
   async getModel(id: string): Promise<ModelRecord | undefined> {
     const modelId = parseId(id);
     if (modelId === undefined) return undefined;
-    const row = await this.#db.selectFrom('models').selectAll().where('id', '=', modelId).executeTakeFirst();
+    const [row] = (await this.#db.executeQuery(this.#reads.model.with(modelId))).rows;
     return row && toModel(row);
   }
 
@@ -319,11 +340,7 @@ export class KyselyStore implements Store {
   async getModelCredentials(id: string): Promise<ModelCredentials | undefined> {
     const modelId = parseId(id);
     if (modelId === undefined) return undefined;
-    const row = await this.#db
-      .selectFrom('models')
-      .select(['org_id', 'ws_url', 'ws_token', 'user_agent', 'cookie', 'proxy_url'])
-      .where('id', '=', modelId)
-      .executeTakeFirst();
+    const [row] = (await this.#db.executeQuery(this.#reads.modelCredentials.with(modelId))).rows;
     if (row === undefined) return undefined;
     const ref = { orgId: row.org_id, modelId };
     return {
