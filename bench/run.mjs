@@ -23,6 +23,8 @@ const SIZE = 256;
 const RR_CONNS = 64;
 const EVENT_CONNS = 16;
 const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,nginx,haproxy,gateway').split(',');
+/** Scenarios to run (all by default); a subset is handy with BENCH_GATEWAY_NODE_ARGS=--cpu-prof. */
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'idle,rr,events,connect,connect-max,generator').split(','));
 const OUT = process.env.BENCH_OUT ?? join(HERE, 'results', 'latest.json');
 const CLK_TCK = Number(tryExec('getconf', ['CLK_TCK']) || 100);
 const PAGE = 1; // VmRSS is read in kB
@@ -375,24 +377,24 @@ async function runTarget(name, target, upstream, directConfirm) {
       return { error: err.message };
     }
   };
-  if (relayPid) t.idle = await step(`idle memory, ${IDLE} relays`, () => measureIdle(target));
+  if (relayPid && SCENARIOS.has('idle')) t.idle = await step(`idle memory, ${IDLE} relays`, () => measureIdle(target));
   await sleep(500);
-  t.rr = await step(`request/response, ${RR_CONNS} conns × ${SIZE} B, window 1`, () =>
+  if (SCENARIOS.has('rr')) t.rr = await step(`request/response, ${RR_CONNS} conns × ${SIZE} B, window 1`, () =>
     runLoad({ ...baseSpec(target), scenario: 'rr', conns: RR_CONNS, seconds: SECONDS, size: SIZE }, relayPid, upstream.pid),
   );
-  if (t.rr.relayCpuMs !== undefined && relayPid) t.rr.relayCpuUsPerMessage = (t.rr.relayCpuMs * 1000) / t.rr.relayedMessages;
-  t.events = await step(`upstream→client events, ${EVENT_CONNS} conns × ${SIZE} B`, () =>
+  if (t.rr?.relayCpuMs !== undefined && relayPid) t.rr.relayCpuUsPerMessage = (t.rr.relayCpuMs * 1000) / t.rr.relayedMessages;
+  if (SCENARIOS.has('events')) t.events = await step(`upstream→client events, ${EVENT_CONNS} conns × ${SIZE} B`, () =>
     runLoad({ ...baseSpec(target), scenario: 'events', conns: EVENT_CONNS, seconds: SECONDS, size: SIZE }, relayPid, upstream.pid),
   );
-  if (t.events.relayCpuMs !== undefined && relayPid) t.events.relayCpuUsPerMessage = (t.events.relayCpuMs * 1000) / t.events.relayedMessages;
-  t.connect = await step(`new relays at ${CONNECT_RATE}/s`, () =>
+  if (t.events?.relayCpuMs !== undefined && relayPid) t.events.relayCpuUsPerMessage = (t.events.relayCpuMs * 1000) / t.events.relayedMessages;
+  if (SCENARIOS.has('connect')) t.connect = await step(`new relays at ${CONNECT_RATE}/s`, () =>
     runLoad({ ...baseSpec(target), scenario: 'connect', rate: CONNECT_RATE, seconds: 3 }, relayPid, upstream.pid),
   );
-  if (t.connect.confirmMs && directConfirm) {
+  if (t.connect?.confirmMs && directConfirm) {
     t.connect.overheadMs = { p50: t.connect.confirmMs.p50 - directConfirm.p50, p99: t.connect.confirmMs.p99 - directConfirm.p99 };
   }
-  if (t.connect.relayCpuMs !== undefined && relayPid && t.connect.confirmed) t.connect.relayCpuUsPerConnect = (t.connect.relayCpuMs * 1000) / t.connect.confirmed;
-  t.connectMax = await step('new relays, closed loop (32 in parallel)', () =>
+  if (t.connect?.relayCpuMs !== undefined && relayPid && t.connect.confirmed) t.connect.relayCpuUsPerConnect = (t.connect.relayCpuMs * 1000) / t.connect.confirmed;
+  if (SCENARIOS.has('connect-max')) t.connectMax = await step('new relays, closed loop (32 in parallel)', () =>
     runLoad({ ...baseSpec(target), scenario: 'connect-max', concurrency: 32, seconds: 2 }, relayPid, upstream.pid),
   );
   return t;
@@ -506,7 +508,7 @@ async function main() {
       try {
         results[name] = await runTarget(name, target, upstream, directConfirm);
         if (name === 'direct') directConfirm = results.direct.connect?.confirmMs ?? null;
-        if (name === 'direct' || name === 'gateway') generator[name] = await generatorCheck(name, target, upstream);
+        if ((name === 'direct' || name === 'gateway') && SCENARIOS.has('generator')) generator[name] = await generatorCheck(name, target, upstream);
       } finally {
         await stopProcess(target.child);
       }
