@@ -20,14 +20,20 @@ export interface ConnectionRequest {
   clientIp: string;
 }
 
-/** Who may open the relay, and what to open. */
+/** The part of the key a live relay needs: which key (for revocations) and when it expires. */
+export type AdmittedKey = Pick<ApiKeyRecord, 'id' | 'expiresAt'>;
+
+/**
+ * Who may open the relay, and what to open. Kept for the relay's lifetime, so it holds ids,
+ * not records; `target` (the credentials) is dropped once the upstream is open.
+ */
 export interface Admission {
   orgId: string;
-  key: ApiKeyRecord;
+  key: AdmittedKey;
   modelId: string;
   /** The subscription's plan name, which selects the plan's limits. */
   plan: string | null;
-  target: UpstreamTarget;
+  target: UpstreamTarget | null;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -89,7 +95,7 @@ export async function admitConnection(
     });
   }
 
-  return { orgId: key.orgId, key, modelId: model.id, plan: subscription.plan, target: target.target };
+  return { orgId: key.orgId, key: { id: key.id, expiresAt: key.expiresAt }, modelId: model.id, plan: subscription.plan, target: target.target };
 }
 
 interface CredentialProblem {

@@ -9,13 +9,13 @@
  * bytes that arrived — a read's worth of messages in one write — so bytes, frame type and
  * fragmentation reach the other side untouched. Pings stay on their own leg.
  */
-import { randomUUID } from 'node:crypto';
+import { flatUuid } from '../wire/frames.js';
 import { LegProtocolError, type Leg, type LegOwner } from '../wire/leg.js';
 import type { GatewayConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import { connectUpstream, type UpstreamAttempt, type UpstreamConnectError, type UpstreamHandlers, type UpstreamLimits } from '../upstream/connector.js';
+import { connectUpstream, type UpstreamTarget, type UpstreamAttempt, type UpstreamConnectError, type UpstreamHandlers, type UpstreamLimits } from '../upstream/connector.js';
 import { RefreshError } from '../upstream/credential-refresh.js';
 import { admitConnection, type Admission, type ConnectionRequest } from './admission.js';
 import { BAD_GATEWAY, clientCloseCodeFor, fitCloseReason, upstreamCloseCodeFor } from './close-codes.js';
@@ -74,7 +74,7 @@ export interface RelayTraffic {
 }
 
 export class RelayPair implements UpstreamHandlers, LegOwner {
-  readonly id = randomUUID();
+  readonly id = flatUuid();
   readonly client: Leg;
   readonly startedAt = Date.now();
   upstream: Leg | null = null;
@@ -165,12 +165,14 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
     this.messageTokensAt = Date.now();
     this.state = State.Connecting;
     this.upstreamStartedAt = Date.now();
-    this.attempt = connectUpstream(admission.target, this.ctx.upstreamLimits, this);
+    this.attempt = connectUpstream(admission.target as UpstreamTarget, this.ctx.upstreamLimits, this);
   }
 
   /** {@link UpstreamHandlers.ready}: the upstream confirmed; open the relay. */
   ready(upstream: Leg): void {
     this.attempt = null;
+    // The credentials were for opening the socket: a live relay keeps no secret.
+    if (this.admission) this.admission.target = null;
     this.upstream = upstream;
     this.upstreamClosed = false;
     upstream.owner = this;
@@ -196,7 +198,7 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
       this.clientPaused = false;
       this.client.resume();
     }
-    this.ctx.logger.info(this.logFields(), 'relay opened');
+    if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info(this.logFields(), 'relay opened');
     if (relayOpened.hasSubscribers) relayOpened.publish(this);
   }
 
@@ -219,7 +221,7 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
   private async onTokenRejected(admission: Admission, error: UpstreamConnectError): Promise<void> {
     let message = error.message;
     try {
-      await this.ctx.health.tokenRejected(admission, admission.target.wsToken, error);
+      await this.ctx.health.tokenRejected(admission, (admission.target as UpstreamTarget).wsToken, error);
       if (this.ctx.health.canRefresh && !this.retried && this.state === State.Connecting) {
         this.retried = true;
         const target = await this.ctx.health.refresh(admission, 'rejected');

@@ -218,6 +218,8 @@ export class Gateway {
 
   private onRelayFinished(pair: RelayPair): void {
     this.registry.untrack(pair);
+    if (this.registry.all.size === 0) this.drained?.();
+    if (!this.logger.isLevelEnabled('info')) return;
     const now = Date.now();
     this.logger.info(
       {
@@ -231,7 +233,6 @@ export class Gateway {
       },
       'relay closed',
     );
-    if (this.registry.all.size === 0) this.drained?.();
   }
 }
 

@@ -10,9 +10,8 @@
 import http, { type Agent, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import tls from 'node:tls';
-import { acceptKey } from '../wire/frames.js';
+import { acceptKey, handshakeKey } from '../wire/frames.js';
 import { Leg, LegProtocolError, type LegLimits, type LegOwner } from '../wire/leg.js';
 import { proxyAgentFor, ProxyError } from './proxy.js';
 
@@ -91,7 +90,7 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
     }
   }
 
-  const key = randomBytes(16).toString('base64');
+  const key = handshakeKey();
   const secure = url.protocol === 'wss:';
   const defaultPort = secure ? 443 : 80;
   const headers: Record<string, string> = {
@@ -154,7 +153,13 @@ class Attempt implements UpstreamAttempt, LegOwner {
 
   private readonly onResponse = (res: IncomingMessage): void => {
     res.resume();
-    this.fail(new UpstreamConnectError('handshake', `OnlyFans answered the upgrade with HTTP ${res.statusCode ?? 0} instead of 101`));
+    const status = res.statusCode ?? 0;
+    // Node treats a 101 without both Upgrade and Connection: Upgrade as a plain response.
+    const message =
+      status === 101
+        ? 'OnlyFans answered the upgrade with 101 but without both Upgrade: websocket and Connection: Upgrade'
+        : `OnlyFans answered the upgrade with HTTP ${status} instead of 101`;
+    this.fail(new UpstreamConnectError('handshake', message));
   };
 
   private readonly onUpgrade = (res: IncomingMessage, socket: Socket, head: Buffer): void => {

@@ -155,7 +155,7 @@ export class Leg {
     if (this.closeSent || this.socket.destroyed) return;
     this.closeSent = true;
     this.socket.write(encodeFrame(Opcode.Close, closePayload(code, fitCloseReason(reason)), !this.server));
-    if (this.closeReceived || this.failed) this.socket.end();
+    if (this.closeReceived || this.failed) this.end();
     this.closeTimer ??= setTimeout(closeTimedOut, this.limits.closeTimeoutMs, this);
   }
 
@@ -371,7 +371,7 @@ export class Leg {
     this.closeReceived = true;
     this.closeCode = code;
     this.closeReason = reason;
-    if (this.closeSent) this.socket.end();
+    if (this.closeSent) this.end();
     else this.close(code === 1005 ? undefined : code, reason);
     this.owner.legCloseFrame(this, code, reason);
   }
@@ -399,10 +399,15 @@ export class Leg {
     return (this.flushedCallback ??= () => this.owner.legFlushed(this));
   }
 
+  /** Ends our side of the TCP connection once (a second `end` costs an error object). */
+  private end(): void {
+    if (!this.socket.writableEnded) this.socket.end();
+  }
+
   /** @internal */
   onEnd(): void {
     // The peer half-closed: finish our side too (upgrade sockets allow half-open).
-    this.socket.end();
+    this.end();
   }
 
   /** @internal */
