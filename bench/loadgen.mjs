@@ -154,15 +154,24 @@ async function events() {
   return { conns, size, messages: count, messagesPerSec: (count / win.wallMs) * 1000, relayedMessages: count, ...win };
 }
 
+/**
+ * Opens `conns` relays in two waves (`firstWave`, then the rest), printing a ready mark after
+ * each and waiting for a line on stdin before going on: the runner reads the relay's RSS at
+ * both marks, so the second wave gives the memory each further relay costs.
+ */
 async function idle() {
-  const { conns = 2000 } = spec;
+  const { conns = 2000, firstWave = Math.round(conns / 4) } = spec;
   const t0 = now();
-  const sockets = await openMany(conns, 100);
+  const sockets = await openMany(firstWave, 100);
+  const nextLine = () => new Promise((resolve) => process.stdin.once('data', resolve));
+  out({ mark: 'ready', wave: 1, conns: sockets.length });
+  await nextLine();
+  sockets.push(...(await openMany(conns - firstWave, 100)));
   const openMs = now() - t0;
-  out({ mark: 'ready', conns: sockets.length });
-  await new Promise((resolve) => process.stdin.once('data', resolve));
+  out({ mark: 'ready', wave: 2, conns: sockets.length });
+  await nextLine();
   for (const ws of sockets) ws.terminate();
-  return { conns: sockets.length, openMs };
+  return { conns: sockets.length, firstWave, openMs };
 }
 
 /** Open-loop: new relays at a fixed rate, each closed once confirmed; time open→confirmation. */

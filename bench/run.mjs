@@ -337,31 +337,41 @@ function baseSpec(target) {
   return { url: target.url, headers: target.headers, handshake: target.handshake, token: 'bench-token' };
 }
 
+/**
+ * RSS per idle relay, two ways: the average over all N relays ((held − before) / N, which
+ * includes what the process grows by once under any load, such as V8's young generation), and
+ * the marginal cost of the last three quarters ((held − held after the first quarter) / their
+ * number), which is what each further relay costs.
+ */
 async function measureIdle(target) {
   if (target.gc) {
     target.gc();
     await sleep(500);
   }
   const baseKb = treeRssKb(target.pid);
-  let heldKb = 0;
+  const heldKb = [];
   let heldAfterGcKb = null;
-  const res = await runLoad({ ...baseSpec(target), scenario: 'idle', conns: IDLE }, target.pid, null, async () => {
+  const res = await runLoad({ ...baseSpec(target), scenario: 'idle', conns: IDLE }, target.pid, null, async (mark) => {
     await sleep(2000);
-    heldKb = treeRssKb(target.pid);
-    if (target.gc) {
+    heldKb[mark.wave - 1] = treeRssKb(target.pid);
+    if (mark.wave === 2 && target.gc) {
       target.gc();
       await sleep(1000);
       heldAfterGcKb = treeRssKb(target.pid);
     }
   });
   const n = res.conns;
+  const [firstKb = 0, allKb = 0] = heldKb;
   return {
     conns: n,
+    firstWave: res.firstWave,
     openMs: res.openMs,
     baselineRssKb: baseKb,
-    heldRssKb: heldKb,
-    bytesPerConn: ((heldKb - baseKb) * 1024) / n,
+    firstWaveRssKb: firstKb,
+    heldRssKb: allKb,
+    bytesPerConn: ((allKb - baseKb) * 1024) / n,
     bytesPerConnAfterGc: heldAfterGcKb === null ? null : ((heldAfterGcKb - baseKb) * 1024) / n,
+    marginalBytesPerConn: ((allKb - firstKb) * 1024) / (n - res.firstWave),
   };
 }
 
@@ -428,6 +438,7 @@ function rows(results) {
     'relay CPU µs / event': (t) => t.events?.relayCpuUsPerMessage,
     [`RSS bytes / idle relay (N=${IDLE})`]: (t) => t.idle?.bytesPerConn,
     'RSS bytes / idle relay after GC': (t) => t.idle?.bytesPerConnAfterGc,
+    [`RSS bytes / further idle relay (${IDLE / 4} → ${IDLE})`]: (t) => t.idle?.marginalBytesPerConn,
     [`confirm p50 ms @${CONNECT_RATE}/s`]: (t) => t.connect?.confirmMs?.p50,
     [`confirm p99 ms @${CONNECT_RATE}/s`]: (t) => t.connect?.confirmMs?.p99,
     'confirm overhead p99 ms (− direct)': (t) => t.connect?.overheadMs?.p99,

@@ -54,8 +54,12 @@ function flood(ws, until, frame) {
       return;
     }
     for (let i = 0; i < BATCH - 1; i++) ws.send(frame);
-    ws.send(frame, step); // the next batch once this one reached the kernel
+    ws.send(frame, next); // the next batch once this one reached the kernel
   };
+  // A write that completes at once calls back in the same tick: without setImmediate the
+  // batches would chain forever and this process would never read again (other sockets'
+  // flood requests, close frames) until the flood ended.
+  const next = () => setImmediate(step);
   step();
 }
 
