@@ -22,7 +22,7 @@ const CONNECT_RATE = Number(process.env.BENCH_CONNECT_RATE ?? 500);
 const SIZE = 256;
 const RR_CONNS = 64;
 const EVENT_CONNS = 16;
-const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,nginx,haproxy,gateway').split(',');
+const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,nginx,haproxy,node-pipe,gateway').split(',');
 /** Scenarios to run (all by default); a subset is handy with BENCH_GATEWAY_NODE_ARGS=--cpu-prof. */
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'idle,rr,events,connect,connect-max,generator').split(','));
 const OUT = process.env.BENCH_OUT ?? join(HERE, 'results', 'latest.json');
@@ -231,6 +231,13 @@ async function startHaproxy(dir, upstreamPort) {
   const child = startProcess('haproxy', bin, ['-f', conf, '-db']);
   await waitForPort(port);
   return { pid: child.pid, port, child, url: `ws://127.0.0.1:${port}/ws3/24`, handshake: 'plain', version: (tryExec(bin, ['-v']) ?? '').split('\n')[0] };
+}
+
+async function startNodePipe(upstreamPort) {
+  const port = await freePort();
+  const child = startProcess('node-pipe', process.execPath, [join(HERE, 'node-pipe.mjs'), String(port), String(upstreamPort)]);
+  await waitForPort(port);
+  return { pid: child.pid, port, child, url: `ws://127.0.0.1:${port}/ws3/24`, handshake: 'plain', version: `Node ${process.version} net.Socket pipe` };
 }
 
 /** A fresh store with one active organization, key and model pointing at the upstream. */
@@ -506,6 +513,7 @@ async function main() {
       else if (name === 'nginx') target = await startNginx(dir, upstream.port);
       else if (name === 'haproxy') target = await startHaproxy(dir, upstream.port);
       else if (name === 'gateway') target = await startGateway(dir, upstream.port);
+      else if (name === 'node-pipe') target = await startNodePipe(upstream.port);
       else throw new Error(`unknown target ${name}`);
       } catch (err) {
         log(`${name}: could not start: ${err.message}`);

@@ -188,7 +188,9 @@ export class Leg {
    */
   flush(): void {
     if (this.runStart < 0) return;
-    const run = this.current.subarray(this.runStart, this.runEnd);
+    const current = this.current;
+    // Usually the run is the whole read (one or more whole messages): no slice needed.
+    const run = this.runStart === 0 && this.runEnd === current.length ? current : current.subarray(this.runStart, this.runEnd);
     this.runStart = -1;
     this.owner.legData(this, run);
   }
