@@ -19,7 +19,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { rejectHandshake, rejectUpgrade, sendJsonError } from './http-responses.js';
 import { RelayPair, type RelayContext } from './relay-pair.js';
 import { acceptHandshake } from '../wire/handshake.js';
-import { Leg, type LegLimits, type LegOwner } from '../wire/leg.js';
+import { IGNORING_OWNER, Leg, type LegLimits } from '../wire/leg.js';
 import { RelayRegistry } from './relay-registry.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
@@ -209,7 +209,7 @@ export class Gateway {
       return;
     }
     socket.write(accepted);
-    const client = new Leg(socket as Socket, true, this.clientLimits, UNOWNED);
+    const client = new Leg(socket as Socket, true, this.clientLimits, IGNORING_OWNER);
     const pair = new RelayPair(client, this.relayContext);
     this.registry.track(pair);
     if (head.length > 0) client.receive(head);
@@ -266,18 +266,6 @@ function decodeSegment(segment: string): string {
     return segment; // malformed escapes fail the UUID check: MODEL_NOT_FOUND
   }
 }
-
-/** A client leg's owner for the moment between its creation and its relay's. */
-const UNOWNED: LegOwner = {
-  legMessage: () => false,
-  legData() {},
-  legPayload() {},
-  legPong() {},
-  legFlushed() {},
-  legCloseFrame() {},
-  legError() {},
-  legClosed() {},
-};
 
 function ignoreSocketError(): void {
   // A client reset before or during the upgrade is not the gateway's error; ws and the

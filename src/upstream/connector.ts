@@ -12,7 +12,7 @@ import https from 'node:https';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { acceptKey, handshakeKey } from '../wire/frames.js';
-import { Leg, LegProtocolError, type LegLimits, type LegOwner } from '../wire/leg.js';
+import { IGNORING_OWNER, Leg, LegProtocolError, type LegLimits, type LegOwner } from '../wire/leg.js';
 import { proxyAgentFor, ProxyError } from './proxy.js';
 
 /** A recent desktop Chrome, used when a model has no stored User-Agent. */
@@ -264,7 +264,7 @@ class Attempt implements UpstreamAttempt, LegOwner {
       this.req = null;
     }
     if (this.leg) {
-      this.leg.owner = DISCARD;
+      this.leg.owner = IGNORING_OWNER;
       this.leg.terminate();
     }
   }
@@ -276,18 +276,6 @@ class Attempt implements UpstreamAttempt, LegOwner {
     this.handlers.failed(error);
   }
 }
-
-/** The owner of a leg that was given up: ignores everything until the socket is gone. */
-const DISCARD: LegOwner = {
-  legMessage: () => false,
-  legData() {},
-  legPayload() {},
-  legPong() {},
-  legFlushed() {},
-  legCloseFrame() {},
-  legError() {},
-  legClosed() {},
-};
 
 // What `ws` passes as createConnection: a plain or TLS socket to the request's host.
 

@@ -60,6 +60,18 @@ export interface LegOwner {
   legClosed(leg: Leg, code: number, reason: Buffer): void;
 }
 
+/** An owner that ignores everything: for a leg between owners, or one being given up. */
+export const IGNORING_OWNER: LegOwner = {
+  legMessage: () => false,
+  legData() {},
+  legPayload() {},
+  legPong() {},
+  legFlushed() {},
+  legCloseFrame() {},
+  legError() {},
+  legClosed() {},
+};
+
 const kLeg = Symbol('ofgw.leg');
 type LegSocket = Socket & { [kLeg]: Leg };
 const EMPTY: Buffer = Buffer.alloc(0);

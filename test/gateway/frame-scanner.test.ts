@@ -29,22 +29,11 @@ import {
   type RawUpstreamConn,
   type RawUpstreamOptions,
 } from '../wire-helpers.js';
+import { mulberry32 } from '../../src/sandbox/rng.js';
 
 const MAX_MESSAGE = 256 * 1024;
 const UPSTREAM_MAX_MESSAGE = 512 * 1024;
 const T = { timeout: 20_000 };
-
-/** A small deterministic PRNG, so a failing random split can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gatewayPort(stack: Stack): number {
   return stack.gateway.address().port;
@@ -366,7 +355,7 @@ describe('frame scanner', () => {
     ] as const) {
       it(`${direction}: a 100 KiB ${opcode === OP.text ? 'text' : 'binary'} frame in random-sized pieces`, T, async () => {
         const seed = 0x5eed + opcode + (direction.startsWith('client') ? 0 : 100);
-        const rand = prng(seed);
+        const rand = mulberry32(seed);
         const r = await openRaw(stack);
         try {
           const payload =
