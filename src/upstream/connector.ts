@@ -137,9 +137,15 @@ class Attempt implements UpstreamAttempt, LegOwner {
     req.on('upgrade', this.onUpgrade);
     req.on('response', this.onResponse);
     req.on('error', this.onError);
+    // The deadline runs from when the request has its socket: through a proxy that is once the
+    // tunnel is open (the proxy agent bounds the tunnel itself and names the proxy if it hangs).
+    req.once('socket', this.onSocket);
     req.end();
-    this.timer = setTimeout(this.onConnectTimeout, limits.connectTimeoutMs);
   }
+
+  private readonly onSocket = (): void => {
+    if (!this.settled) this.timer = setTimeout(this.onConnectTimeout, this.limits.connectTimeoutMs);
+  };
 
   abort(): void {
     if (this.settled) return;
