@@ -1,16 +1,27 @@
-// The Node.js floor: a plain TCP pipe (net.Socket.pipe both ways, no parsing, no checks), so
-// the table shows what any relay built on Node's sockets costs before doing any work.
+// The Node.js floor: a TCP proxy on Node's sockets with no relay logic, so the table shows
+// what any relay built on net.Socket costs before doing any work. Two modes:
+//   pipe: client.pipe(upstream) and back (stream backpressure, the idiomatic way);
+//   bare: each read written to the other socket, nothing else (no backpressure: an
+//         unbounded buffer if a peer stops reading — a floor to measure, not a relay to run).
 // Not a WebSocket endpoint: the client's upgrade passes through to the upstream unchanged.
-// Usage: node bench/node-pipe.mjs PORT UPSTREAM_PORT
+// Usage: node bench/node-pipe.mjs PORT UPSTREAM_PORT [pipe|bare]
 import net from 'node:net';
 
-const [port, upstreamPort] = process.argv.slice(2).map(Number);
+const [port, upstreamPort] = process.argv.slice(2, 4).map(Number);
+const mode = process.argv[4] ?? 'pipe';
 const server = net.createServer({ noDelay: true }, (client) => {
   const upstream = net.connect({ host: '127.0.0.1', port: upstreamPort, noDelay: true });
   client.on('error', () => upstream.destroy());
   upstream.on('error', () => client.destroy());
-  client.pipe(upstream);
-  upstream.pipe(client);
+  if (mode === 'bare') {
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => client.write(d));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  } else {
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
 });
 server.listen(port, '127.0.0.1', 4096);
 process.on('SIGTERM', () => process.exit(0));

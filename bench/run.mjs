@@ -233,11 +233,11 @@ async function startHaproxy(dir, upstreamPort) {
   return { pid: child.pid, port, child, url: `ws://127.0.0.1:${port}/ws3/24`, handshake: 'plain', version: (tryExec(bin, ['-v']) ?? '').split('\n')[0] };
 }
 
-async function startNodePipe(upstreamPort) {
+async function startNodePipe(upstreamPort, mode) {
   const port = await freePort();
-  const child = startProcess('node-pipe', process.execPath, [join(HERE, 'node-pipe.mjs'), String(port), String(upstreamPort)]);
+  const child = startProcess(`node-${mode}`, process.execPath, [join(HERE, 'node-pipe.mjs'), String(port), String(upstreamPort), mode]);
   await waitForPort(port);
-  return { pid: child.pid, port, child, url: `ws://127.0.0.1:${port}/ws3/24`, handshake: 'plain', version: `Node ${process.version} net.Socket pipe` };
+  return { pid: child.pid, port, child, url: `ws://127.0.0.1:${port}/ws3/24`, handshake: 'plain', version: `Node ${process.version} net.Socket ${mode}` };
 }
 
 /** A fresh store with one active organization, key and model pointing at the upstream. */
@@ -513,7 +513,8 @@ async function main() {
       else if (name === 'nginx') target = await startNginx(dir, upstream.port);
       else if (name === 'haproxy') target = await startHaproxy(dir, upstream.port);
       else if (name === 'gateway') target = await startGateway(dir, upstream.port);
-      else if (name === 'node-pipe') target = await startNodePipe(upstream.port);
+      else if (name === 'node-pipe') target = await startNodePipe(upstream.port, 'pipe');
+      else if (name === 'node-bare') target = await startNodePipe(upstream.port, 'bare'); // opt-in: BENCH_TARGETS
       else throw new Error(`unknown target ${name}`);
       } catch (err) {
         log(`${name}: could not start: ${err.message}`);
