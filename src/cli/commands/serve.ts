@@ -2,7 +2,7 @@
  * `ofgw serve`: opens the store, seeds the sandbox on a first non-production start, starts
  * the gateway and drains it on SIGTERM/SIGINT within shutdownTimeoutMs.
  */
-import { createRequire } from 'node:module';
+import { nativeMasking } from '../../wire/frames.js';
 import { ConfigError, type GatewayConfig } from '../../config.js';
 import { createAdminRoutes } from '../../admin/index.js';
 import { createCustomerRoutes } from '../../api/index.js';
@@ -44,7 +44,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
     const address = await gateway.listen();
     logger.info(
-      { host: address.address, port: address.port, db: config.db, production: config.production, nativeMasking: hasNativeMasking() },
+      { host: address.address, port: address.port, db: config.db, production: config.production, nativeMasking },
       'gateway listening',
     );
     if (sandbox?.banner) process.stderr.write(sandbox.banner(`ws://${hostForUrl(address.address)}:${address.port}`));
@@ -88,16 +88,6 @@ async function prepareSandbox(store: Store, config: GatewayConfig, logger: Logge
 }
 
 /** ws masks and unmasks every frame; bufferutil's native code does it several times faster. */
-function hasNativeMasking(): boolean {
-  if (process.env.WS_NO_BUFFER_UTIL) return false;
-  try {
-    createRequire(import.meta.url)('bufferutil');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function hostForUrl(address: string): string {
   if (address === '0.0.0.0' || address === '::') return '127.0.0.1';
   return address.includes(':') ? `[${address}]` : address;
