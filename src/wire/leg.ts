@@ -143,19 +143,19 @@ export class Leg {
   /** Relays frames from the other leg unchanged (dropped once this leg is closing). */
   write(frames: Buffer): void {
     const socket = this.socket;
-    if (this.closeSent || socket.destroyed) return;
+    if (this.closeSent || !socket.writable) return;
     if (socket.writableLength + frames.length >= this.limits.lowWaterBytes) socket.write(frames, this.onFlushed());
     else socket.write(frames);
   }
 
   /** A text message the gateway originates (confirmation, error frame, connect act). */
   sendText(text: string): void {
-    if (this.closeSent || this.socket.destroyed) return;
+    if (this.closeSent || !this.socket.writable) return;
     this.socket.write(encodeFrame(Opcode.Text, Buffer.from(text), !this.server));
   }
 
   ping(): void {
-    if (this.closeSent || this.socket.destroyed) return;
+    if (this.closeSent || !this.socket.writable) return;
     this.socket.write(this.server ? SERVER_PING : encodeFrame(Opcode.Ping, EMPTY, true));
   }
 
@@ -164,7 +164,7 @@ export class Leg {
    * The peer has `closeTimeoutMs` to finish it before the socket is destroyed.
    */
   close(code?: number, reason: Buffer | string = EMPTY): void {
-    if (this.closeSent || this.socket.destroyed) return;
+    if (this.closeSent || !this.socket.writable) return;
     this.closeSent = true;
     this.socket.write(encodeFrame(Opcode.Close, closePayload(code, fitCloseReason(reason)), !this.server));
     if (this.closeReceived || this.failed) this.end();
@@ -369,7 +369,7 @@ export class Leg {
     }
     const payload = end > at ? payloadOf(buf, at, end, masked) : EMPTY;
     if (opcode === Opcode.Ping) {
-      if (!this.closeSent && !this.socket.destroyed) this.socket.write(encodeFrame(Opcode.Pong, payload, !this.server));
+      if (!this.closeSent && this.socket.writable) this.socket.write(encodeFrame(Opcode.Pong, payload, !this.server));
       return;
     }
     // Close (RFC 6455 §5.5.1, §7.4).
