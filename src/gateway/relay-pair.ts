@@ -18,7 +18,7 @@ import type { Store } from '../store/types.js';
 import { connectUpstream, type UpstreamTarget, type UpstreamAttempt, type UpstreamConnectError, type UpstreamHandlers, type UpstreamLimits } from '../upstream/connector.js';
 import { RefreshError } from '../upstream/credential-refresh.js';
 import { admitConnection, type Admission, type ConnectionRequest } from './admission.js';
-import { BAD_GATEWAY, clientCloseCodeFor, fitCloseReason, upstreamCloseCodeFor } from './close-codes.js';
+import { BAD_GATEWAY, clientCloseCodeFor, upstreamCloseCodeFor } from './close-codes.js';
 import { relayFinished, relayOpened } from './diagnostics.js';
 import type { ConnectionLimits } from './limits/connection-limits.js';
 import type { UpstreamHealth } from './upstream-health.js';
@@ -187,11 +187,8 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
     this.pending = null;
     this.pendingBytes = 0;
     this.client.batch = true;
-    const traffic = this.traffic;
     for (const { frames, size } of held) {
-      if (this.state !== State.Open || !this.takeMessageToken()) break; // a limit ended the relay mid-flush
-      traffic.messagesToUpstream++;
-      traffic.bytesToUpstream += size;
+      if (this.state !== State.Open || !this.meterToUpstream(size)) break; // a limit ended the relay mid-flush
       this.toUpstream(frames);
     }
     if (this.clientPaused && !this.upstreamIsBackedUp()) {
@@ -318,13 +315,7 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
    */
   legMessage(leg: Leg, size: number): boolean {
     if (leg === this.client) {
-      if (this.state === State.Open) {
-        if (!this.takeMessageToken()) return false;
-        const traffic = this.traffic;
-        traffic.messagesToUpstream++;
-        traffic.bytesToUpstream += size;
-        return true;
-      }
+      if (this.state === State.Open) return this.meterToUpstream(size);
       return this.pending !== null && this.admitHeld(size);
     }
     if (this.state !== State.Open) return false;
@@ -368,11 +359,7 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
     if (leg === this.upstream) {
       this.upstreamFailure ??= protocol ? `upstream sent ${err.message}` : `upstream socket error: ${err.code ?? 'unknown'}`;
       // The leg closes itself; a socket error is followed by its close.
-      if (protocol && this.state < State.Closing) {
-        this.beginClosing();
-        this.outcome = 'UPSTREAM_FAILED';
-        this.client.close(BAD_GATEWAY, this.upstreamFailure);
-      }
+      if (protocol && this.state < State.Closing) this.closeForFailedUpstream(this.upstreamFailure);
       return;
     }
     // A client that breaks the protocol (1002, 1007, 1008, 1009) gets that code; its relay
@@ -470,18 +457,33 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
   private upstreamClosing(code: number, reason: Buffer): void {
     if (this.state >= State.Closing) return;
     this.upstreamCloseCode = code;
-    this.beginClosing();
     if (this.upstreamFailure) {
-      this.outcome = 'UPSTREAM_FAILED';
-      this.client.close(BAD_GATEWAY, this.upstreamFailure);
+      this.closeForFailedUpstream(this.upstreamFailure);
     } else {
+      this.beginClosing();
       const clientCode = clientCloseCodeFor(code);
       if (clientCode === BAD_GATEWAY) this.outcome = 'UPSTREAM_CLOSED_ABNORMALLY';
       this.client.close(clientCode, clientCode === code ? reason : 'upstream closed without a close frame');
     }
   }
 
+  /** The upstream failed (protocol error, dead heartbeat, write stall): 1014 with the cause. */
+  private closeForFailedUpstream(failure: string): void {
+    this.beginClosing();
+    this.outcome = 'UPSTREAM_FAILED';
+    this.client.close(BAD_GATEWAY, failure);
+  }
+
   // ── internals ──────────────────────────────────────────────────────────────
+
+  /** Counts a client message towards the plan's rate and the traffic totals; false once over the rate. */
+  private meterToUpstream(size: number): boolean {
+    if (!this.takeMessageToken()) return false;
+    const traffic = this.traffic;
+    traffic.messagesToUpstream++;
+    traffic.bytesToUpstream += size;
+    return true;
+  }
 
   /** The plan's client→upstream message rate, as a token bucket refilled on use. */
   private takeMessageToken(): boolean {

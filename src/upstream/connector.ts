@@ -242,7 +242,7 @@ class Attempt implements UpstreamAttempt, LegOwner {
   legFlushed(): void {}
 
   legCloseFrame(_leg: Leg, code: number): void {
-    this.fail(new UpstreamConnectError('auth', `OnlyFans closed the socket before confirming the connection (close code ${code})`));
+    this.closedEarly(code);
   }
 
   legError(_leg: Leg, err: Error & { code?: string }): void {
@@ -254,6 +254,11 @@ class Attempt implements UpstreamAttempt, LegOwner {
   }
 
   legClosed(_leg: Leg, code: number): void {
+    this.closedEarly(code);
+  }
+
+  /** A close frame, or the socket closing, before the first frame decided. */
+  private closedEarly(code: number): void {
     this.fail(new UpstreamConnectError('auth', `OnlyFans closed the socket before confirming the connection (close code ${code})`));
   }
 

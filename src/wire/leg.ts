@@ -85,8 +85,6 @@ export class Leg {
   batch = true;
   /** Deliver unmasked payloads through `legPayload` (the upstream's reply to the connect act). */
   payloads = false;
-  /** True once the socket closed. */
-  closed = false;
   /** The gateway is the server on this leg: the peer masks its frames and we do not. */
   private readonly server: boolean;
   private readonly limits: LegLimits;
@@ -426,7 +424,6 @@ export class Leg {
 
   /** @internal */
   onClose(): void {
-    this.closed = true;
     clearTimeout(this.closeTimer);
     this.rest = null;
     this.fragFrames = null;
