@@ -49,13 +49,17 @@ interface Setting {
   doc: string;
   /** A secret: environment only (no flag, which `ps` would show), never printed. */
   secret?: boolean;
+  /** A URL that may carry a password (postgres://user:pw@…): shown with the password masked. */
+  urlWithPassword?: boolean;
+  /** Further environment variables, read when `env` is unset (e.g. DATABASE_URL). */
+  envAliases?: readonly string[];
 }
 
 /** Every setting, in the order `ofgw config` and the docs list them. */
 export const SETTINGS = {
   host: { schema: z.string().min(1), default: '127.0.0.1', env: 'OFGW_HOST', doc: 'Address to listen on. Loopback by default so a first start exposes nothing; use 0.0.0.0 to serve the network.' },
   port: { schema: port, default: 8080, env: 'OFGW_PORT', doc: 'TCP port of the gateway (0 picks a free one).' },
-  db: { schema: z.string().min(1), default: './data/ofgw.db', env: 'OFGW_DB', doc: 'SQLite file of the embedded store, created with its folder on first start.' },
+  db: { schema: z.string().min(1), default: './data/ofgw.db', env: 'OFGW_DB', envAliases: ['DATABASE_URL'], urlWithPassword: true, doc: 'The store: a SQLite file (created with its folder on first start), or a postgres:// URL for several nodes. DATABASE_URL is read when OFGW_DB is unset.' },
   production: { schema: bool, default: false, env: 'OFGW_PRODUCTION', doc: 'Production mode: never seeds the sandbox organization.' },
   sandboxPort: { schema: port, default: 8081, env: 'OFGW_SANDBOX_PORT', doc: 'Port of the in-process OnlyFans simulator that serves the seeded sandbox model (not in production).' },
   maxMessageBytes: { schema: positiveInt, default: 1 * MiB, env: 'OFGW_MAX_MESSAGE_BYTES', doc: 'Largest client message; a bigger one closes the relay with 1009. Clients send small OnlyFans actions.' },
@@ -94,6 +98,10 @@ export const SETTINGS = {
   trustForwardedFor: { schema: bool, default: false, env: 'OFGW_TRUST_FORWARDED_FOR', doc: 'Take the client IP for per-IP limits from the last X-Forwarded-For entry. Enable only behind a proxy that sets it (nginx, HAProxy), or clients choose their own IP.' },
   plans: { schema: plansSchema, default: {}, env: 'OFGW_PLANS', doc: 'Plans by name (the subscription\'s plan), each overriding maxRelaysPerOrg, keyConnectBurst, keyConnectPerSecond, messagesPerSecond or messageBurst; JSON, best kept in the config file.' },
   adminToken: { schema: z.string(), default: '', env: 'OFGW_ADMIN_TOKEN', secret: true, doc: 'Operator token for the management API under /admin/v1 (Authorization: Bearer); at least 32 characters. Empty: the management API is disabled.' },
+  redis: { schema: z.string(), default: '', env: 'OFGW_REDIS', urlWithPassword: true, doc: 'redis:// or rediss:// URL that nodes coordinate through: revocations, cluster-wide limits, the cluster view. Empty: a single node, coordinated through the store alone.' },
+  redisPrefix: { schema: z.string().min(1).max(64), default: 'ofgw:', env: 'OFGW_REDIS_PREFIX', doc: 'Prefix of every Redis key and channel, so several gateways (or tests) can share one Redis.' },
+  nodeTtlMs: { schema: z.coerce.number().int().min(1000).max(300_000), default: 10_000, env: 'OFGW_NODE_TTL_MS', doc: 'A node that has not renewed its registration for this long is dead: its share of the cluster-wide limits is released. Renewed every fifth of it.' },
+  workers: { schema: z.coerce.number().int().min(1).max(256), default: 1, env: 'OFGW_WORKERS', doc: 'Gateway processes sharing the port (node:cluster), each with its own file-descriptor budget; above 1 needs redis. SIGHUP restarts them one by one.' },
   logLevel: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', env: 'OFGW_LOG_LEVEL', doc: 'pino log level.' },
 } as const satisfies Record<string, Setting>;
 
@@ -130,9 +138,10 @@ export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.
       raw = file[name];
       source = `config file ${filePath}`;
     }
-    if (env[setting.env] !== undefined) {
-      raw = env[setting.env];
-      source = `environment variable ${setting.env}`;
+    const fromEnv = [setting.env, ...(setting.envAliases ?? [])].find((variable) => env[variable] !== undefined);
+    if (fromEnv !== undefined) {
+      raw = env[fromEnv];
+      source = `environment variable ${fromEnv}`;
     }
     if (overrides[name] !== undefined) {
       raw = overrides[name];
@@ -177,9 +186,26 @@ export function maskedConfig(config: GatewayConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
     const value = config[name];
-    out[name] = setting.secret && value ? '***' : value;
+    out[name] = setting.secret && value ? '***' : setting.urlWithPassword && typeof value === 'string' ? withoutPassword(value) : value;
   }
   return out;
+}
+
+/**
+ * `value` with the password of a URL's user info replaced by `***`; anything that is not a URL
+ * with a password (a file path) is returned as it is. For logs and `ofgw config`.
+ * @example withoutPassword('postgres://app:s3cret@db/ofgw') // 'postgres://app:***@db/ofgw'
+ */
+export function withoutPassword(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return value;
+  }
+  if (url.password === '') return value;
+  url.password = '***';
+  return url.toString();
 }
 
 /** A plan's limits over the defaults; an unknown or missing plan gets the defaults. */
@@ -211,6 +237,12 @@ function checkRelations(c: GatewayConfig): void {
     if (!c.credentialRefreshSecret) {
       throw new ConfigError('invalid credentialRefreshSecret: required when credentialRefreshUrl is set (OFGW_CREDENTIAL_REFRESH_SECRET)');
     }
+  }
+  if (c.redis && !/^rediss?:\/\/[^/]/i.test(c.redis)) {
+    throw new ConfigError('invalid redis: must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379');
+  }
+  if (c.workers > 1 && !c.redis) {
+    throw new ConfigError(`invalid workers: ${c.workers} workers share limits and relays through Redis; set redis (--redis redis://…) or use 1 worker`);
   }
   if (c.lowWaterBytes >= c.highWaterBytes) {
     throw new ConfigError(`invalid lowWaterBytes: must be below highWaterBytes (${c.lowWaterBytes} >= ${c.highWaterBytes})`);

@@ -3,7 +3,7 @@
  * the gateway and drains it on SIGTERM/SIGINT within shutdownTimeoutMs.
  */
 import { nativeMasking } from '../../wire/frames.js';
-import { ConfigError, type GatewayConfig } from '../../config.js';
+import { ConfigError, withoutPassword, type GatewayConfig } from '../../config.js';
 import { createAdminRoutes } from '../../admin/index.js';
 import { createCustomerRoutes } from '../../api/index.js';
 import { Gateway } from '../../gateway/server.js';
@@ -44,7 +44,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
     const address = await gateway.listen();
     logger.info(
-      { host: address.address, port: address.port, db: config.db, production: config.production, nativeMasking },
+      { host: address.address, port: address.port, db: withoutPassword(config.db), production: config.production, nativeMasking },
       'gateway listening',
     );
     if (sandbox?.banner) process.stderr.write(sandbox.banner(`ws://${hostForUrl(address.address)}:${address.port}`));
