@@ -80,7 +80,7 @@ export function createAdminRoutes(gateway: Gateway, options: AdminOptions): Http
       route = match.route;
       params = match.params;
       const reply = await route.run(req, { gateway, logger, params, search: url.searchParams });
-      sendJson(res, reply.status, reply.body);
+      sendJson(res, reply.status, reply.body, reply.headers);
     } catch (err) {
       const known = asApiError(err);
       if (!known) {

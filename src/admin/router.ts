@@ -15,6 +15,7 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface Reply {
   status: number;
   body?: unknown;
+  headers?: Record<string, string> | undefined;
 }
 
 /** What a handler is given, with body and query already validated. */

@@ -76,6 +76,7 @@ export const modelEventSchema = z
 export const relaySchema = z
   .object({
     id: z.string(),
+    node: z.string().describe('The node holding the relay (see GET /nodes)'),
     orgId: z.string(),
     keyId: z.string(),
     modelId: z.string(),
@@ -88,6 +89,21 @@ export const relaySchema = z
   })
   .strict()
   .meta({ id: 'Relay' });
+
+export const nodeSchema = z
+  .object({
+    id: z.string(),
+    host: z.string(),
+    pid: z.number().int(),
+    address: z.string().describe('host:port it listens on'),
+    version: z.string(),
+    startedAt: timestamp,
+    lastSeenAt: timestamp.describe('Its last heartbeat, by its own clock'),
+    relays: z.number().int().describe('Live relays at its last heartbeat'),
+    self: z.boolean().describe('True for the node that answered'),
+  })
+  .strict()
+  .meta({ id: 'Node' });
 
 export const closingRelaySchema = z.object({ id: z.string(), state: z.literal('closing') }).strict();
 

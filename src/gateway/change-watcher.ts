@@ -21,6 +21,8 @@ export class ChangeWatcher {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private polling: Promise<void> | undefined;
+  /** A read was asked for while one was under way. */
+  private again = false;
   /** The last audit-trail event logged per model; only events from this run are logged. */
   private readonly loggedModelEvents = new Map<string, number>();
   private readonly startedAt = new Date().toISOString();
@@ -61,11 +63,33 @@ export class ChangeWatcher {
     }
   }
 
+  /**
+   * Reads the feed now (another node announced a change) instead of at the next tick; a
+   * read already under way is followed by one more, so nothing announced is missed.
+   */
+  pollNow(): void {
+    if (this.stopped) return;
+    if (this.polling) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.run();
+  }
+
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.polling = this.poll().finally(() => this.schedule());
-    }, this.intervalMs);
+    this.timer = setTimeout(() => this.run(), this.intervalMs);
+  }
+
+  private run(): void {
+    this.polling = this.poll().finally(() => {
+      this.polling = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.run();
+      } else this.schedule();
+    });
   }
 
   private async poll(): Promise<void> {

@@ -35,9 +35,10 @@ export interface RelayContext {
   upstreamLimits: UpstreamLimits;
   /**
    * Called once checks 1–6 pass, before the upstream is opened: indexes the relay, or
-   * returns the limit it would cross.
+   * returns the limit it would cross. Rejects when the cluster-wide limits cannot be checked
+   * (Redis unavailable).
    */
-  onAdmitted(pair: RelayPair): GatewayError | undefined;
+  onAdmitted(pair: RelayPair): GatewayError | undefined | Promise<GatewayError | undefined>;
   /** Called once, when both legs are closed. */
   onFinished(pair: RelayPair): void;
 }
@@ -154,7 +155,12 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
     }
     if (this.state !== State.Admitting) return; // the client left during the checks
     this.admission = admission;
-    const overLimit = this.ctx.onAdmitted(this);
+    let overLimit: GatewayError | undefined;
+    try {
+      overLimit = await this.ctx.onAdmitted(this);
+    } catch (err) {
+      return this.failUncoordinated(err);
+    }
     if (overLimit) return this.fail(overLimit);
     if (this.state !== State.Admitting) return; // a change seen since the checks closed it
     this.armKeyExpiry();
@@ -564,6 +570,18 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
     if (!expiresAt) return;
     if (new Date(expiresAt).getTime() <= Date.now()) this.fail(new GatewayError('INVALID_API_KEY', 'The API key expired'));
     else this.armKeyExpiry();
+  }
+
+  /**
+   * The cluster-wide limits could not be checked (Redis away): the contract's 1011, with a
+   * reason that says why; nothing was opened upstream.
+   */
+  private failUncoordinated(err: unknown): void {
+    this.ctx.logger.warn({ ...this.logFields(), error: (err as Error).message }, 'relay refused: cluster coordination unavailable');
+    if (this.state >= State.Closing) return;
+    this.outcome = 'COORDINATION_UNAVAILABLE';
+    this.beginClosing();
+    this.client.close(1011, 'cluster coordination unavailable');
   }
 
   /**

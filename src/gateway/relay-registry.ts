@@ -28,6 +28,11 @@ export class RelayRegistry {
 
   untrack(pair: RelayPair): void {
     this.all.delete(pair);
+    this.unindex(pair);
+  }
+
+  /** Takes an admitted relay out of the indexes (a refused slot); it stays tracked. */
+  unindex(pair: RelayPair): void {
     const a = pair.admission;
     if (!a) return;
     remove(this.byKey, a.key.id, pair);

@@ -7,6 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { planLimits, type GatewayConfig } from '../config.js';
+import type { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { Admission, ConnectionRequest } from './admission.js';
@@ -21,6 +22,12 @@ import { RelayPair, type RelayContext } from './relay-pair.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { IGNORING_OWNER, Leg, type LegLimits } from '../wire/leg.js';
 import { RelayRegistry } from './relay-registry.js';
+import { RedisCoordinator } from '../cluster/redis-coordinator.js';
+import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from '../cluster/types.js';
+import { announcingChanges } from '../cluster/announcing-store.js';
+import { relayView } from './relay-view.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
 
@@ -36,10 +43,16 @@ export interface GatewayOptions {
    * contract's 426/404 answers. A factory, because most of them need the gateway itself.
    */
   routes?: (gateway: Gateway) => HttpRoute[];
+  /** Reported to the other nodes in the cluster view. */
+  version?: string;
 }
 
 export class Gateway {
   readonly registry = new RelayRegistry();
+  /**
+   * The store; with Redis, every change made through it is announced to the other nodes, so
+   * they read the change feed at once.
+   */
   readonly store: Store;
   private readonly routes: HttpRoute[];
   private readonly limits: ConnectionLimits;
@@ -53,10 +66,18 @@ export class Gateway {
   private draining = false;
   private closing: Promise<void> | undefined;
   private drained: (() => void) | undefined;
+  private readonly version: string;
+  /** Set by listen() when `redis` is configured. */
+  private coordinator: RedisCoordinator | undefined;
+  /** Relays holding a cluster-wide slot (released when they finish). */
+  private readonly slots = new Set<RelayPair>();
+  /** This node's id when there is no cluster. */
+  private readonly localNodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
-  constructor({ config, store, logger, routes }: GatewayOptions) {
+  constructor({ config, store, logger, routes, version }: GatewayOptions) {
     this.config = config;
-    this.store = store;
+    this.version = version ?? 'unknown';
+    this.store = config.redis ? announcingChanges(store, () => this.coordinator?.announceChange()) : store;
     this.logger = logger;
     this.server = http.createServer(
       {
@@ -108,14 +129,7 @@ export class Gateway {
         const limits = planLimits(config, plan);
         return { perSecond: limits.messagesPerSecond, burst: limits.messageBurst };
       },
-      onAdmitted: (pair) => {
-        const a = pair.admission as Admission;
-        const overLimit = this.limits.checkConcurrency(this.registry, a.orgId, a.modelId, a.plan);
-        if (overLimit) return overLimit;
-        this.registry.index(pair);
-        this.watcher.recheck(pair, pair.changeSeq);
-        return undefined;
-      },
+      onAdmitted: (pair) => this.admitted(pair),
       onFinished: (pair) => this.onRelayFinished(pair),
     };
     this.routes = routes?.(this) ?? [];
@@ -126,18 +140,154 @@ export class Gateway {
     return this.draining;
   }
 
-  /** Starts the change feed and the heartbeat, then listens. */
+  /** Starts the change feed and the heartbeat, then listens; with `redis`, joins the cluster first. */
   async listen(): Promise<AddressInfo> {
     await this.watcher.start();
-    this.stopHeartbeat = startHeartbeat(this.registry, this.config.heartbeatIntervalMs);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.config.port, this.config.host, () => {
-        this.server.off('error', reject);
-        resolve();
+    try {
+      if (this.config.redis) {
+        this.coordinator = await RedisCoordinator.start({
+          url: this.config.redis,
+          prefix: this.config.redisPrefix,
+          nodeTtlMs: this.config.nodeTtlMs,
+          version: this.version,
+          host: this.nodeHost(),
+          logger: this.logger,
+        });
+      }
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.config.port, this.config.host, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      await this.coordinator?.close();
+      await this.watcher.stop();
+      throw err;
+    }
+    this.stopHeartbeat = startHeartbeat(this.registry, this.config.heartbeatIntervalMs);
     return this.address();
+  }
+
+  /** This node's id in the cluster view and in relay listings. */
+  get nodeId(): string {
+    return this.coordinator?.nodeId ?? this.localNodeId;
+  }
+
+  /** True when this gateway coordinates with others through Redis. */
+  get clustered(): boolean {
+    return this.coordinator !== undefined;
+  }
+
+  /** The live relays on every node (this one only without Redis); `missing`: nodes that did not answer in time. */
+  async listRelays(filter: RelayFilter = {}): Promise<{ relays: RelayView[]; missing: string[] }> {
+    if (this.coordinator) return this.coordinator.listRelays(filter);
+    return { relays: this.localRelays(filter), missing: [] };
+  }
+
+  /** Closes a relay on whichever node holds it (1000 "closed by operator"); false when none does. */
+  async closeRelay(id: string): Promise<boolean> {
+    if (this.coordinator) return this.coordinator.closeRelay(id);
+    return this.closeLocalRelay(id);
+  }
+
+  /** The cluster's live nodes, this one first (only this one without Redis). */
+  async nodes(): Promise<ClusterNode[]> {
+    if (this.coordinator) return this.coordinator.nodes();
+    const address = this.server.address() as AddressInfo | null;
+    return [
+      {
+        id: this.nodeId,
+        host: hostname(),
+        pid: process.pid,
+        address: address ? `${address.address}:${address.port}` : '',
+        version: this.version,
+        startedAt: new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString(),
+        lastSeenAt: new Date().toISOString(),
+        relays: this.registry.all.size,
+        self: true,
+      },
+    ];
+  }
+
+  private localRelays(filter: RelayFilter): RelayView[] {
+    const orgId = filter.orgId?.toLowerCase();
+    const modelId = filter.modelId?.toLowerCase();
+    const views: RelayView[] = [];
+    for (const pair of this.registry.all) {
+      const view = relayView(pair, this.nodeId);
+      if (!view) continue;
+      if (orgId !== undefined && view.orgId !== orgId) continue;
+      if (modelId !== undefined && view.modelId !== modelId) continue;
+      views.push(view);
+    }
+    return views;
+  }
+
+  private closeLocalRelay(id: string): boolean {
+    const wanted = id.toLowerCase();
+    for (const pair of this.registry.all) {
+      if (pair.id === wanted) {
+        pair.closeByOperator();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private nodeHost(): NodeHost {
+    return {
+      relayCount: () => this.registry.all.size,
+      listRelays: (filter) => this.localRelays(filter),
+      closeRelay: (id) => this.closeLocalRelay(id),
+      changed: () => this.watcher.pollNow(),
+      heldSlots: () => this.heldSlots(),
+      address: () => {
+        const address = this.server.address() as AddressInfo | null;
+        return address ? `${hostname()}:${address.port}` : hostname();
+      },
+    };
+  }
+
+  private *heldSlots(): Iterable<HeldSlot> {
+    for (const pair of this.slots) {
+      const a = pair.admission;
+      if (a) yield { relayId: pair.id, orgId: a.orgId, modelId: a.modelId };
+    }
+  }
+
+  /**
+   * Checks 1–6 passed: count the relay against its organization's and its model's limits —
+   * on this node synchronously (two admissions here cannot both take the last slot), then,
+   * with Redis, cluster-wide by an atomic script. Indexing comes first, so a change polled
+   * meanwhile finds the relay; a refusal un-indexes it.
+   * @throws {CoordinationError} when Redis cannot be asked.
+   */
+  private async admitted(pair: RelayPair): Promise<GatewayError | undefined> {
+    const a = pair.admission as Admission;
+    const overLimit = this.limits.checkConcurrency(this.registry, a.orgId, a.modelId, a.plan);
+    if (overLimit) return overLimit;
+    this.registry.index(pair);
+    this.watcher.recheck(pair, pair.changeSeq);
+    const coordinator = this.coordinator;
+    if (!coordinator) return undefined;
+    const slot = { relayId: pair.id, orgId: a.orgId, modelId: a.modelId };
+    let refused: 'organization' | 'model' | undefined;
+    try {
+      refused = await coordinator.acquire(slot, planLimits(this.config, a.plan).maxRelaysPerOrg, this.config.maxUpstreamSocketsPerModel);
+    } catch (err) {
+      this.registry.unindex(pair);
+      throw err;
+    }
+    if (refused) {
+      this.registry.unindex(pair);
+      return refused === 'organization' ? this.limits.orgLimitError(a.plan) : this.limits.modelLimitError();
+    }
+    // The client may have left while Redis answered: its finish found no slot to release.
+    if (this.registry.all.has(pair)) this.slots.add(pair);
+    else coordinator.release(slot);
+    return undefined;
   }
 
   /** The last store change applied to live relays. */
@@ -165,6 +315,17 @@ export class Gateway {
     this.stopHeartbeat?.();
     this.limits.close();
     await this.watcher.stop();
+    try {
+      await this.drainRelays();
+    } finally {
+      // After the relays: their slots are released one by one, then the registration goes.
+      await this.coordinator?.close();
+    }
+    this.server.closeAllConnections();
+    await serverClosed;
+  }
+
+  private async drainRelays(): Promise<void> {
     const relays = this.registry.all.size;
     if (relays > 0) {
       this.logger.info({ relays }, 'draining relays');
@@ -178,8 +339,6 @@ export class Gateway {
       for (const pair of this.registry.all) pair.destroy();
       await allClosed;
     }
-    this.server.closeAllConnections();
-    await serverClosed;
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -218,6 +377,10 @@ export class Gateway {
 
   private onRelayFinished(pair: RelayPair): void {
     this.registry.untrack(pair);
+    if (this.slots.delete(pair)) {
+      const a = pair.admission as Admission;
+      this.coordinator?.release({ relayId: pair.id, orgId: a.orgId, modelId: a.modelId });
+    }
     if (this.registry.all.size === 0) this.drained?.();
     if (!this.logger.isLevelEnabled('info')) return;
     const now = Date.now();

@@ -104,6 +104,10 @@ describe('OpenAPI document', () => {
     const client = new TestClient(`${stack.wsUrl}/api/models/${model.id}/ws`, { headers: { 'X-API-Key': key.key } });
     await client.confirmed();
     const relays = (await call('GET', '/relays')).json<{ id: string }[]>();
+    const nodes = (await call('GET', '/nodes')).json<{ self: boolean; relays: number }[]>();
+    assert.equal(nodes.length, 1);
+    assert.equal(nodes[0]?.self, true);
+    assert.equal(nodes[0]?.relays, 1);
     await call('DELETE', `/relays/${relays[0]?.id ?? ''}`);
     await client.closed;
     await call('POST', `/models/${model.id}/disconnect`);

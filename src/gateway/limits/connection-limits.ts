@@ -65,14 +65,21 @@ export class ConnectionLimits {
    */
   checkConcurrency(registry: RelayRegistry, orgId: string, modelId: string, plan: string | null): GatewayError | undefined {
     const { maxRelaysPerOrg } = planLimits(this.config, plan);
-    if ((registry.forOrg(orgId)?.size ?? 0) >= maxRelaysPerOrg) {
-      return new GatewayError('CONNECTION_LIMIT', `The plan allows ${maxRelaysPerOrg} concurrent relays for this organization`);
-    }
-    const perModel = this.config.maxUpstreamSocketsPerModel;
-    if ((registry.forModel(modelId)?.size ?? 0) >= perModel) {
-      return new GatewayError('CONNECTION_LIMIT', `This model already has ${perModel} OnlyFans sockets open, the most allowed to protect its account`);
-    }
+    if ((registry.forOrg(orgId)?.size ?? 0) >= maxRelaysPerOrg) return this.orgLimitError(plan);
+    if ((registry.forModel(modelId)?.size ?? 0) >= this.config.maxUpstreamSocketsPerModel) return this.modelLimitError();
     return undefined;
+  }
+
+  /** The organization has as many relays as its plan allows (on this node or across the cluster). */
+  orgLimitError(plan: string | null): GatewayError {
+    const { maxRelaysPerOrg } = planLimits(this.config, plan);
+    return new GatewayError('CONNECTION_LIMIT', `The plan allows ${maxRelaysPerOrg} concurrent relays for this organization`);
+  }
+
+  /** The model has as many OnlyFans sockets as allowed (on this node or across the cluster). */
+  modelLimitError(): GatewayError {
+    const perModel = this.config.maxUpstreamSocketsPerModel;
+    return new GatewayError('CONNECTION_LIMIT', `This model already has ${perModel} OnlyFans sockets open, the most allowed to protect its account`);
   }
 
   private sweep(): void {

@@ -1,0 +1,36 @@
+/**
+ * The store as a clustered gateway uses it: every mutation that appends to the change feed,
+ * once it has committed, is announced to the other nodes, so they read the feed at once
+ * rather than at their next poll. Reads pass through untouched.
+ */
+import type { Store } from '../store/types.js';
+
+/** The {@link Store} methods that append to the change feed. */
+const MUTATIONS: ReadonlySet<string> = new Set<keyof Store>([
+  'createOrganization',
+  'setSubscription',
+  'createApiKey',
+  'revokeApiKey',
+  'createModel',
+  'updateModel',
+  'setModelStatus',
+  'removeModel',
+  'markCredentialsRejected',
+  'refreshCredentials',
+]);
+
+export function announcingChanges(store: Store, announce: () => void): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      if (typeof property !== 'string' || !MUTATIONS.has(property)) return method.bind(target);
+      return async (...args: unknown[]) => {
+        const result = await method.apply(target, args);
+        announce();
+        return result;
+      };
+    },
+  });
+}
