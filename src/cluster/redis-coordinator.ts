@@ -144,6 +144,7 @@ export class RedisCoordinator {
       throw new CoordinationError(`cannot reach Redis at ${coordinator.where}: ${(err as Error).message}`, { cause: err });
     }
     coordinator.available = true;
+    opts.logger.info({ nodeId: coordinator.nodeId, redis: coordinator.where, prefix: opts.prefix }, 'cluster joined');
     coordinator.heartbeatTimer = setInterval(() => void coordinator.heartbeat(), Math.max(200, Math.floor(opts.nodeTtlMs / 5)));
     coordinator.heartbeatTimer.unref();
     return coordinator;

@@ -175,6 +175,11 @@ export class Gateway {
     return this.coordinator?.nodeId ?? this.localNodeId;
   }
 
+  /** False while a clustered gateway cannot reach Redis (new relays are refused meanwhile). */
+  get coordinationAvailable(): boolean {
+    return this.coordinator?.isAvailable ?? true;
+  }
+
   /** True when this gateway coordinates with others through Redis. */
   get clustered(): boolean {
     return this.coordinator !== undefined;

@@ -5,8 +5,9 @@
  *   nothing else on purpose: a liveness failure restarts the process, and a restart does not
  *   fix an unreachable database.
  * - `GET /readyz` → 200 `{"status":"ready"}` when the store answers a cheap query within
- *   {@link READY_TIMEOUT_MS} and the gateway is not draining; otherwise 503
- *   `{"status":"not ready","reason":"draining"}` or `{"status":"not ready","reason":"store unreachable: …"}`,
+ *   {@link READY_TIMEOUT_MS}, the gateway is not draining and, in a cluster, reaches Redis;
+ *   otherwise 503 `{"status":"not ready","reason":"draining"}`, `…"store unreachable: …"}` or
+ *   `…"cluster coordination unavailable (Redis)"}`,
  *   so traffic moves elsewhere while relays here keep running.
  *
  * HEAD answers the same status without a body; other methods get 405.
@@ -47,14 +48,18 @@ export function createHealthRoutes(gateway: Gateway): HttpRoute {
       if (r.ready) sendText(res, 200, JSON_TYPE, JSON.stringify({ status: 'ready' }), method);
       else sendText(res, 503, JSON_TYPE, JSON.stringify({ status: 'not ready', reason: r.reason }), method);
     };
-    // Draining is known at once; it also wins over a store answer that arrives mid-drain.
+    // Draining and a lost Redis are known at once; draining also wins over a store answer
+    // that arrives mid-drain.
     if (gateway.isDraining) answer(DRAINING);
+    else if (!gateway.coordinationAvailable) answer(UNCOORDINATED);
     else void readiness().then((r) => answer(gateway.isDraining ? DRAINING : r));
     return true;
   };
 }
 
 const DRAINING: Readiness = { ready: false, reason: 'draining' };
+/** New relays are refused with 1011 until Redis is back, so send them to another node. */
+const UNCOORDINATED: Readiness = { ready: false, reason: 'cluster coordination unavailable (Redis)' };
 
 /** `store.latestChangeSeq()` raced against the timeout; never rejects. */
 async function checkStore(gateway: Gateway): Promise<Readiness> {

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { createAdminRoutes } from '../../src/admin/index.js';
 import { loadConfig } from '../../src/config.js';
 import { Gateway } from '../../src/gateway/server.js';
+import { createHealthRoutes } from '../../src/observability/health.js';
 import { createLogger } from '../../src/log.js';
 import { startSimulator, type OnlyFansSimulator } from '../../src/sandbox/index.js';
 import { openStore } from '../../src/store/index.js';
@@ -84,7 +85,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       store,
       logger,
       version: 'test',
-      routes: (gw) => [createAdminRoutes(gw, { adminToken: ADMIN_TOKEN, logger })],
+      routes: (gw) => [createHealthRoutes(gw), createAdminRoutes(gw, { adminToken: ADMIN_TOKEN, logger })],
     });
     let port: number;
     try {

@@ -205,9 +205,13 @@ describe('cluster: Redis briefly unavailable', { skip }, () => {
     assert.deepEqual(closed, { code: 1011, reason: 'cluster coordination unavailable' });
     assert.ok(elapsedSince(start) < 3000, 'refused promptly, not left hanging');
     assert.equal((await node.admin('GET', '/nodes')).status, 503);
+    const ready = await fetch(`http://127.0.0.1:${node.port}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(await ready.text(), /cluster coordination unavailable/);
 
     await proxy.start();
     await waitFor(() => node.logs.lines.some((l) => l.includes('cluster coordination restored')), 10_000, 'the node to reconnect');
+    assert.equal((await fetch(`http://127.0.0.1:${node.port}/readyz`)).status, 200);
     // The relay opened before the outage counts again (limit 2): one more fits, then no more.
     const second = cluster.client(node);
     assert.deepEqual(await attempt(second), { ok: true });

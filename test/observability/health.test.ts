@@ -97,13 +97,14 @@ describe('readiness with a store that does not answer', () => {
     let queries = 0;
     const hung = {
       isDraining: false,
+      coordinationAvailable: true,
       store: {
         latestChangeSeq: () => {
           queries++;
           return new Promise<number>(() => {});
         },
       },
-    } as unknown as Gateway; // only the two members the route reads
+    } as unknown as Gateway; // only the members the route reads
     const side = await serve(createHealthRoutes(hung));
     try {
       const started = Date.now();
