@@ -293,9 +293,31 @@ export class RedisCoordinator {
         this.opts.logger.warn({ nodeId: this.nodeId }, 'cluster registration had lapsed: re-asserting this node\'s slots');
         await this.reassertSlots();
       }
+      // Releases that failed while the connection stayed up (a command timeout).
+      await this.replayReleases();
     } catch (err) {
       this.unavailable(err as Error);
     }
+  }
+
+  /** Sends the releases remembered while Redis did not take them; returns how many. */
+  private async replayReleases(): Promise<number> {
+    const releases = this.unsentReleases;
+    if (releases.length === 0) return 0;
+    this.unsentReleases = [];
+    const batch = this.cmd.pipeline();
+    for (const slot of releases) batch.eval(RELEASE, 2, this.orgKey(slot.orgId), this.modelKey(slot.modelId), slot.relayId);
+    let results: [Error | null, unknown][];
+    try {
+      results = (await batch.exec()) ?? [];
+    } catch (err) {
+      this.unsentReleases = releases.concat(this.unsentReleases);
+      throw err;
+    }
+    results.forEach(([err], i) => {
+      if (err) this.rememberRelease(releases[i] as HeldSlot);
+    });
+    return releases.length;
   }
 
   /** Back after an outage: register, replay releases, re-assert every slot held here. */
@@ -303,14 +325,10 @@ export class RedisCoordinator {
     if (this.closed || !this.registered) return; // the first connect is start()'s
     try {
       await this.register();
-      const releases = this.unsentReleases;
-      this.unsentReleases = [];
-      const batch = this.cmd.pipeline();
-      for (const slot of releases) batch.eval(RELEASE, 2, this.orgKey(slot.orgId), this.modelKey(slot.modelId), slot.relayId);
-      await batch.exec();
+      const replayed = await this.replayReleases();
       await this.reassertSlots();
       this.available = true;
-      this.opts.logger.info({ nodeId: this.nodeId, replayedReleases: releases.length, redis: this.where }, 'cluster coordination restored');
+      this.opts.logger.info({ nodeId: this.nodeId, replayedReleases: replayed, redis: this.where }, 'cluster coordination restored');
       // Changes announced while away were missed: read the feed now.
       this.opts.host.changed();
     } catch (err) {
