@@ -1,0 +1,52 @@
+/**
+ * The browser entry: the global `WebSocket`, with the key in the `api_key` query parameter
+ * (browsers cannot set headers on a WebSocket). Imports nothing from Node, so bundlers and
+ * plain `<script type="module">` pages can load it; it also runs on Node ≥ 22, Deno and Bun,
+ * which have a global WebSocket.
+ */
+import { OfgwClient, type ClientOptions } from './client.js';
+import type { SocketFactory } from './socket.js';
+
+export * from './shared.js';
+
+/** The part of the WHATWG WebSocket this entry uses (typed here so no DOM library is needed). */
+interface BrowserWebSocket {
+  binaryType: string;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
+}
+type BrowserWebSocketConstructor = new (url: string) => BrowserWebSocket;
+
+/** A socket factory over the global WebSocket; the key goes in `?api_key=`. */
+export const browserSocketFactory: SocketFactory = (url, apiKey, handlers) => {
+  const WebSocketImpl = (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket;
+  if (typeof WebSocketImpl !== 'function') {
+    throw new Error('no global WebSocket in this runtime: in Node 20 import "@ofgw/client/node" instead');
+  }
+  const socket = new WebSocketImpl(`${url}?api_key=${encodeURIComponent(apiKey)}`);
+  socket.binaryType = 'arraybuffer';
+  socket.addEventListener('message', ({ data }) => {
+    if (typeof data === 'string') handlers.message(data);
+    else if (data instanceof ArrayBuffer) handlers.message(new Uint8Array(data));
+  });
+  socket.addEventListener('close', ({ code, reason }) => handlers.close(code, reason));
+  return socket;
+};
+
+/**
+ * Opens a relay to one model and resolves with the client once the gateway confirmed it;
+ * rejects with an {@link OfgwError} carrying the contract's `code` and the `closeCode`.
+ * After that the client reconnects on its own (see the README's policy table).
+ *
+ * @example
+ * import { connect } from '@ofgw/client'
+ * const client = await connect({ baseUrl: 'wss://gateway.example.com', modelId, apiKey })
+ * client.on('message', ({ frame }) => console.log(frame))
+ */
+export async function connect(options: ClientOptions): Promise<OfgwClient> {
+  const client = new OfgwClient(options, browserSocketFactory);
+  await client.start(options.retryInitial ?? false);
+  return client;
+}

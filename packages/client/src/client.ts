@@ -1,0 +1,385 @@
+/**
+ * The client core: one relay to one model, reopened on retryable failures. Runtime specifics
+ * (which WebSocket, where the key goes) come in through a {@link SocketFactory}.
+ */
+import { TypedEmitter } from './emitter.js';
+import { asGatewayErrorFrame, errorFromClose, OfgwError, type GatewayErrorCode } from './errors.js';
+import { OnlinesQueue } from './onlines.js';
+import { asFrame, type OnlyFansEventKey, type OnlyFansEvents, type OnlyFansFrame } from './onlyfans-events.js';
+import { Backoff, decideReconnect, resolveReconnectOptions, type ReconnectOptions, type ResolvedReconnectOptions } from './reconnect.js';
+import type { RelaySocket, SocketFactory } from './socket.js';
+
+/** How to connect; `baseUrl`, `modelId` and `apiKey` are required. */
+export interface ClientOptions {
+  /** The gateway, e.g. `wss://gateway.example.com` (http:// and https:// are accepted too). */
+  baseUrl: string;
+  /** The model's id (a UUID). */
+  modelId: string;
+  /** The organization's API key. Never logged, never part of an error message. */
+  apiKey: string;
+  /** Aborting it closes the client for good, as `close()` does. */
+  signal?: AbortSignal;
+  /** Reconnection policy, or `false` to never reconnect. Default: on, with the defaults of {@link ReconnectOptions}. */
+  reconnect?: ReconnectOptions | false;
+  /**
+   * Retry the first connection too, on retryable failures, so `connect()` resolves only on a
+   * confirmation (or rejects on a "do not retry" code, `maxRetries`, or abort). Default false:
+   * `connect()` rejects on the first failure, whatever it is.
+   */
+  retryInitial?: boolean;
+  /** Time from opening a socket to the confirmation, in ms. Default 20000 (the gateway's own upstream timeouts come first). */
+  connectTimeoutMs?: number;
+  /** Default timeout of `getOnlines()`, in ms. Default 10000 (real clients treat 5–10 s without a reply as a dead link). */
+  getOnlinesTimeoutMs?: number;
+}
+
+/** A relayed message as it came, with its JSON parsed when it is JSON. */
+export interface RelayedMessage {
+  /** The data as received: a string for a text frame, bytes for a binary frame. */
+  raw: string | Uint8Array;
+  binary: boolean;
+  /** The parsed JSON (text, or binary holding UTF-8 JSON); undefined when it is not JSON. */
+  json: unknown;
+  /** `json` when it is an object: an OnlyFans frame, whose top-level keys are its events. */
+  frame: OnlyFansFrame | undefined;
+}
+
+/** Passed to `close` listeners, once per relay that ends. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** Why it ended; `ABORTED` for your own `close()`. */
+  error: OfgwError;
+  /** Whether the client will reconnect (a `reconnecting` event follows). */
+  willReconnect: boolean;
+}
+
+/** Passed to `reconnecting` listeners before each wait. */
+export interface ReconnectingInfo {
+  /** 1 for the first retry after a failure, counting up until a stable relay resets it. */
+  attempt: number;
+  delayMs: number;
+  error: OfgwError;
+}
+
+/** The client's events and their arguments. */
+export interface ClientEvents {
+  /** A relay was confirmed (the first one, and each after a reconnect). */
+  open: [info: { modelId: string; reconnected: boolean }];
+  /** Every relayed message, whatever it holds. */
+  message: [message: RelayedMessage];
+  /** A relay failed or ended for a reason other than your `close()`. */
+  error: [error: OfgwError];
+  close: [info: CloseInfo];
+  reconnecting: [info: ReconnectingInfo];
+}
+
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Close code the SDK uses for its own closes (1000: the gateway passes it upstream as is). */
+const NORMAL_CLOSURE = 1000;
+/** After a gateway error frame, how long to wait for its close before closing ourselves. */
+const ERROR_CLOSE_GRACE_MS = 5000;
+
+/**
+ * A client for one model's relay. Get one from `connect()`.
+ *
+ * @example
+ * const client = await connect({ baseUrl, modelId, apiKey })
+ * client.onEvent('api2_chat_message', (msg) => console.log(msg.fromUser?.id, msg.text))
+ * const online = await client.getOnlines(['12345678'])
+ */
+export class OfgwClient extends TypedEmitter<ClientEvents> {
+  readonly modelId: string;
+  /** Resolves once the client has stopped for good, with the error that stopped it. Never rejects. */
+  readonly closed: Promise<OfgwError>;
+
+  private readonly url: string;
+  private readonly apiKey: string;
+  private readonly factory: SocketFactory;
+  private readonly reconnectOptions: ResolvedReconnectOptions | undefined;
+  private readonly backoff: Backoff | undefined;
+  private readonly connectTimeoutMs: number;
+  private readonly onlinesTimeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort = (): void => void this.close();
+  private socketState: ClientState = 'connecting';
+  private socket: RelaySocket | undefined;
+  private onlines: OnlinesQueue | undefined;
+  private errorFrame: (Record<string, unknown> & { error: string; code: GatewayErrorCode }) | undefined;
+  private openedAt: number | undefined;
+  private everOpened = false;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private socketClosed: (() => void) | undefined;
+  private finish!: (error: OfgwError) => void;
+  private firstOutcome: { resolve(): void; reject(error: OfgwError): void; retry: boolean } | undefined;
+
+  /** @internal Use `connect()`. */
+  constructor(options: ClientOptions, factory: SocketFactory) {
+    super();
+    const { baseUrl, modelId, apiKey } = checkOptions(options);
+    this.modelId = modelId;
+    this.apiKey = apiKey;
+    this.url = `${baseUrl}/api/models/${encodeURIComponent(modelId)}/ws`;
+    this.factory = factory;
+    this.reconnectOptions = options.reconnect === false ? undefined : resolveReconnectOptions(options.reconnect);
+    this.backoff = this.reconnectOptions && new Backoff(this.reconnectOptions);
+    this.connectTimeoutMs = positiveMs(options.connectTimeoutMs, 20_000, 'connectTimeoutMs');
+    this.onlinesTimeoutMs = positiveMs(options.getOnlinesTimeoutMs, 10_000, 'getOnlinesTimeoutMs');
+    this.signal = options.signal;
+    this.closed = new Promise<OfgwError>((resolve) => (this.finish = resolve));
+  }
+
+  /** `connecting`, `open`, `reconnecting` (waiting to retry) or `closed` (for good). */
+  get state(): ClientState {
+    return this.socketState;
+  }
+
+  /**
+   * @internal Starts the first connection; resolves on its confirmation. Called by `connect()`.
+   */
+  start(retryInitial: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.firstOutcome = { resolve, reject, retry: retryInitial };
+      if (this.signal?.aborted) return void this.close();
+      this.signal?.addEventListener('abort', this.onAbort, { once: true });
+      this.open();
+    });
+  }
+
+  /**
+   * Listens for one OnlyFans event key in every relayed frame; the value is typed for the
+   * known keys, `unknown` for others. Returns a function that stops listening.
+   *
+   * @example
+   * client.onEvent('typing', ({ id }) => console.log('fan', id, 'is typing'))
+   */
+  onEvent<K extends OnlyFansEventKey>(key: K, listener: (value: OnlyFansEvents[K], frame: OnlyFansFrame) => void): () => void;
+  onEvent(key: string, listener: (value: unknown, frame: OnlyFansFrame) => void): () => void;
+  onEvent(key: string, listener: (value: never, frame: OnlyFansFrame) => void): () => void {
+    return this.on('message', ({ frame }) => {
+      if (frame && Object.prototype.hasOwnProperty.call(frame, key)) (listener as (value: unknown, frame: OnlyFansFrame) => void)(frame[key], frame);
+    });
+  }
+
+  /**
+   * Sends an OnlyFans action on the open relay: an object is sent as JSON text, a string as a
+   * text frame, bytes as a binary frame. Throws an OfgwError `NOT_CONNECTED` when no relay is
+   * open (messages are not kept across reconnects: an action may not make sense by then).
+   * Use `getOnlines()` rather than sending `get_onlines` yourself, or replies get mixed up.
+   */
+  send(message: object | string | Uint8Array): void {
+    if (this.socketState !== 'open' || !this.socket) {
+      throw new OfgwError('NOT_CONNECTED', `cannot send: the relay is ${this.socketState}`);
+    }
+    this.socket.send(typeof message === 'string' || message instanceof Uint8Array ? message : JSON.stringify(message));
+  }
+
+  /**
+   * Asks OnlyFans which of `ids` are online and resolves with the `online` list of this
+   * request's own reply. Requests go one at a time (replies carry no id); rejects with
+   * `TIMEOUT` after `timeoutMs` (default `getOnlinesTimeoutMs`), `NOT_CONNECTED` when no relay
+   * is open, or `CLOSED`/the relay's error when it closes first.
+   */
+  getOnlines(ids: ReadonlyArray<number | string>, options: { timeoutMs?: number } = {}): Promise<Array<number | string>> {
+    if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' || typeof id === 'number')) {
+      return Promise.reject(new TypeError('getOnlines(ids): ids must be an array of strings or numbers'));
+    }
+    if (this.socketState !== 'open' || !this.onlines) {
+      return Promise.reject(new OfgwError('NOT_CONNECTED', `cannot ask get_onlines: the relay is ${this.socketState}`));
+    }
+    return this.onlines.request(ids, positiveMs(options.timeoutMs, this.onlinesTimeoutMs, 'timeoutMs'));
+  }
+
+  /**
+   * Stops for good: closes the relay (code 1000), cancels a pending reconnect, fails pending
+   * `getOnlines()` with `ABORTED` and rejects a pending `connect()`. Resolves once the socket
+   * has closed (bounded: at most 5 s).
+   */
+  close(): Promise<void> {
+    if (this.socketState === 'closed') return this.socketClosedPromise();
+    const error = new OfgwError('ABORTED', 'closed by the client');
+    const socket = this.socket;
+    const done = this.socketClosedPromise();
+    this.stop(error);
+    if (socket) {
+      this.emit('close', { code: NORMAL_CLOSURE, reason: '', error, willReconnect: false });
+      socket.close(NORMAL_CLOSURE);
+    }
+    return done;
+  }
+
+  private socketClosedPromise(): Promise<void> {
+    if (!this.socket) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      const previous = this.socketClosed;
+      this.socketClosed = () => {
+        previous?.();
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private open(): void {
+    this.socketState = 'connecting';
+    this.errorFrame = undefined;
+    this.openedAt = undefined;
+    let socket: RelaySocket | undefined;
+    const handlers = {
+      message: (data: string | Uint8Array) => {
+        if (socket === this.socket) this.onMessage(data);
+      },
+      close: (code: number, reason: string) => {
+        const current = socket === this.socket;
+        if (current) this.socket = undefined;
+        if (current && this.socketState !== 'closed') this.onClose(code, reason);
+        this.socketClosed?.();
+        this.socketClosed = undefined;
+      },
+    };
+    try {
+      socket = this.factory(this.url, this.apiKey, handlers);
+    } catch (error) {
+      // e.g. a URL the runtime refuses; report it as a failed connection.
+      const message = error instanceof Error ? error.message : String(error);
+      return this.ended(new OfgwError('CLOSED', `could not open a WebSocket: ${message}`, { closeCode: 1006 }));
+    }
+    this.socket = socket;
+    this.onlines = new OnlinesQueue((act) => this.send(act));
+    this.connectTimer = setTimeout(() => {
+      if (this.socket !== socket || this.socketState !== 'connecting') return;
+      this.socket = undefined;
+      socket?.close(NORMAL_CLOSURE);
+      this.ended(new OfgwError('CONNECT_TIMEOUT', `no confirmation within ${this.connectTimeoutMs} ms`));
+    }, this.connectTimeoutMs);
+  }
+
+  private onMessage(data: string | Uint8Array): void {
+    const binary = typeof data !== 'string';
+    const json = parseJson(data);
+    const gatewayError = asGatewayErrorFrame(json);
+    if (gatewayError) {
+      // Its close follows; the two become one error then.
+      this.errorFrame = gatewayError;
+      this.graceTimer ??= setTimeout(() => this.socket?.close(NORMAL_CLOSURE), ERROR_CLOSE_GRACE_MS);
+      return;
+    }
+    const frame = asFrame(json);
+    if (this.socketState === 'connecting' && frame?.connected === true) {
+      clearTimeout(this.connectTimer);
+      this.socketState = 'open';
+      this.openedAt = Date.now();
+      const reconnected = this.everOpened;
+      this.everOpened = true;
+      this.firstOutcome?.resolve();
+      this.firstOutcome = undefined;
+      this.emit('open', { modelId: this.modelId, reconnected });
+      return;
+    }
+    if (frame && Array.isArray(frame.online)) this.onlines?.onReply(frame.online as Array<number | string>);
+    this.emit('message', { raw: data, binary, json, frame });
+  }
+
+  private onClose(code: number, reason: string): void {
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    const error = errorFromClose(this.errorFrame, code, reason);
+    this.errorFrame = undefined;
+    if (this.openedAt !== undefined && this.backoff && Date.now() - this.openedAt >= (this.reconnectOptions?.stableAfterMs ?? 0)) {
+      this.backoff.reset();
+    }
+    this.ended(error, code, reason);
+  }
+
+  /** A relay (or an attempt at one) ended with `error`: reconnect or stop. */
+  private ended(error: OfgwError, code = error.closeCode ?? 1006, reason = error.closeReason ?? ''): void {
+    const wasOpen = this.socketState === 'open';
+    this.onlines?.failAll(error);
+    this.onlines = undefined;
+    const first = this.firstOutcome;
+    const mayRetry = this.reconnectOptions && this.backoff && (first === undefined || first.retry);
+    const decision = mayRetry ? decideReconnect(error, this.backoff as Backoff, this.reconnectOptions as ResolvedReconnectOptions) : { retry: false as const };
+    if (!decision.retry) {
+      if (first) {
+        this.firstOutcome = undefined;
+        first.reject(error);
+      }
+      this.stop(error);
+      if (wasOpen || !first) {
+        this.emit('error', error);
+        this.emit('close', { code, reason, error, willReconnect: false });
+      }
+      return;
+    }
+    this.socketState = 'reconnecting';
+    // A listener may call close() from any of these; stop emitting then.
+    this.emit('error', error);
+    if ((wasOpen || this.everOpened) && !this.isClosed()) this.emit('close', { code, reason, error, willReconnect: true });
+    const attempt = (this.backoff as Backoff).attempt;
+    if (!this.isClosed()) this.emit('reconnecting', { attempt, delayMs: decision.delayMs, error });
+    if (this.isClosed()) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.isClosed()) this.open();
+    }, decision.delayMs);
+  }
+
+  private isClosed(): boolean {
+    return this.socketState === 'closed';
+  }
+
+  /** Ends everything: timers, pending requests, the abort listener; `closed` resolves. */
+  private stop(error: OfgwError): void {
+    this.socketState = 'closed';
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.graceTimer);
+    clearTimeout(this.retryTimer);
+    this.socket = undefined;
+    this.onlines?.failAll(error);
+    this.onlines = undefined;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.firstOutcome) {
+      const first = this.firstOutcome;
+      this.firstOutcome = undefined;
+      first.reject(error);
+    }
+    this.finish(error);
+  }
+}
+
+function checkOptions(options: ClientOptions): { baseUrl: string; modelId: string; apiKey: string } {
+  if (typeof options !== 'object' || options === null) throw new TypeError('connect(options): options must be an object');
+  const { baseUrl, modelId, apiKey } = options;
+  if (typeof baseUrl !== 'string' || !/^(wss?|https?):\/\/[^/?#]+/i.test(baseUrl)) {
+    throw new TypeError(`connect(options): baseUrl must be a ws://, wss://, http:// or https:// URL of the gateway, got ${JSON.stringify(baseUrl)}`);
+  }
+  if (typeof modelId !== 'string' || modelId === '') throw new TypeError('connect(options): modelId must be a non-empty string');
+  // The key's value is never echoed.
+  if (typeof apiKey !== 'string') throw new TypeError('connect(options): apiKey must be a string');
+  const ws = baseUrl.replace(/^http/i, 'ws').replace(/\/+$/, '');
+  return { baseUrl: ws, modelId, apiKey };
+}
+
+function positiveMs(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** JSON from a text frame, or from a binary one holding UTF-8 JSON (OnlyFans sends both). */
+function parseJson(data: string | Uint8Array): unknown {
+  try {
+    return JSON.parse(typeof data === 'string' ? data : utf8.decode(data));
+  } catch {
+    return undefined;
+  }
+}

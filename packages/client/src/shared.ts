@@ -1,0 +1,17 @@
+/**
+ * What both entries (browser and Node) export besides `connect`: the client type, errors,
+ * the reconnection policy and the OnlyFans event types.
+ */
+export { OfgwClient, type ClientEvents, type ClientOptions, type ClientState, type CloseInfo, type ReconnectingInfo, type RelayedMessage } from './client.js';
+export {
+  GATEWAY_ERRORS,
+  isGatewayErrorCode,
+  OfgwError,
+  type ClientErrorCode,
+  type GatewayErrorCode,
+  type OfgwErrorCode,
+  type OfgwErrorDetails,
+} from './errors.js';
+export { Backoff, decideReconnect, isRetryable, resolveReconnectOptions, type ReconnectDecision, type ReconnectOptions } from './reconnect.js';
+export * from './onlyfans-events.js';
+export type { RelaySocket, SocketFactory, SocketHandlers } from './socket.js';
