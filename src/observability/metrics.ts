@@ -31,6 +31,17 @@ export interface GatewayMetrics {
   close(): void;
 }
 
+/** Options of {@link createMetrics}. */
+export interface MetricsOptions {
+  /**
+   * Where `GET /metrics` gets its text instead of this gateway's own registry. A worker of
+   * `ofgw serve --workers N` passes a function that asks the primary for the aggregate over
+   * every worker (src/cli/workers.ts), since a scrape lands on one worker only; the registry
+   * itself still holds this worker's own values, which the primary collects.
+   */
+  exposition?: () => Promise<string>;
+}
+
 /** Seconds; relays confirm in milliseconds locally and in up to the connect timeouts upstream. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -48,7 +59,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
  * (attempts, latencies, close codes, finished traffic) count both; the active-relay gauge
  * and live traffic read this gateway's own registry.
  */
-export function createMetrics(gateway: Gateway): GatewayMetrics {
+export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const finished: RelayTraffic = { messagesToUpstream: 0, bytesToUpstream: 0, messagesToClient: 0, bytesToClient: 0 };
@@ -158,7 +169,7 @@ export function createMetrics(gateway: Gateway): GatewayMetrics {
         sendText(res, 405, 'text/plain; charset=utf-8', 'Method Not Allowed\n', req.method, { allow: 'GET, HEAD' });
         return true;
       }
-      registry.metrics().then(
+      (options.exposition ?? (() => registry.metrics()))().then(
         (text) => sendText(res, 200, registry.contentType, text, req.method),
         (err: unknown) => sendText(res, 500, 'text/plain; charset=utf-8', `collecting metrics failed: ${errorText(err)}\n`, req.method),
       );

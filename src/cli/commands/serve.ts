@@ -1,25 +1,25 @@
 /**
  * `ofgw serve`: opens the store, seeds the sandbox on a first non-production start, starts
- * the gateway and drains it on SIGTERM/SIGINT within shutdownTimeoutMs.
+ * the gateway and drains it on SIGTERM/SIGINT within shutdownTimeoutMs. With `--workers N`
+ * (N > 1) this process becomes the primary of N gateway processes instead (../workers.ts).
  */
 import { nativeMasking } from '../../wire/frames.js';
-import { ConfigError, withoutPassword, type GatewayConfig } from '../../config.js';
-import { createAdminRoutes } from '../../admin/index.js';
-import { createCustomerRoutes } from '../../api/index.js';
-import { Gateway } from '../../gateway/server.js';
-import { createHealthRoutes } from '../../observability/health.js';
-import { createMetrics, type GatewayMetrics } from '../../observability/metrics.js';
+import { withoutPassword, type GatewayConfig } from '../../config.js';
+import type { Gateway } from '../../gateway/server.js';
+import type { GatewayMetrics } from '../../observability/metrics.js';
 import { createLogger, type Logger } from '../../log.js';
-import { startSimulator, type OnlyFansSimulator } from '../../sandbox/index.js';
+import type { OnlyFansSimulator } from '../../sandbox/index.js';
 import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
-import { packageVersion } from '../version.js';
 import { configFromArgs } from '../settings-flags.js';
-import { findSandboxOrg, sandboxBanner, sandboxSecret, seedSandbox } from '../first-run.js';
+import { buildGateway, fdLimit, hostForUrl, prepareSandbox } from '../gateway-process.js';
+import { servePrimary } from '../workers.js';
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { config } = configFromArgs(argv, 'serve');
   const logger = createLogger(config.logLevel);
+  // Many cores: a primary that forks `workers` gateway processes on the same port.
+  if (config.workers > 1) return servePrimary(config, logger);
   // The store loads the keyring itself so it can refuse to replace a lost key file.
   const store = await openStore(config.db, { masterKeyFile: config.masterKeyFile, masterKey: config.masterKey, env: process.env });
   let simulator: OnlyFansSimulator | undefined;
@@ -28,23 +28,19 @@ export async function serveCommand(argv: string[]): Promise<number> {
   try {
     const sandbox = config.production ? undefined : await prepareSandbox(store, config, logger);
     simulator = sandbox?.simulator;
-    gateway = new Gateway({
-      config,
-      store,
-      logger,
-      routes: (gw) => {
-        metrics = createMetrics(gw);
-        return [
-          createHealthRoutes(gw),
-          metrics.route,
-          createAdminRoutes(gw, { adminToken: config.adminToken, logger, version: packageVersion() }),
-          createCustomerRoutes(gw),
-        ];
-      },
-    });
+    const built = buildGateway(config, store, logger);
+    gateway = built.gateway;
+    metrics = built.metrics();
     const address = await gateway.listen();
     logger.info(
-      { host: address.address, port: address.port, db: withoutPassword(config.db), production: config.production, nativeMasking },
+      {
+        host: address.address,
+        port: address.port,
+        db: withoutPassword(config.db),
+        production: config.production,
+        nativeMasking,
+        fdLimit: fdLimit() ?? 'unknown',
+      },
       'gateway listening',
     );
     if (sandbox?.banner) process.stderr.write(sandbox.banner(`ws://${hostForUrl(address.address)}:${address.port}`));
@@ -58,39 +54,6 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const code = await waitForSignal(gateway, store, simulator, config, logger);
   metrics?.close();
   return code;
-}
-
-interface PreparedSandbox {
-  simulator: OnlyFansSimulator;
-  banner?: (gatewayUrl: string) => string;
-}
-
-/** Seeds on an empty store; restarts the simulator for a sandbox seeded earlier. */
-async function prepareSandbox(store: Store, config: GatewayConfig, logger: Logger): Promise<PreparedSandbox | undefined> {
-  const start = (secret: string): Promise<OnlyFansSimulator> =>
-    startSimulator({ host: '127.0.0.1', port: config.sandboxPort, secret, initialCounters: true, generator: { intervalMs: 3000 } }).catch(
-      (err: NodeJS.ErrnoException) => {
-        throw new ConfigError(
-          `invalid sandboxPort: the sandbox simulator could not listen on 127.0.0.1:${config.sandboxPort} (${err.code ?? err.message}); set OFGW_SANDBOX_PORT or --sandbox-port`,
-        );
-      },
-    );
-  if (await store.isEmpty()) {
-    const { seed, simulator } = await seedSandbox(store, start);
-    logger.info({ orgId: seed.orgId, modelId: seed.modelId, simulatorPort: simulator.port }, 'sandbox seeded');
-    return { simulator, banner: (url) => sandboxBanner(seed, url) };
-  }
-  const orgId = await findSandboxOrg(store);
-  if (!orgId) return undefined;
-  const simulator = await start(sandboxSecret(orgId));
-  logger.info({ orgId, simulatorPort: simulator.port }, 'sandbox simulator started');
-  return { simulator };
-}
-
-/** ws masks and unmasks every frame; bufferutil's native code does it several times faster. */
-function hostForUrl(address: string): string {
-  if (address === '0.0.0.0' || address === '::') return '127.0.0.1';
-  return address.includes(':') ? `[${address}]` : address;
 }
 
 /** Resolves with the exit code once a signal has drained everything (or the deadline hit). */
