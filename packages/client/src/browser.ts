@@ -23,7 +23,7 @@ type BrowserWebSocketConstructor = new (url: string) => BrowserWebSocket;
 export const browserSocketFactory: SocketFactory = (url, apiKey, handlers) => {
   const WebSocketImpl = (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket;
   if (typeof WebSocketImpl !== 'function') {
-    throw new Error('no global WebSocket in this runtime: in Node 20 import "@ofgw/client/node" instead');
+    throw new Error('no global WebSocket in this runtime: on Node 20 use the "@ofgw/client/node" entry');
   }
   const socket = new WebSocketImpl(`${url}?api_key=${encodeURIComponent(apiKey)}`);
   socket.binaryType = 'arraybuffer';
