@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { MODEL_USER_ID, waitFor } from '../helpers.js';
-import { FAST_RECONNECT, quietPeriod, REFUSALS, startSdkStack, type SdkStack } from '../sdk/sdk-harness.js';
+import { FAST_RECONNECT, quietPeriod, REFUSALS, startSdkStack, startUpgradeRecorder, type SdkStack } from '../sdk/sdk-harness.js';
 import { browserSuiteOptions, launchChromium, openPage, startStaticServer, type StaticServer, type WatchedPage } from './browser-harness.js';
 
 interface PlainError {
@@ -204,6 +204,19 @@ describe('the SDK in Chromium', browserSuiteOptions(), () => {
       assert.ok(problems.some((p) => p.includes('pageerror') && p.includes('thrown on purpose')), JSON.stringify(problems));
     } finally {
       await other.close();
+    }
+  });
+
+  it('the browser entry sends the key in ?api_key= (a browser cannot set headers)', async () => {
+    const recorder = await startUpgradeRecorder();
+    try {
+      const result = await page.evaluate((o) => (globalThis as unknown as SdkPage).sdkTest.connect(o), options({ baseUrl: recorder.url, reconnect: false }));
+      assert.ok('error' in result && result.error.code === 'CLOSED' && result.error.closeCode === 1006, JSON.stringify(result));
+      assert.equal(recorder.requests.length, 1);
+      assert.equal(recorder.requests[0]?.url, `/api/models/${stack.modelId}/ws?api_key=${encodeURIComponent(stack.apiKey)}`);
+      assert.equal(recorder.requests[0]?.headers['x-api-key'], undefined);
+    } finally {
+      await recorder.close();
     }
   });
 

@@ -9,7 +9,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { connect, OfgwError, type OfgwClient } from '../../packages/client/src/node.js';
 import { freePort, MODEL_USER_ID, startScriptedUpstream, waitFor, type ScriptedUpstream } from '../helpers.js';
 import { Recorder } from './recorder.js';
-import { FAST_RECONNECT, orgWithPlan, quietPeriod, REFUSALS, startSdkStack, watchUnhandledRejections, type SdkStack } from './sdk-harness.js';
+import { FAST_RECONNECT, orgWithPlan, quietPeriod, REFUSALS, startSdkStack, startUpgradeRecorder, watchUnhandledRejections, type SdkStack } from './sdk-harness.js';
 
 async function rejection(promise: Promise<unknown>): Promise<OfgwError> {
   try {
@@ -333,6 +333,20 @@ describe('SDK in Node', () => {
     await assert.rejects(connect({ baseUrl: 'ftp://x', modelId: 'm', apiKey: 'secret-key' }), /baseUrl/);
     await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: '', apiKey: 'secret-key' }), /modelId/);
     await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: 'm', apiKey: 'secret-key', reconnect: { baseDelayMs: -5 } }), (e: Error) => /reconnect\.baseDelayMs/.test(e.message) && !e.message.includes('secret-key'));
+  });
+
+  it('the Node entry sends the key in the X-API-Key header, never in the URL', async () => {
+    const recorder = await startUpgradeRecorder();
+    try {
+      const error = await rejection(connect({ baseUrl: recorder.url, modelId: stack.modelId, apiKey: stack.apiKey, reconnect: false }));
+      assert.equal(error.code, 'CLOSED');
+      assert.equal(error.closeCode, 1006);
+      assert.equal(recorder.requests.length, 1);
+      assert.equal(recorder.requests[0]?.url, `/api/models/${stack.modelId}/ws`);
+      assert.equal(recorder.requests[0]?.headers['x-api-key'], stack.apiKey);
+    } finally {
+      await recorder.close();
+    }
   });
 
   it('no API key in the gateway logs', () => {

@@ -169,3 +169,21 @@ export function quietPeriod(ms: number): Promise<void> {
 }
 
 export { waitFor };
+
+/** An HTTP server on 127.0.0.1 that records each upgrade request (URL and headers) and drops it. */
+export async function startUpgradeRecorder(): Promise<{ url: string; requests: { url: string; headers: Record<string, unknown> }[]; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const requests: { url: string; headers: Record<string, unknown> }[] = [];
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req, socket) => {
+    requests.push({ url: req.url ?? '', headers: { ...req.headers } });
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
