@@ -1,42 +1,45 @@
-/** The store's entry point: pick the implementation from the configured location. */
+/** The store's entry point: pick the engine from the configured location. */
+import { KyselyStore } from './kysely-store.js';
+import type { OpenedDatabase, OpenStoreOptions } from './opening.js';
+import { openPostgresDatabase } from './postgres.js';
+import { isPostgresUrl } from './postgres-url.js';
 import { secretsAdmin, type SecretsAdmin } from './secrets-admin.js';
-import { openSqliteDatabase, openSqliteStore, type OpenStoreOptions } from './sqlite.js';
+import { openSqliteDatabase } from './sqlite.js';
 import type { Store } from './types.js';
 
 export { StoreError, type StoreErrorCode } from './errors.js';
 export type * from './types.js';
 export { MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES, TOUCH_INTERVAL_MS } from './types.js';
 export { SecretsError, loadKeyring, type Keyring, type LoadKeyringOptions, type SecretsErrorCode } from '../secrets/index.js';
-export type { OpenStoreOptions } from './sqlite.js';
+export { DEFAULT_POOL_SIZE, type OpenStoreOptions } from './opening.js';
+export { storeConnectionError, type StoreConnectionErrorMessage } from './postgres.js';
+export { isPostgresUrl } from './postgres-url.js';
 export type { SecretsAdmin } from './secrets-admin.js';
 export type { KeyUsage, PruneResult, RotateOptions, RotationResult, RotationStep, SecretsStatus } from './secret-maintenance.js';
 
-function refusePostgres(location: string): void {
-  if (/^postgres(ql)?:\/\//i.test(location)) {
-    throw new Error(
-      'PostgreSQL is not supported yet: set db (OFGW_DB) to a SQLite file path such as ./data/ofgw.db',
-    );
-  }
+/** A postgres:// or postgresql:// URL opens PostgreSQL; anything else is a SQLite path. */
+function openDatabase(location: string, options: OpenStoreOptions): Promise<OpenedDatabase> {
+  return isPostgresUrl(location) ? openPostgresDatabase(location, options) : openSqliteDatabase(location, options);
 }
 
 /**
- * Opens the store at `location` (the `db` setting, `OFGW_DB`): a SQLite file path, or
- * `':memory:'`. PostgreSQL URLs are recognised and refused until that store exists.
- * Model secrets are encrypted with the keyring `options` describe (default: OFGW_MASTER_KEY,
- * else OFGW_MASTER_KEY_FILE, else a key file beside the database, created on first open).
+ * Opens the store at `location` (the `db` setting: OFGW_DB, else DATABASE_URL): a SQLite file
+ * path, `':memory:'`, or a postgres:// / postgresql:// URL. Model secrets are encrypted with
+ * the keyring `options` describe (OFGW_MASTER_KEY, else OFGW_MASTER_KEY_FILE, else — SQLite
+ * only — a key file beside the database, created on first open; PostgreSQL requires one of
+ * the first two).
  * @example const store = await openStore(config.db, { masterKeyFile: config.masterKeyFile, masterKey: config.masterKey });
  */
 export async function openStore(location: string, options: OpenStoreOptions = {}): Promise<Store> {
-  refusePostgres(location);
-  return openSqliteStore(location, options);
+  const { db, keyring, dialect } = await openDatabase(location, options);
+  return new KyselyStore(db, keyring, dialect);
 }
 
 /**
  * Opens the database for `ofgw secrets status|rotate|prune`, with the same keyring rules as
- * {@link openStore}; safe to use while a server has the same database open.
+ * {@link openStore}; safe to use while servers have the same database open.
  */
 export async function openSecretsAdmin(location: string, options: OpenStoreOptions = {}): Promise<SecretsAdmin> {
-  refusePostgres(location);
-  const { db, keyring } = await openSqliteDatabase(location, options);
-  return secretsAdmin(db, keyring);
+  const { db, keyring, dialect } = await openDatabase(location, options);
+  return secretsAdmin(db, keyring, dialect);
 }

@@ -1,13 +1,15 @@
 /**
- * The {@link Store} over Kysely. It uses only SQL that SQLite and PostgreSQL share
- * (`returning`, `on conflict … do update`), so the PostgreSQL store will be this class
- * given another Kysely instance.
+ * The {@link Store} over Kysely, for SQLite and PostgreSQL alike. It uses only SQL both
+ * share (`returning`, `on conflict … do update`); where the engines differ in how concurrent
+ * writers meet, it asks {@link WriteLocks} (locks.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Keyring } from '../secrets/index.js';
 import { digestsEqual, generateApiKey, hashApiKey, isWellFormedApiKey } from '../auth/api-key.js';
 import { CompiledRead } from './compiled-read.js';
+import type { DialectName } from './dialect.js';
+import { writeLocks, type WriteLocks } from './locks.js';
 import { openField, type ModelRef } from './model-secrets.js';
 import { appendEvent, credentialReason, diffCredentials, modelColumns, type Trx } from './model-writes.js';
 import { toApiKey, toChange, toModel, toModelEvent, toOrganization, toSubscription } from './records.js';
@@ -63,11 +65,6 @@ interface ModelMutation {
 
 const now = (): string => new Date().toISOString();
 
-/** Appends a change-feed row; always called inside the mutation's own transaction. */
-async function appendChange(trx: Trx, kind: ChangeKind, entityId: string, at: string): Promise<void> {
-  await trx.insertInto('changes').values({ kind, entity_id: entityId, at }).execute();
-}
-
 /**
  * The reads every new relay makes (findApiKey, getSubscription, getModel,
  * getModelCredentials), compiled once per store.
@@ -95,12 +92,17 @@ export class KyselyStore implements Store {
   readonly #db: Kysely<Database>;
   readonly #keyring: Keyring;
   readonly #reads: ReturnType<typeof connectPathReads>;
+  readonly #locks: WriteLocks;
 
-  /** `keyring` encrypts the models' token, cookie and proxy URL (see src/secrets). */
-  constructor(db: Kysely<Database>, keyring: Keyring) {
+  /**
+   * `keyring` encrypts the models' token, cookie and proxy URL (see src/secrets); `dialect`
+   * is the engine behind `db`.
+   */
+  constructor(db: Kysely<Database>, keyring: Keyring, dialect: DialectName) {
     this.#db = db;
     this.#keyring = keyring;
     this.#reads = connectPathReads(db);
+    this.#locks = writeLocks(dialect);
   }
 
   async createOrganization(input: { name: string; sandbox?: boolean }): Promise<Organization> {
@@ -108,7 +110,7 @@ export class KyselyStore implements Store {
     const row = { id: randomUUID(), name, sandbox: sandbox ? 1 : 0, created_at: now() };
     await this.#db.transaction().execute(async (trx) => {
       await trx.insertInto('organizations').values(row).execute();
-      await appendChange(trx, 'organization', row.id, row.created_at);
+      await this.#appendChange(trx, 'organization', row.id, row.created_at);
     });
     return toOrganization(row);
   }
@@ -145,7 +147,7 @@ export class KyselyStore implements Store {
         .onConflict((oc) => oc.column('org_id').doUpdateSet({ status, plan, updated_at: at }))
         .returningAll()
         .executeTakeFirstOrThrow();
-      await appendChange(trx, 'subscription', id, at);
+      await this.#appendChange(trx, 'subscription', id, at);
       return saved;
     });
     return toSubscription(row);
@@ -179,7 +181,7 @@ export class KyselyStore implements Store {
     await this.#db.transaction().execute(async (trx) => {
       await requireOrganization(trx, id);
       await trx.insertInto('api_keys').values(row).execute();
-      await appendChange(trx, 'api_key', row.id, row.created_at);
+      await this.#appendChange(trx, 'api_key', row.id, row.created_at);
     });
     return { ...toApiKey(row), key };
   }
@@ -208,6 +210,8 @@ export class KyselyStore implements Store {
     const keyId = requireId('API key', id);
     const at = now();
     const row = await this.#db.transaction().execute(async (trx) => {
+      // Update first, read after: a concurrent revocation on another node makes this update
+      // wait for its row, then match nothing, so only the first one records a change.
       const revoked = await trx
         .updateTable('api_keys')
         .set({ revoked_at: at })
@@ -216,7 +220,7 @@ export class KyselyStore implements Store {
         .returningAll()
         .executeTakeFirst();
       if (revoked !== undefined) {
-        await appendChange(trx, 'api_key', keyId, at);
+        await this.#appendChange(trx, 'api_key', keyId, at);
         return revoked;
       }
       // Already revoked (keep the first time, no new change) or missing.
@@ -256,6 +260,7 @@ export class KyselyStore implements Store {
     const at = now();
     const ref = { orgId: id, modelId: randomUUID() };
     const row = await this.#db.transaction().execute(async (trx) => {
+      await this.#locks.secretWrite(trx);
       await requireOrganization(trx, id);
       const created = await trx
         .insertInto('models')
@@ -269,7 +274,7 @@ export class KyselyStore implements Store {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await appendChange(trx, 'model', ref.modelId, at);
+      await this.#appendChange(trx, 'model', ref.modelId, at);
       await appendEvent(trx, ref, 'created', null, at);
       return created;
     });
@@ -332,7 +337,7 @@ export class KyselyStore implements Store {
       const removed = await trx.deleteFrom('models').where('id', '=', modelId).returning(['id', 'org_id']).executeTakeFirst();
       if (removed === undefined) throw notFound('model', modelId);
       const at = now();
-      await appendChange(trx, 'model', modelId, at);
+      await this.#appendChange(trx, 'model', modelId, at);
       await appendEvent(trx, { orgId: removed.org_id, modelId }, 'removed', null, at);
     });
   }
@@ -381,7 +386,8 @@ export class KyselyStore implements Store {
     const modelId = requireId('model', id);
     const event = parseInput(modelEventInput, { kind, reason });
     await this.#db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('models').select('org_id').where('id', '=', modelId).executeTakeFirst();
+      // Locked, so a removal on another node cannot commit between this read and the event.
+      const row = await this.#locks.row(trx.selectFrom('models').select('org_id').where('id', '=', modelId)).executeTakeFirst();
       if (row === undefined) throw notFound('model', modelId);
       // No change row: the model's state is unchanged, so relays have nothing to re-check.
       await appendEvent(trx, { orgId: row.org_id, modelId }, event.kind, event.reason, now());
@@ -425,15 +431,27 @@ export class KyselyStore implements Store {
   }
 
   /**
+   * Appends a change-feed row; always inside the mutation's own transaction, after its other
+   * writes and reads (the feed's lock is then held only for the commit, see locks.ts).
+   */
+  async #appendChange(trx: Trx, kind: ChangeKind, entityId: string, at: string): Promise<void> {
+    await this.#locks.changeFeed(trx);
+    await trx.insertInto('changes').values({ kind, entity_id: entityId, at }).execute();
+  }
+
+  /**
    * Reads the model inside a write transaction and applies `decide`'s columns, change row and
-   * event, or nothing when it returns `undefined` (the model already is in that state).
+   * event, or nothing when it returns `undefined` (the model already is in that state). The
+   * read locks the row, so concurrent mutations of one model (from any node) decide one after
+   * the other, each on the state the previous one committed.
    */
   async #mutateModel(
     modelId: string,
     decide: (row: Selectable<ModelsTable>, ref: ModelRef, at: string) => ModelMutation | undefined,
   ): Promise<ModelRecord> {
     const row = await this.#db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('models').selectAll().where('id', '=', modelId).executeTakeFirst();
+      await this.#locks.secretWrite(trx);
+      const current = await this.#locks.row(trx.selectFrom('models').selectAll().where('id', '=', modelId)).executeTakeFirst();
       if (current === undefined) throw notFound('model', modelId);
       const ref = { orgId: current.org_id, modelId };
       const at = now();
@@ -445,7 +463,7 @@ export class KyselyStore implements Store {
         .where('id', '=', modelId)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await appendChange(trx, 'model', modelId, at);
+      await this.#appendChange(trx, 'model', modelId, at);
       if (mutation.event) await appendEvent(trx, ref, mutation.event.kind, mutation.event.reason, at);
       return updated;
     });

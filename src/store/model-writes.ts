@@ -1,9 +1,10 @@
 /**
  * Helpers for the store's model mutations: secret columns sealed inside the write
  * transaction, credential-change detection and the audit trail. Sealing happens inside the
- * transaction on purpose: `ofgw secrets rotate` switches the current key, then re-encrypts in
- * transactions that queue behind any write already holding the lock, so a value encrypted
- * under the old key is always committed before the re-encryption pass reads it.
+ * transaction (which holds the secret-write lock, see locks.ts) on purpose: `ofgw secrets
+ * rotate` switches the current key, then re-encrypts in transactions that queue behind any
+ * write already holding the lock, so a value encrypted under the old key is always committed
+ * before the re-encryption pass reads it.
  */
 import type { Selectable, Transaction, Updateable } from 'kysely';
 import type { Keyring } from '../secrets/index.js';

@@ -6,8 +6,9 @@
  * Rotation never stops a running server: the new key goes into the key file first (servers
  * re-read it before each encryption), then values are re-encrypted a batch per transaction,
  * each re-encryption decrypting with whichever key the value names. Key-file changes run
- * inside a database write transaction, which serializes them with each other and with
- * every write of a secret (sealed inside its own transaction, see model-writes.ts).
+ * inside a database transaction holding the key-change lock, which serializes them with each
+ * other and with every write of a secret (sealed inside its own transaction under the
+ * secret-write lock, see model-writes.ts and locks.ts); rows read to be rewritten are locked.
  */
 import type { Kysely } from 'kysely';
 import { generateKey, isSealed, newKeyId, SecretsError, type Keyring, type KeySource } from '../secrets/index.js';
@@ -22,6 +23,7 @@ import {
   storedKeyId,
   type SecretField,
 } from './model-secrets.js';
+import type { WriteLocks } from './locks.js';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -64,11 +66,12 @@ export async function hasEncryptedSecrets(db: Db): Promise<boolean> {
  * masked proxy copy listings show. Runs on every open; finds nothing after the first.
  * @returns how many values it encrypted.
  */
-export async function encryptPlaintextSecrets(db: Db, keyring: Keyring): Promise<number> {
+export async function encryptPlaintextSecrets(db: Db, keyring: Keyring, locks: WriteLocks): Promise<number> {
   if ((await plaintextRows(db).limit(1).executeTakeFirst()) === undefined) return 0;
   return db.transaction().execute(async (trx) => {
+    await locks.secretWrite(trx);
     let count = 0;
-    for (const row of await plaintextRows(trx).execute()) {
+    for (const row of await locks.row(plaintextRows(trx)).execute()) {
       const ref = { orgId: row.org_id, modelId: row.id };
       const set: Partial<Record<'ws_token' | 'cookie' | 'proxy_url' | 'proxy_url_masked', string>> = {};
       for (const field of SECRET_FIELDS) {
@@ -161,11 +164,14 @@ export interface RotationResult {
  * Adds a new current key (file and memory keyrings; an env keyring keeps its current key,
  * which the operator has just changed) and re-encrypts every value under the current key.
  */
-export async function rotateSecrets(db: Db, keyring: Keyring, options: RotateOptions = {}): Promise<RotationResult> {
+export async function rotateSecrets(db: Db, keyring: Keyring, locks: WriteLocks, options: RotateOptions = {}): Promise<RotationResult> {
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a whole number of at least 1');
   const keyId = keyring.mutable
-    ? await db.transaction().execute(async () => keyring.addKey(newKeyId(), generateKey()))
+    ? await db.transaction().execute(async (trx) => {
+        await locks.keyChange(trx);
+        return keyring.addKey(newKeyId(), generateKey());
+      })
     : keyring.currentKeyId();
   await options.onStep?.({ step: 'key-added', keyId, reencrypted: 0 });
   const failed = new Map<string, RotationFailure>();
@@ -175,12 +181,9 @@ export async function rotateSecrets(db: Db, keyring: Keyring, options: RotateOpt
     let cursor = '';
     for (;;) {
       const batch = await db.transaction().execute(async (trx) => {
-        const rows = await trx
-          .selectFrom('models')
-          .select(['id', 'org_id', 'ws_token', 'cookie', 'proxy_url'])
-          .where('id', '>', cursor)
-          .orderBy('id')
-          .limit(batchSize)
+        await locks.secretWrite(trx);
+        const rows = await locks
+          .row(trx.selectFrom('models').select(['id', 'org_id', 'ws_token', 'cookie', 'proxy_url']).where('id', '>', cursor).orderBy('id').limit(batchSize))
           .execute();
         // Read inside the transaction: a key added by a concurrent rotation is used at once.
         const current = keyring.currentKeyId();
@@ -229,10 +232,11 @@ export interface PruneResult {
 
 /**
  * Removes keys that are neither current nor used by any stored value. Counting and removing
- * happen inside one write transaction, so no value can start using a key in between.
+ * happen inside one transaction holding the key-change lock, so no value can start using a
+ * key in between.
  * @throws {SecretsError} `NOT_APPLICABLE` for env keys (the operator edits the variable).
  */
-export async function pruneKeys(db: Db, keyring: Keyring): Promise<PruneResult> {
+export async function pruneKeys(db: Db, keyring: Keyring, locks: WriteLocks): Promise<PruneResult> {
   if (!keyring.mutable) {
     throw new SecretsError(
       'NOT_APPLICABLE',
@@ -240,6 +244,7 @@ export async function pruneKeys(db: Db, keyring: Keyring): Promise<PruneResult> 
     );
   }
   const removed = await db.transaction().execute(async (trx) => {
+    await locks.keyChange(trx);
     const counts = await countByKey(trx);
     const current = keyring.currentKeyId();
     return keyring.removeKeys(keyring.keyIds().filter((id) => id !== current && !counts.has(id)));

@@ -1,6 +1,8 @@
 /** `ofgw secrets …` over an open database: status, rotation and pruning of the keyring. */
 import type { Kysely } from 'kysely';
 import type { Keyring } from '../secrets/index.js';
+import type { DialectName } from './dialect.js';
+import { writeLocks } from './locks.js';
 import type { Database } from './schema.js';
 import {
   pruneKeys,
@@ -23,12 +25,13 @@ export interface SecretsAdmin {
   close(): Promise<void>;
 }
 
-export function secretsAdmin(db: Kysely<Database>, keyring: Keyring): SecretsAdmin {
+export function secretsAdmin(db: Kysely<Database>, keyring: Keyring, dialect: DialectName): SecretsAdmin {
+  const locks = writeLocks(dialect);
   return {
     keyring,
     status: () => secretsStatus(db, keyring),
-    rotate: (options) => rotateSecrets(db, keyring, options),
-    prune: () => pruneKeys(db, keyring),
+    rotate: (options) => rotateSecrets(db, keyring, locks, options),
+    prune: () => pruneKeys(db, keyring, locks),
     close: () => db.destroy(),
   };
 }

@@ -3,14 +3,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
-import { loadKeyring, type Keyring } from '../secrets/index.js';
 import { KyselyStore } from './kysely-store.js';
-import { migrateToLatest } from './migrations/index.js';
+import { prepareDatabase, type OpenedDatabase, type OpenStoreOptions } from './opening.js';
 import type { Database as Tables } from './schema.js';
-import { encryptPlaintextSecrets, hasEncryptedSecrets } from './secret-maintenance.js';
 import { ImmediateTransactionSqliteDialect } from './sqlite-dialect.js';
 import { StatementCachingDatabase } from './statement-cache.js';
 import type { Store } from './types.js';
+
+export type { OpenedDatabase, OpenStoreOptions } from './opening.js';
 
 /**
  * How long a statement waits for another process's write lock before failing. The CLI's
@@ -19,28 +19,9 @@ import type { Store } from './types.js';
 const BUSY_TIMEOUT_MS = 5000;
 
 /**
- * Where the store's secrets key comes from. Without `keyring`, it is loaded as
- * {@link loadKeyring} describes (environment, key file, or beside the database).
- */
-export interface OpenStoreOptions {
-  /** A keyring loaded by the caller; the other options are then ignored. */
-  keyring?: Keyring;
-  /** The `masterKeyFile` setting; empty or absent: OFGW_MASTER_KEY_FILE, then `<db name>.keys` beside the database. */
-  masterKeyFile?: string;
-  /** The `masterKey` setting (base64 of 32 bytes); empty or absent: OFGW_MASTER_KEY. */
-  masterKey?: string;
-  /** Environment to read OFGW_MASTER_KEY* from; defaults to `process.env`. */
-  env?: NodeJS.ProcessEnv;
-}
-
-export interface OpenedDatabase {
-  db: Kysely<Tables>;
-  keyring: Keyring;
-}
-
-/**
  * Opens (creating it and its folder if needed) the SQLite file at `path`, migrates it, loads
- * the keyring and encrypts any secret an older version stored in clear.
+ * the keyring (by default from a key file beside it) and encrypts any secret an older version
+ * stored in clear.
  */
 export async function openSqliteDatabase(path: string, options: OpenStoreOptions = {}): Promise<OpenedDatabase> {
   const inMemory = path === ':memory:' || path === '';
@@ -62,27 +43,15 @@ export async function openSqliteDatabase(path: string, options: OpenStoreOptions
   // Kysely's driver prepares every query anew, about a third of a point read's cost: reuse them.
   const database = new StatementCachingDatabase(sqlite);
   const db = new Kysely<Tables>({ dialect: new ImmediateTransactionSqliteDialect({ database }) });
-  try {
-    await migrateToLatest(db, 'sqlite');
-    const keyring =
-      options.keyring ??
-      loadKeyring({
-        dbLocation: path,
-        masterKeyFile: options.masterKeyFile,
-        masterKey: options.masterKey,
-        env: options.env,
-        createKeyFile: !(await hasEncryptedSecrets(db)),
-      });
-    if ((await encryptPlaintextSecrets(db, keyring)) > 0) {
-      // Old page images holding the plaintext sit in the WAL until a checkpoint; truncate it
-      // (best effort: a reader in another process may hold part of it until it finishes).
-      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
-    }
-    return { db, keyring };
-  } catch (error) {
-    await db.destroy();
-    throw error;
-  }
+  return prepareDatabase(db, {
+    dialect: 'sqlite',
+    location: path,
+    // Old page images holding the plaintext sit in the WAL until a checkpoint; truncate it
+    // (best effort: a reader in another process may hold part of it until it finishes).
+    afterPlaintextEncrypted: async (opened) => {
+      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(opened);
+    },
+  }, options);
 }
 
 /**
@@ -91,6 +60,6 @@ export async function openSqliteDatabase(path: string, options: OpenStoreOptions
  * @example const store = await openSqliteStore('./data/ofgw.db');
  */
 export async function openSqliteStore(path: string, options: OpenStoreOptions = {}): Promise<Store> {
-  const { db, keyring } = await openSqliteDatabase(path, options);
-  return new KyselyStore(db, keyring);
+  const { db, keyring, dialect } = await openSqliteDatabase(path, options);
+  return new KyselyStore(db, keyring, dialect);
 }

@@ -106,7 +106,9 @@ export type ChangeKind = 'organization' | 'subscription' | 'api_key' | 'model';
 /**
  * One row of the change feed. Every mutation appends one in the same transaction, so a
  * running gateway that polls {@link Store.changesSince} sees changes made by any process
- * (the CLI on the same SQLite file, another node on the same PostgreSQL) in order.
+ * (the CLI on the same SQLite file, another node on the same PostgreSQL) in order. Rows
+ * become visible in `seq` order on both engines, so a poller that resumes after the last
+ * `seq` it read never skips one.
  */
 export interface Change {
   seq: number;

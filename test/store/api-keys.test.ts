@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { isWellFormedApiKey } from '../../src/auth/api-key.js';
 import type { Store } from '../../src/store/types.js';
-import { tempDatabase, tempStore } from './temp-store.js';
+import { storeTest } from './temp-store.js';
 
 async function orgWithKey(store: Store) {
   const org = await store.createOrganization({ name: 'Acme' });
@@ -13,8 +10,8 @@ async function orgWithKey(store: Store) {
   return { org, key };
 }
 
-test('createApiKey returns a well-formed key once; reads never include it', async (t) => {
-  const store = await tempStore(t);
+storeTest('createApiKey returns a well-formed key once; reads never include it', async (db) => {
+  const store = await db.open();
   const { org, key } = await orgWithKey(store);
   assert.ok(isWellFormedApiKey(key.key));
   assert.equal(key.prefix, key.key.slice(0, 12));
@@ -30,8 +27,8 @@ test('createApiKey returns a well-formed key once; reads never include it', asyn
   assert.equal('key' in record, false);
 });
 
-test('createApiKey normalises expiresAt to UTC and works without input', async (t) => {
-  const store = await tempStore(t);
+storeTest('createApiKey normalises expiresAt to UTC and works without input', async (db) => {
+  const store = await db.open();
   const org = await store.createOrganization({ name: 'Acme' });
   const dated = await store.createApiKey(org.id, { expiresAt: '2027-01-31T02:00:00+02:00' });
   assert.equal(dated.expiresAt, '2027-01-31T00:00:00.000Z');
@@ -42,14 +39,14 @@ test('createApiKey normalises expiresAt to UTC and works without input', async (
   assert.equal((await store.listApiKeys(org.id)).length, 3);
 });
 
-test('createApiKey for a missing organization is NOT_FOUND', async (t) => {
-  const store = await tempStore(t);
+storeTest('createApiKey for a missing organization is NOT_FOUND', async (db) => {
+  const store = await db.open();
   await assert.rejects(store.createApiKey(randomUUID()), { code: 'NOT_FOUND' });
   assert.deepEqual(await store.listApiKeys('not-a-uuid'), []);
 });
 
-test('findApiKey matches the exact key only', async (t) => {
-  const store = await tempStore(t);
+storeTest('findApiKey matches the exact key only', async (db) => {
+  const store = await db.open();
   const { key } = await orgWithKey(store);
   assert.equal((await store.findApiKey(key.key))?.id, key.id);
   assert.equal(await store.findApiKey(key.key.slice(0, -1)), undefined);
@@ -59,8 +56,8 @@ test('findApiKey matches the exact key only', async (t) => {
   assert.equal((await store.findApiKey(other.key))?.id, other.id);
 });
 
-test('revokeApiKey is idempotent and findApiKey still returns revoked keys', async (t) => {
-  const store = await tempStore(t);
+storeTest('revokeApiKey is idempotent and findApiKey still returns revoked keys', async (db) => {
+  const store = await db.open();
   const { key } = await orgWithKey(store);
   const before = await store.latestChangeSeq();
   const first = await store.revokeApiKey(key.id);
@@ -75,15 +72,15 @@ test('revokeApiKey is idempotent and findApiKey still returns revoked keys', asy
   );
 });
 
-test('revokeApiKey of a missing or malformed id is NOT_FOUND', async (t) => {
-  const store = await tempStore(t);
+storeTest('revokeApiKey of a missing or malformed id is NOT_FOUND', async (db) => {
+  const store = await db.open();
   const id = randomUUID();
   await assert.rejects(store.revokeApiKey(id), { code: 'NOT_FOUND', message: `API key ${id} not found` });
   await assert.rejects(store.revokeApiKey('42'), { code: 'NOT_FOUND' });
 });
 
-test('touchApiKey writes at most once a minute, never backwards, and is not a change', async (t) => {
-  const store = await tempStore(t);
+storeTest('touchApiKey writes at most once a minute, never backwards, and is not a change', async (db) => {
+  const store = await db.open();
   const { key } = await orgWithKey(store);
   const seq = await store.latestChangeSeq();
   const t0 = new Date('2026-06-01T12:00:00.000Z');
@@ -108,21 +105,16 @@ test('touchApiKey writes at most once a minute, never backwards, and is not a ch
   });
 });
 
-test('only the SHA-256 of a key is stored: the plaintext is nowhere in the file', async (t) => {
-  const db = tempDatabase(t);
+storeTest('only the SHA-256 of a key is stored: the plaintext is nowhere in the database', async (db) => {
   const store = await db.open();
   const { key } = await orgWithKey(store);
   await store.close();
 
-  const raw = new Database(db.path, { readonly: true });
-  const row = raw.prepare('select key_hash from api_keys where id = ?').get(key.id) as { key_hash: string };
-  raw.close();
-  assert.equal(row.key_hash, createHash('sha256').update(key.key).digest('hex'));
+  const [row] = await db.query<{ key_hash: string }>('select key_hash from api_keys where id = ?', [key.id]);
+  assert.equal(row?.key_hash, createHash('sha256').update(key.key).digest('hex'));
 
-  for (const file of [db.path, `${db.path}-wal`]) {
-    if (!existsSync(file)) continue;
-    const bytes = readFileSync(file);
-    assert.equal(bytes.includes(key.key), false, `${file} holds the plaintext key`);
-    assert.equal(bytes.includes(key.key.slice(12)), false, `${file} holds the key's secret part`);
-  }
+  const bytes = await db.contents();
+  assert.ok(bytes.includes(row.key_hash), 'sanity: the contents hold the digest');
+  assert.equal(bytes.includes(key.key), false, 'the database holds the plaintext key');
+  assert.equal(bytes.includes(key.key.slice(12)), false, "the database holds the key's secret part");
 });

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { tempDatabase, tempStore } from './temp-store.js';
+import { storeTest } from './temp-store.js';
 
-test('every mutation appends one change, in order, with its kind and entity', async (t) => {
-  const store = await tempStore(t);
+storeTest('every mutation appends one change, in order, with its kind and entity', async (db) => {
+  const store = await db.open();
   assert.equal(await store.latestChangeSeq(), 0);
   assert.deepEqual(await store.changesSince(0), []);
 
@@ -38,8 +37,8 @@ test('every mutation appends one change, in order, with its kind and entity', as
   assert.equal(await store.latestChangeSeq(), 9);
 });
 
-test('changesSince pages by seq and limit', async (t) => {
-  const store = await tempStore(t);
+storeTest('changesSince pages by seq and limit', async (db) => {
+  const store = await db.open();
   for (let i = 0; i < 5; i++) await store.createOrganization({ name: `Org ${i}` });
   assert.deepEqual((await store.changesSince(0, 2)).map((c) => c.seq), [1, 2]);
   assert.deepEqual((await store.changesSince(2, 2)).map((c) => c.seq), [3, 4]);
@@ -50,16 +49,15 @@ test('changesSince pages by seq and limit', async (t) => {
   await assert.rejects(store.changesSince(0.5), { code: 'INVALID_INPUT', message: 'after must be a whole number' });
 });
 
-test('a failed mutation appends no change', async (t) => {
-  const store = await tempStore(t);
+storeTest('a failed mutation appends no change', async (db) => {
+  const store = await db.open();
   const org = await store.createOrganization({ name: 'Acme' });
   await assert.rejects(store.createModel(org.id, { wsUrl: 'http://x', wsToken: 't' }));
   await assert.rejects(store.revokeApiKey('00000000-0000-4000-8000-000000000000'));
   assert.equal(await store.latestChangeSeq(), 1);
 });
 
-test('two stores on one file (CLI and server) see each other\'s writes and changes', async (t) => {
-  const db = tempDatabase(t);
+storeTest('two stores on one file (CLI and server) see each other\'s writes and changes', async (db) => {
   const server = await db.open();
   const cli = await db.open();
 

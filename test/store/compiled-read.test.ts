@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { Kysely } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
 import { CompiledRead } from '../../src/store/compiled-read.js';
 import { ImmediateTransactionSqliteDialect } from '../../src/store/sqlite-dialect.js';
+import { postgresSkip, tempDatabase } from './temp-store.js';
 
 interface Tables {
   items: { id: string; label: string; kind: string };
@@ -39,4 +41,18 @@ test('a compiled read refuses a query that does not bind exactly its one value',
     /exactly one value, got 2/,
   );
   assert.throws(() => new CompiledRead(() => db.selectFrom('items').selectAll().where('id', '=', 'fixed')), /exactly one value/);
+});
+
+test('on PostgreSQL a compiled read binds $1 and reads the value given', { skip: postgresSkip }, async (t) => {
+  const temp = await tempDatabase(t, 'postgres');
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: temp.location, max: 1 }) }) });
+  t.after(() => db.destroy());
+  await db.schema.createTable('items').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('label', 'text').addColumn('kind', 'text').execute();
+  await db.insertInto('items').values([{ id: 'a', label: 'A', kind: 'x' }, { id: 'b', label: 'B', kind: 'y' }]).execute();
+
+  const read = new CompiledRead((id) => db.selectFrom('items').select(['id', 'label']).where('id', '=', id));
+  assert.equal(read.with('a').sql, 'select "id", "label" from "items" where "id" = $1');
+  assert.deepEqual((await db.executeQuery(read.with('a'))).rows, [{ id: 'a', label: 'A' }]);
+  assert.deepEqual((await db.executeQuery(read.with('b'))).rows, [{ id: 'b', label: 'B' }]);
+  assert.deepEqual((await db.executeQuery(read.with('zz'))).rows, []);
 });

@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { test } from 'node:test';
 import type { ModelEventKind, NewModel, Store } from '../../src/store/types.js';
-import { tempDatabase, tempStore } from './temp-store.js';
+import { storeTest, type TempDatabase } from './temp-store.js';
 
 const full: NewModel = {
   wsUrl: 'wss://ws2.onlyfans.com/ws3/',
@@ -17,8 +16,8 @@ const full: NewModel = {
   proxyUrl: 'http://user:pa55@proxy.example:3128',
 };
 
-async function setup(t: Parameters<typeof tempStore>[0]) {
-  const store = await tempStore(t);
+async function setup(db: TempDatabase) {
+  const store = await db.open();
   const org = await store.createOrganization({ name: 'Acme' });
   const model = await store.createModel(org.id, full);
   return { store, org, model };
@@ -28,8 +27,8 @@ async function kinds(store: Store, id: string): Promise<ModelEventKind[]> {
   return (await store.listModelEvents(id)).map((e) => e.kind);
 }
 
-test('createModel records `created` with the model and organization ids', async (t) => {
-  const { store, org, model } = await setup(t);
+storeTest('createModel records `created` with the model and organization ids', async (db) => {
+  const { store, org, model } = await setup(db);
   const [event, ...rest] = await store.listModelEvents(model.id);
   assert.equal(rest.length, 0);
   assert.equal(event?.kind, 'created');
@@ -41,8 +40,8 @@ test('createModel records `created` with the model and organization ids', async 
   assert.equal(model.credentialsRejectedReason, null);
 });
 
-test('setModelStatus records connected/disconnected only when the status changes', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('setModelStatus records connected/disconnected only when the status changes', async (db) => {
+  const { store, model } = await setup(db);
   const seq = await store.latestChangeSeq();
   const same = await store.setModelStatus(model.id, 'connected');
   assert.deepEqual(same, model, 'no write');
@@ -54,8 +53,8 @@ test('setModelStatus records connected/disconnected only when the status changes
   assert.equal(await store.latestChangeSeq(), seq + 2);
 });
 
-test('markCredentialsRejected sets the state once, with one event and one change row', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('markCredentialsRejected sets the state once, with one event and one change row', async (db) => {
+  const { store, model } = await setup(db);
   const seq = await store.latestChangeSeq();
   const rejected = await store.markCredentialsRejected(model.id, '  OnlyFans rejected the model\'s token (code 401)  ');
   assert.ok(rejected.credentialsRejectedAt);
@@ -72,8 +71,8 @@ test('markCredentialsRejected sets the state once, with one event and one change
   assert.deepEqual(await store.getModel(model.id), rejected);
 });
 
-test('updateModel with changed credentials records credentials_updated (fields named, no values) and clears the rejected state', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('updateModel with changed credentials records credentials_updated (fields named, no values) and clears the rejected state', async (db) => {
+  const { store, model } = await setup(db);
   await store.markCredentialsRejected(model.id, 'rejected');
   const updated = await store.updateModel(model.id, { wsToken: 'tok-NEW', cookie: 'sess=abc' });
   assert.equal(updated.credentialsRejectedAt, null);
@@ -84,8 +83,8 @@ test('updateModel with changed credentials records credentials_updated (fields n
   assert.ok(!JSON.stringify(await store.listModelEvents(model.id)).includes('tok-'), 'no secret in the trail');
 });
 
-test('each credential field counts as a credential change; a name does not', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('each credential field counts as a credential change; a name does not', async (db) => {
+  const { store, model } = await setup(db);
   const patches = [{ wsUrl: 'wss://ws3.onlyfans.com/ws3/' }, { userAgent: 'UA/2' }, { cookie: null }, { proxyUrl: 'socks5://p:q@h:1080' }, { wsToken: 't2' }];
   for (const patch of patches) {
     await store.markCredentialsRejected(model.id, 'rejected');
@@ -101,8 +100,8 @@ test('each credential field counts as a credential change; a name does not', asy
   assert.equal(await store.latestChangeSeq(), seq + 1, 'the rename is still a change');
 });
 
-test('re-entering the same credentials clears a rejected state; when not rejected it records nothing', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('re-entering the same credentials clears a rejected state; when not rejected it records nothing', async (db) => {
+  const { store, model } = await setup(db);
   await store.updateModel(model.id, { wsToken: full.wsToken });
   assert.deepEqual(await kinds(store, model.id), ['created']);
   await store.markCredentialsRejected(model.id, 'rejected');
@@ -113,8 +112,8 @@ test('re-entering the same credentials clears a rejected state; when not rejecte
   assert.equal(event?.reason, 're-entered unchanged: wsToken');
 });
 
-test('refreshCredentials validates, replaces URL and token, keeps or replaces UA and cookie, and clears rejected', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('refreshCredentials validates, replaces URL and token, keeps or replaces UA and cookie, and clears rejected', async (db) => {
+  const { store, model } = await setup(db);
   await store.markCredentialsRejected(model.id, 'rejected');
   const seq = await store.latestChangeSeq();
   const refreshed = await store.refreshCredentials(model.id, { wsUrl: 'wss://ws9.onlyfans.com/ws3/', wsToken: 'tok-fresh' });
@@ -147,8 +146,8 @@ test('refreshCredentials validates, replaces URL and token, keeps or replaces UA
   await assert.rejects(store.refreshCredentials(randomUUID(), { wsUrl: 'wss://x/ws', wsToken: 't' }), { code: 'NOT_FOUND' });
 });
 
-test('recordModelEvent appends without changing state or the change feed', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('recordModelEvent appends without changing state or the change feed', async (db) => {
+  const { store, model } = await setup(db);
   const seq = await store.latestChangeSeq();
   await store.recordModelEvent(model.id, 'proxy_failing', 'proxy answered 407');
   assert.equal(await store.latestChangeSeq(), seq);
@@ -161,8 +160,8 @@ test('recordModelEvent appends without changing state or the change feed', async
   await assert.rejects(store.recordModelEvent(randomUUID(), 'proxy_failing', 'x'), { code: 'NOT_FOUND' });
 });
 
-test('reasons are trimmed, control characters flattened, cut to 500 characters, blank means none', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('reasons are trimmed, control characters flattened, cut to 500 characters, blank means none', async (db) => {
+  const { store, model } = await setup(db);
   await store.recordModelEvent(model.id, 'proxy_failing', `line one\r\nline\ttwo ${'x'.repeat(600)}`);
   const [long] = await store.listModelEvents(model.id);
   assert.equal(long?.reason?.length, 500);
@@ -172,8 +171,8 @@ test('reasons are trimmed, control characters flattened, cut to 500 characters, 
   assert.equal((await store.listModelEvents(model.id))[0]?.reason, null);
 });
 
-test('removeModel records `removed`; the trail outlives the model', async (t) => {
-  const { store, org, model } = await setup(t);
+storeTest('removeModel records `removed`; the trail outlives the model', async (db) => {
+  const { store, org, model } = await setup(db);
   await store.setModelStatus(model.id, 'disconnected');
   await store.removeModel(model.id);
   const events = await store.listModelEvents(model.id);
@@ -182,8 +181,8 @@ test('removeModel records `removed`; the trail outlives the model', async (t) =>
   assert.ok(events[0]!.seq > events[1]!.seq, 'newest first');
 });
 
-test('listModelEvents pages newest first; bad ids give nothing, bad limits are refused', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('listModelEvents pages newest first; bad ids give nothing, bad limits are refused', async (db) => {
+  const { store, model } = await setup(db);
   for (let i = 0; i < 60; i++) await store.recordModelEvent(model.id, 'proxy_failing', `failure ${i}`);
   assert.equal((await store.listModelEvents(model.id)).length, 50, 'default limit');
   assert.deepEqual((await store.listModelEvents(model.id, 2)).map((e) => e.reason), ['failure 59', 'failure 58']);
@@ -194,8 +193,7 @@ test('listModelEvents pages newest first; bad ids give nothing, bad limits are r
   await assert.rejects(store.listModelEvents(model.id, 1.5), { code: 'INVALID_INPUT' });
 });
 
-test('events written by one process are read by another (CLI beside the server)', async (t) => {
-  const db = tempDatabase(t);
+storeTest('events written by one process are read by another (CLI beside the server)', async (db) => {
   const server = await db.open();
   const cli = await db.open();
   const org = await cli.createOrganization({ name: 'Acme' });
@@ -207,8 +205,8 @@ test('events written by one process are read by another (CLI beside the server)'
   assert.equal((await server.getModelCredentials(model.id))?.wsToken, 'tok-9');
 });
 
-test('a failed mutation writes no event', async (t) => {
-  const { store, model } = await setup(t);
+storeTest('a failed mutation writes no event', async (db) => {
+  const { store, model } = await setup(db);
   await assert.rejects(store.updateModel(model.id, { wsUrl: 'ftp://x' }), { code: 'INVALID_INPUT' });
   await assert.rejects(store.markCredentialsRejected(randomUUID(), 'x'), { code: 'NOT_FOUND' });
   assert.deepEqual(await kinds(store, model.id), ['created']);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { maskProxyPassword } from '../../src/store/records.js';
 import type { NewModel, Store } from '../../src/store/types.js';
-import { tempStore } from './temp-store.js';
+import { storeTest } from './temp-store.js';
 
 const full: NewModel = {
   name: 'Model A',
@@ -18,8 +18,8 @@ async function withOrg(store: Store) {
   return store.createOrganization({ name: 'Acme' });
 }
 
-test('createModel stores the model connected, showing secrets only as flags and a masked proxy', async (t) => {
-  const store = await tempStore(t);
+storeTest('createModel stores the model connected, showing secrets only as flags and a masked proxy', async (db) => {
+  const store = await db.open();
   const org = await withOrg(store);
   const model = await store.createModel(org.id, full);
   assert.equal(model.orgId, org.id);
@@ -35,8 +35,8 @@ test('createModel stores the model connected, showing secrets only as flags and 
   assert.deepEqual(await store.getModel(model.id), model);
 });
 
-test('getModelCredentials returns the secrets as stored', async (t) => {
-  const store = await tempStore(t);
+storeTest('getModelCredentials returns the secrets as stored', async (db) => {
+  const store = await db.open();
   const model = await store.createModel((await withOrg(store)).id, full);
   assert.deepEqual(await store.getModelCredentials(model.id), {
     wsUrl: full.wsUrl,
@@ -49,8 +49,8 @@ test('getModelCredentials returns the secrets as stored', async (t) => {
   assert.equal(await store.getModelCredentials('x'), undefined);
 });
 
-test('optional model fields default to null', async (t) => {
-  const store = await tempStore(t);
+storeTest('optional model fields default to null', async (db) => {
+  const store = await db.open();
   const model = await store.createModel((await withOrg(store)).id, { wsUrl: 'ws://localhost:8081/ws', wsToken: 't' });
   assert.equal(model.name, null);
   assert.equal(model.userAgent, null);
@@ -58,8 +58,8 @@ test('optional model fields default to null', async (t) => {
   assert.equal(model.proxyUrl, null);
 });
 
-test('listModels lists all models or one organization\'s', async (t) => {
-  const store = await tempStore(t);
+storeTest('listModels lists all models or one organization\'s', async (db) => {
+  const store = await db.open();
   const a = await withOrg(store);
   const b = await withOrg(store);
   const ma = await store.createModel(a.id, full);
@@ -69,13 +69,13 @@ test('listModels lists all models or one organization\'s', async (t) => {
   assert.deepEqual(await store.listModels('bad'), []);
 });
 
-test('createModel for a missing organization is NOT_FOUND', async (t) => {
-  const store = await tempStore(t);
+storeTest('createModel for a missing organization is NOT_FOUND', async (db) => {
+  const store = await db.open();
   await assert.rejects(store.createModel(randomUUID(), full), { code: 'NOT_FOUND' });
 });
 
-test('updateModel changes given fields, clears nulls and leaves the rest', async (t) => {
-  const store = await tempStore(t);
+storeTest('updateModel changes given fields, clears nulls and leaves the rest', async (db) => {
+  const store = await db.open();
   const model = await store.createModel((await withOrg(store)).id, full);
   const updated = await store.updateModel(model.id, { name: 'Renamed', cookie: null, proxyUrl: null, wsToken: 'tok-456' });
   assert.equal(updated.name, 'Renamed');
@@ -88,8 +88,8 @@ test('updateModel changes given fields, clears nulls and leaves the rest', async
   assert.equal((await store.getModelCredentials(model.id))?.wsToken, 'tok-456');
 });
 
-test('an empty patch changes nothing and records no change', async (t) => {
-  const store = await tempStore(t);
+storeTest('an empty patch changes nothing and records no change', async (db) => {
+  const store = await db.open();
   const model = await store.createModel((await withOrg(store)).id, full);
   const seq = await store.latestChangeSeq();
   assert.deepEqual(await store.updateModel(model.id, {}), model);
@@ -97,8 +97,8 @@ test('an empty patch changes nothing and records no change', async (t) => {
   await assert.rejects(store.updateModel(randomUUID(), {}), { code: 'NOT_FOUND' });
 });
 
-test('setModelStatus switches between connected and disconnected', async (t) => {
-  const store = await tempStore(t);
+storeTest('setModelStatus switches between connected and disconnected', async (db) => {
+  const store = await db.open();
   const model = await store.createModel((await withOrg(store)).id, full);
   assert.equal((await store.setModelStatus(model.id, 'disconnected')).status, 'disconnected');
   assert.equal((await store.getModel(model.id))?.status, 'disconnected');
@@ -109,8 +109,8 @@ test('setModelStatus switches between connected and disconnected', async (t) => 
   });
 });
 
-test('removeModel deletes; a second removal is NOT_FOUND', async (t) => {
-  const store = await tempStore(t);
+storeTest('removeModel deletes; a second removal is NOT_FOUND', async (db) => {
+  const store = await db.open();
   const model = await store.createModel((await withOrg(store)).id, full);
   await store.removeModel(model.id);
   assert.equal(await store.getModel(model.id), undefined);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { test } from 'node:test';
-import { tempStore } from './temp-store.js';
+import { storeTest } from './temp-store.js';
 
-test('createOrganization trims the name, defaults sandbox to false and can be read back', async (t) => {
-  const store = await tempStore(t);
+storeTest('createOrganization trims the name, defaults sandbox to false and can be read back', async (db) => {
+  const store = await db.open();
   assert.equal(await store.isEmpty(), true);
   const org = await store.createOrganization({ name: '  Acme  ' });
   assert.equal(org.name, 'Acme');
@@ -16,30 +15,30 @@ test('createOrganization trims the name, defaults sandbox to false and can be re
   assert.equal(await store.isEmpty(), false);
 });
 
-test('sandbox organizations are flagged', async (t) => {
-  const store = await tempStore(t);
+storeTest('sandbox organizations are flagged', async (db) => {
+  const store = await db.open();
   const org = await store.createOrganization({ name: 'Sandbox', sandbox: true });
   assert.equal(org.sandbox, true);
   assert.equal((await store.getOrganization(org.id))?.sandbox, true);
 });
 
-test('listOrganizations returns every organization', async (t) => {
-  const store = await tempStore(t);
+storeTest('listOrganizations returns every organization', async (db) => {
+  const store = await db.open();
   const a = await store.createOrganization({ name: 'A' });
   const b = await store.createOrganization({ name: 'B' });
   const listed = await store.listOrganizations();
   assert.deepEqual(listed.map((o) => o.id).sort(), [a.id, b.id].sort());
 });
 
-test('getOrganization returns undefined for unknown and malformed ids', async (t) => {
-  const store = await tempStore(t);
+storeTest('getOrganization returns undefined for unknown and malformed ids', async (db) => {
+  const store = await db.open();
   assert.equal(await store.getOrganization(randomUUID()), undefined);
   assert.equal(await store.getOrganization('not-a-uuid'), undefined);
   assert.equal(await store.getOrganization(''), undefined);
 });
 
-test('setSubscription creates, then replaces, keeping createdAt', async (t) => {
-  const store = await tempStore(t);
+storeTest('setSubscription creates, then replaces, keeping createdAt', async (db) => {
+  const store = await db.open();
   const org = await store.createOrganization({ name: 'Acme' });
   assert.equal(await store.getSubscription(org.id), undefined);
 
@@ -58,8 +57,8 @@ test('setSubscription creates, then replaces, keeping createdAt', async (t) => {
   assert.deepEqual(await store.getSubscription(org.id), replaced);
 });
 
-test('setSubscription on a missing organization is NOT_FOUND', async (t) => {
-  const store = await tempStore(t);
+storeTest('setSubscription on a missing organization is NOT_FOUND', async (db) => {
+  const store = await db.open();
   const id = randomUUID();
   await assert.rejects(store.setSubscription(id, { status: 'active' }), {
     name: 'StoreError',

@@ -1,6 +1,7 @@
 /**
- * Model secrets at rest: encrypted in the file, bound to their row and field, readable
- * through the store, and rotated without stopping a server that has the store open.
+ * Model secrets at rest: encrypted in the database, bound to their row and field, readable
+ * through the store, and rotated without stopping a server that has the store open. On both
+ * engines, except what only a SQLite file has (its WAL, a file written by older versions).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -10,10 +11,10 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { loadKeyring } from '../../src/secrets/load.js';
-import { openSecretsAdmin, type RotationStep } from '../../src/store/index.js';
+import type { RotationStep } from '../../src/store/index.js';
 import * as initial from '../../src/store/migrations/001_initial.js';
 import type { NewModel, Store } from '../../src/store/types.js';
-import { tempDatabase, type TempDatabase } from './temp-store.js';
+import { storeTest, tempDatabase, type TempDatabase } from './temp-store.js';
 import { isSecretsError } from '../secrets/assertions.js';
 
 /** Distinct, greppable secrets per model. */
@@ -34,10 +35,10 @@ function modelInput({ password: _password, ...input }: NewModel & { password: st
   return input;
 }
 
-/** The database file and its WAL, as bytes. */
-function rawBytes(db: TempDatabase): Buffer {
-  const files = [db.path, `${db.path}-wal`].filter((f) => existsSync(f));
-  return Buffer.concat(files.map((f) => readFileSync(f)));
+/** A column of one model's row, read straight from the database. */
+async function column(db: TempDatabase, name: string, id: string): Promise<string> {
+  const [row] = await db.query<Record<string, string>>(`select ${name} from models where id = ?`, [id]);
+  return row![name]!;
 }
 
 function assertNoClearSecrets(bytes: Buffer, all: (NewModel & { password: string })[]): void {
@@ -46,10 +47,6 @@ function assertNoClearSecrets(bytes: Buffer, all: (NewModel & { password: string
       assert.equal(bytes.includes(value), false, `found a secret in clear in the database file: ${value.split('-')[0]}…`);
     }
   }
-}
-
-function raw(db: TempDatabase): Database.Database {
-  return new Database(db.path, { timeout: 5000 });
 }
 
 async function seed(store: Store, count: number, label = 'm') {
@@ -62,21 +59,19 @@ async function seed(store: Store, count: number, label = 'm') {
   return { org, made };
 }
 
-test('secrets round-trip through the store, while listings show only flags and a masked proxy', async (t) => {
-  const db = tempDatabase(t);
+storeTest('secrets round-trip through the store, while listings show only flags and a masked proxy', async (db) => {
   const store = await db.open();
   const { made } = await seed(store, 1);
   const [m] = made as [(typeof made)[0]];
   const record = await store.getModel(m.id);
   assert.equal(record?.proxyUrl, 'http://proxyuser:***@proxy.example:3128');
   assert.deepEqual(await store.getModelCredentials(m.id), { wsUrl: m.wsUrl, wsToken: m.wsToken, userAgent: 'UA/1', cookie: m.cookie, proxyUrl: m.proxyUrl });
-  const row = raw(db).prepare('select ws_token, cookie, proxy_url, proxy_url_masked from models').get() as Record<string, string>;
-  for (const column of ['ws_token', 'cookie', 'proxy_url']) assert.match(row[column]!, /^ofgw1:k\d{14}-[0-9a-f]{6}:[\w-]{16}:[\w-]+$/);
-  assert.equal(row.proxy_url_masked, 'http://proxyuser:***@proxy.example:3128');
+  const [row] = await db.query<Record<string, string>>('select ws_token, cookie, proxy_url, proxy_url_masked from models');
+  for (const name of ['ws_token', 'cookie', 'proxy_url']) assert.match(row![name]!, /^ofgw1:k\d{14}-[0-9a-f]{6}:[\w-]{16}:[\w-]+$/);
+  assert.equal(row!.proxy_url_masked, 'http://proxyuser:***@proxy.example:3128');
 });
 
-test('the raw database file and its WAL hold no token, cookie or proxy password in clear', async (t) => {
-  const db = tempDatabase(t);
+storeTest('the raw database (a SQLite file and its WAL; PostgreSQL rows) holds no token, cookie or proxy password in clear', async (db) => {
   const store = await db.open();
   const { made } = await seed(store, 3);
   // Updates and refreshes write secrets too; old values must not linger in freed space.
@@ -85,34 +80,31 @@ test('the raw database file and its WAL hold no token, cookie or proxy password 
   await store.refreshCredentials(made[1]!.id, { wsUrl: 'wss://ws3.onlyfans.com/ws3/', wsToken: `${replaced.wsToken}-v3` });
   const all = [...made, replaced];
 
-  const whileOpen = rawBytes(db);
-  assert.ok(existsSync(`${db.path}-wal`), 'the WAL is read too');
+  const whileOpen = await db.contents();
+  if (db.engine === 'sqlite') assert.ok(existsSync(`${db.location}-wal`), 'the WAL is read too');
   assert.ok(whileOpen.includes('ofgw1:'), 'sanity: the file holds the encrypted values');
   assert.ok(whileOpen.includes('proxy.example'), 'sanity: the masked proxy is in clear');
   assertNoClearSecrets(whileOpen, all);
   assert.equal(whileOpen.includes(`${replaced.wsToken}-v2`), false);
 
   await store.close();
-  assertNoClearSecrets(rawBytes(db), all);
+  assertNoClearSecrets(await db.contents(), all);
 });
 
-test('a value copied to another model, organization or field fails authentication, naming the field and model', async (t) => {
-  const db = tempDatabase(t);
+storeTest('a value copied to another model, organization or field fails authentication, naming the field and model', async (db) => {
   const store = await db.open();
   const { made } = await seed(store, 2);
   const otherOrg = await seed(store, 1, 'other');
   const [a, b] = made as [(typeof made)[0], (typeof made)[0]];
   const c = otherOrg.made[0]!;
-  const sql = raw(db);
-  t.after(() => sql.close());
 
-  sql.prepare('update models set ws_token = (select ws_token from models where id = ?) where id = ?').run(a.id, b.id);
+  await db.query('update models set ws_token = (select ws_token from models where id = ?) where id = ?', [a.id, b.id]);
   await assert.rejects(store.getModelCredentials(b.id), isSecretsError('DECRYPT_FAILED', new RegExp(`^cannot decrypt wsToken of model ${b.id}: .*failed authentication`)));
 
-  sql.prepare('update models set cookie = (select cookie from models where id = ?) where id = ?').run(a.id, c.id);
+  await db.query('update models set cookie = (select cookie from models where id = ?) where id = ?', [a.id, c.id]);
   await assert.rejects(store.getModelCredentials(c.id), isSecretsError('DECRYPT_FAILED', /cookie of model/));
 
-  sql.prepare('update models set proxy_url = ws_token where id = ?').run(a.id);
+  await db.query('update models set proxy_url = ws_token where id = ?', [a.id]);
   await assert.rejects(store.getModelCredentials(a.id), (error: unknown) => {
     isSecretsError('DECRYPT_FAILED', /proxyUrl of model/)(error);
     assert.ok(!(error as Error).message.includes(a.wsToken) && !(error as Error).message.includes('ofgw1:'), 'no value in the message');
@@ -120,27 +112,24 @@ test('a value copied to another model, organization or field fails authenticatio
   });
 });
 
-test('a tampered, foreign-key or plaintext value is refused clearly', async (t) => {
-  const db = tempDatabase(t);
+storeTest('a tampered, foreign-key or plaintext value is refused clearly', async (db) => {
   const store = await db.open();
   const { made, org } = await seed(store, 1);
   const m = made[0]!;
-  const sql = raw(db);
-  t.after(() => sql.close());
-  const stored = (sql.prepare('select ws_token from models where id = ?').pluck().get(m.id) as string);
+  const stored = await column(db, 'ws_token', m.id);
   // Flip a ciphertext byte (editing the last base64 character may only touch padding bits).
   const parts = stored.split(':');
   const body = Buffer.from(parts[3]!, 'base64url');
   body[0] = body[0]! ^ 0x01;
-  sql.prepare('update models set ws_token = ? where id = ?').run([...parts.slice(0, 3), body.toString('base64url')].join(':'), m.id);
+  await db.query('update models set ws_token = ? where id = ?', [[...parts.slice(0, 3), body.toString('base64url')].join(':'), m.id]);
   await assert.rejects(store.getModelCredentials(m.id), isSecretsError('DECRYPT_FAILED', /wsToken of model .*tampered/));
 
   const foreign = loadKeyring({ dbLocation: ':memory:', env: {} });
   const aad = `ofgw:model:${org.id}:${m.id}:wsToken`;
-  sql.prepare('update models set ws_token = ? where id = ?').run(foreign.encrypt('x', aad), m.id);
+  await db.query('update models set ws_token = ? where id = ?', [foreign.encrypt('x', aad), m.id]);
   await assert.rejects(store.getModelCredentials(m.id), isSecretsError('UNKNOWN_KEY', new RegExp(`key ${foreign.currentKeyId()}, which .*ofgw\\.keys does not hold`)));
 
-  sql.prepare('update models set ws_token = ? where id = ?').run('planted-clear-token', m.id);
+  await db.query('update models set ws_token = ? where id = ?', ['planted-clear-token', m.id]);
   await assert.rejects(store.getModelCredentials(m.id), (error: unknown) => {
     isSecretsError('MALFORMED', /wsToken of model/)(error);
     assert.ok(!(error as Error).message.includes('planted-clear-token'));
@@ -152,11 +141,10 @@ test('a tampered, foreign-key or plaintext value is refused clearly', async (t) 
   assert.equal((await store.getModelCredentials(m.id))?.wsToken, 'tok-fixed');
 });
 
-test('the key file is created 0600 beside the database on first open, and must not silently be replaced', { skip: process.platform === 'win32' && 'POSIX modes' }, async (t) => {
-  const db = tempDatabase(t);
+storeTest('the key file (beside a SQLite file, or OFGW_MASTER_KEY_FILE) is created 0600 on first open, and must not silently be replaced', async (db) => {
   const store = await db.open();
-  const keyFile = join(db.dir, 'data', 'ofgw.keys');
-  assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+  const keyFile = db.keyFile;
+  if (process.platform !== 'win32') assert.equal(statSync(keyFile).mode & 0o777, 0o600, 'POSIX modes');
   await seed(store, 1);
   await store.close();
 
@@ -165,15 +153,15 @@ test('the key file is created 0600 beside the database on first open, and must n
   assert.equal(existsSync(keyFile), false, 'no new key was generated over the lost one');
 });
 
-test('a database written before encryption at rest is migrated and encrypted on open, nothing lost', async (t) => {
-  const db = tempDatabase(t);
+test('a SQLite file written before encryption at rest is migrated and encrypted on open, nothing lost', async (t) => {
+  const db = await tempDatabase(t);
   const old = secrets('legacy');
   const bare = { ...secrets('bare'), cookie: null, proxyUrl: null };
   const noPassword = { ...secrets('nopass'), proxyUrl: 'socks5://proxy.example:1080' };
   // Build the file exactly as the previous version did: migration 001 only, secrets in clear.
   const { mkdirSync } = await import('node:fs');
   mkdirSync(join(db.dir, 'data'), { recursive: true });
-  const sqlite = new Database(db.path);
+  const sqlite = new Database(db.location);
   sqlite.pragma('journal_mode = WAL');
   const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
   const { error } = await new Migrator({
@@ -190,7 +178,7 @@ test('a database written before encryption at rest is migrated and encrypted on 
   const ids = ['00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-0000000000b2', '00000000-0000-4000-8000-0000000000b3'];
   [old, bare, noPassword].forEach((s, i) => insert.run(ids[i], orgId, 'connected', s.wsUrl, s.wsToken, s.userAgent, s.cookie, s.proxyUrl, at, at));
   await kysely.destroy();
-  assert.ok(rawBytes(db).includes(old.wsToken), 'sanity: the old file has the token in clear');
+  assert.ok((await db.contents()).includes(old.wsToken), 'sanity: the old file has the token in clear');
 
   const store = await db.open();
   assert.deepEqual(await store.getModelCredentials(ids[0]!), { wsUrl: old.wsUrl, wsToken: old.wsToken, userAgent: 'UA/1', cookie: old.cookie, proxyUrl: old.proxyUrl });
@@ -201,23 +189,22 @@ test('a database written before encryption at rest is migrated and encrypted on 
   assert.equal(record?.credentialsRejectedAt, null);
   assert.equal((await store.getModel(ids[2]!))?.proxyUrl, 'socks5://proxy.example:1080');
   assert.deepEqual(await store.listModelEvents(ids[0]!), [], 'the trail starts with this version');
-  assertNoClearSecrets(rawBytes(db), [old, { ...bare, cookie: 'unused-cookie', password: 'unused-password' }]);
+  assertNoClearSecrets(await db.contents(), [old, { ...bare, cookie: 'unused-cookie', password: 'unused-password' }]);
   await store.close();
-  assertNoClearSecrets(rawBytes(db), [old]);
+  assertNoClearSecrets(await db.contents(), [old]);
 
   // Opening again finds nothing left to encrypt and changes nothing.
-  const before = raw(db).prepare('select ws_token from models order by id').pluck().all();
+  const before = await db.query('select ws_token from models order by id');
   const again = await db.open();
-  assert.deepEqual(raw(db).prepare('select ws_token from models order by id').pluck().all(), before);
+  assert.deepEqual(await db.query('select ws_token from models order by id'), before);
   assert.equal((await again.getModelCredentials(ids[0]!))?.wsToken, old.wsToken);
 });
 
-test('OFGW_MASTER_KEY mode: no key file, the same key reads, another key is refused', async (t) => {
-  const db = tempDatabase(t);
+storeTest('OFGW_MASTER_KEY mode: no key file, the same key reads, another key is refused', async (db) => {
   const key = randomBytes(32).toString('base64');
   const store = await db.open({ env: { OFGW_MASTER_KEY: key } });
   const { made } = await seed(store, 2);
-  assert.equal(existsSync(join(db.dir, 'data', 'ofgw.keys')), false);
+  assert.equal(existsSync(db.keyFile), false);
   const again = await db.open({ masterKey: key, env: {} });
   assert.equal((await again.getModelCredentials(made[1]!.id))?.wsToken, made[1]!.wsToken);
 
@@ -225,8 +212,7 @@ test('OFGW_MASTER_KEY mode: no key file, the same key reads, another key is refu
   await assert.rejects(wrong.getModelCredentials(made[0]!.id), isSecretsError('UNKNOWN_KEY', /which OFGW_MASTER_KEY does not hold/));
 });
 
-test('OFGW_MASTER_KEY rotation: the new key with the old one in OFGW_MASTER_KEY_PREVIOUS re-encrypts everything', async (t) => {
-  const db = tempDatabase(t);
+storeTest('OFGW_MASTER_KEY rotation: the new key with the old one in OFGW_MASTER_KEY_PREVIOUS re-encrypts everything', async (db) => {
   const oldKey = randomBytes(32).toString('base64');
   const newKey = randomBytes(32).toString('base64');
   const store = await db.open({ env: { OFGW_MASTER_KEY: oldKey } });
@@ -234,8 +220,7 @@ test('OFGW_MASTER_KEY rotation: the new key with the old one in OFGW_MASTER_KEY_
   await store.close();
 
   const env = { OFGW_MASTER_KEY: newKey, OFGW_MASTER_KEY_PREVIOUS: oldKey };
-  const admin = await openSecretsAdmin(db.path, { env });
-  t.after(() => admin.close());
+  const admin = await db.openSecretsAdmin({ env });
   const newId = admin.keyring.currentKeyId();
   const result = await admin.rotate();
   assert.deepEqual(result, { keyId: newId, reencrypted: 9, failed: [] });
@@ -248,17 +233,13 @@ test('OFGW_MASTER_KEY rotation: the new key with the old one in OFGW_MASTER_KEY_
   for (const m of made) assert.equal((await onlyNew.getModelCredentials(m.id))?.cookie, m.cookie);
 });
 
-test('rotation with a running server: it keeps reading and writing between steps, every value survives, prune leaves the new key', async (t) => {
-  const db = tempDatabase(t);
+storeTest('rotation with a running server: it keeps reading and writing between steps, every value survives, prune leaves the new key', async (db) => {
   const server = await db.open();
   const { org, made } = await seed(server, 5);
   const expected = new Map(made.map((m) => [m.id, { wsToken: m.wsToken, cookie: m.cookie, proxyUrl: m.proxyUrl }]));
-  const admin = await openSecretsAdmin(db.path, { env: {} });
-  t.after(() => admin.close());
+  const admin = await db.openSecretsAdmin();
   const oldId = admin.keyring.currentKeyId();
-  const sql = raw(db);
-  t.after(() => sql.close());
-  const keyIdOf = (id: string): string => (sql.prepare('select ws_token from models where id = ?').pluck().get(id) as string).split(':')[1]!;
+  const keyIdOf = async (id: string): Promise<string> => (await column(db, 'ws_token', id)).split(':')[1]!;
 
   const steps: RotationStep[] = [];
   let writes = 0;
@@ -275,7 +256,7 @@ test('rotation with a running server: it keeps reading and writing between steps
       const fresh = secrets(`during${writes++}`);
       const created = await server.createModel(org.id, modelInput(fresh));
       expected.set(created.id, { wsToken: fresh.wsToken, cookie: fresh.cookie, proxyUrl: fresh.proxyUrl });
-      assert.equal(keyIdOf(created.id), step.keyId, 'a server never writes with the retired key');
+      assert.equal(await keyIdOf(created.id), step.keyId, 'a server never writes with the retired key');
       const first = made[0]!.id;
       await server.updateModel(first, { wsToken: `tok-updated-${writes}` });
       expected.get(first)!.wsToken = `tok-updated-${writes}`;
@@ -298,7 +279,7 @@ test('rotation with a running server: it keeps reading and writing between steps
   const pruned = await admin.prune();
   assert.deepEqual(pruned.removed, [oldId]);
   assert.deepEqual(pruned.kept.map((k) => k.id), [result.keyId]);
-  const file = JSON.parse(readFileSync(join(db.dir, 'data', 'ofgw.keys'), 'utf8')) as { current: string; keys: Record<string, string> };
+  const file = JSON.parse(readFileSync(db.keyFile, 'utf8')) as { current: string; keys: Record<string, string> };
   assert.deepEqual(Object.keys(file.keys), [result.keyId]);
   assert.equal(file.current, result.keyId);
 
@@ -310,22 +291,18 @@ test('rotation with a running server: it keeps reading and writing between steps
       assert.deepEqual({ wsToken: got?.wsToken, cookie: got?.cookie, proxyUrl: got?.proxyUrl }, want);
     }
   }
-  assertNoClearSecrets(rawBytes(db), made);
+  assertNoClearSecrets(await db.contents(), made);
 });
 
-test('prune keeps a retired key while a value still uses it', async (t) => {
-  const db = tempDatabase(t);
+storeTest('prune keeps a retired key while a value still uses it', async (db) => {
   const store = await db.open();
   const { made, org } = await seed(store, 2);
-  const admin = await openSecretsAdmin(db.path, { env: {} });
-  t.after(() => admin.close());
+  const admin = await db.openSecretsAdmin();
   const oldId = admin.keyring.currentKeyId();
-  const oldValue = raw(db).prepare('select cookie from models where id = ?').pluck().get(made[0]!.id) as string;
+  const oldValue = await column(db, 'cookie', made[0]!.id);
   await admin.rotate();
   // Put one value back under the old key (as a restored backup row would be).
-  const sql = raw(db);
-  t.after(() => sql.close());
-  sql.prepare('update models set cookie = ? where id = ?').run(oldValue, made[0]!.id);
+  await db.query('update models set cookie = ? where id = ?', [oldValue, made[0]!.id]);
   const pruned = await admin.prune();
   assert.deepEqual(pruned.removed, []);
   assert.deepEqual(pruned.kept.map((k) => [k.id, k.values]).find(([id]) => id === oldId), [oldId, 1]);
@@ -333,19 +310,15 @@ test('prune keeps a retired key while a value still uses it', async (t) => {
   assert.ok(org);
 });
 
-test('rotation leaves an undecryptable value untouched and reports it', async (t) => {
-  const db = tempDatabase(t);
+storeTest('rotation leaves an undecryptable value untouched and reports it', async (db) => {
   const store = await db.open();
   const { made } = await seed(store, 2);
-  const sql = raw(db);
-  t.after(() => sql.close());
-  sql.prepare('update models set cookie = (select cookie from models where id = ?) where id = ?').run(made[0]!.id, made[1]!.id);
-  const broken = sql.prepare('select cookie from models where id = ?').pluck().get(made[1]!.id);
-  const admin = await openSecretsAdmin(db.path, { env: {} });
-  t.after(() => admin.close());
+  await db.query('update models set cookie = (select cookie from models where id = ?) where id = ?', [made[0]!.id, made[1]!.id]);
+  const broken = await column(db, 'cookie', made[1]!.id);
+  const admin = await db.openSecretsAdmin();
   const result = await admin.rotate();
   assert.equal(result.reencrypted, 5);
   assert.deepEqual(result.failed.map((f) => [f.modelId, f.field]), [[made[1]!.id, 'cookie']]);
   assert.match(result.failed[0]!.error, /failed authentication/);
-  assert.equal(sql.prepare('select cookie from models where id = ?').pluck().get(made[1]!.id), broken, 'left exactly as it was');
+  assert.equal(await column(db, 'cookie', made[1]!.id), broken, 'left exactly as it was');
 });

@@ -72,7 +72,7 @@ test('the store compiles each connect-path read once and still sees every write'
 });
 
 test('closing the store closes the database under the cache', async (t) => {
-  const db = tempDatabase(t);
+  const db = await tempDatabase(t);
   const store = await db.open();
   const org = await store.createOrganization({ name: 'Acme' });
   await store.getSubscription(org.id);

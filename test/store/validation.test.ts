@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { StoreError } from '../../src/store/errors.js';
 import type { NewModel } from '../../src/store/types.js';
-import { tempStore } from './temp-store.js';
+import { storeTest } from './temp-store.js';
 
 const good: NewModel = { wsUrl: 'wss://ws.example/ws', wsToken: 'tok' };
 
@@ -28,8 +27,8 @@ const modelCases: Array<[string, Record<string, unknown>, string]> = [
 ];
 
 for (const [what, fields, message] of modelCases) {
-  test(`createModel rejects ${what}`, async (t) => {
-    const store = await tempStore(t);
+  storeTest(`createModel rejects ${what}`, async (db) => {
+    const store = await db.open();
     const org = await store.createOrganization({ name: 'Acme' });
     await assert.rejects(store.createModel(org.id, { ...good, ...fields } as NewModel), (error: unknown) => {
       assert.ok(error instanceof StoreError);
@@ -40,16 +39,16 @@ for (const [what, fields, message] of modelCases) {
   });
 }
 
-test('every accepted proxy scheme passes', async (t) => {
-  const store = await tempStore(t);
+storeTest('every accepted proxy scheme passes', async (db) => {
+  const store = await db.open();
   const org = await store.createOrganization({ name: 'Acme' });
   for (const proxyUrl of ['http://p:3128', 'https://u:p@p', 'socks5://p:1080', 'socks5h://u:p@p:1080']) {
     assert.equal((await store.createModel(org.id, { ...good, proxyUrl })).orgId, org.id);
   }
 });
 
-test('several bad fields are all named, in one message', async (t) => {
-  const store = await tempStore(t);
+storeTest('several bad fields are all named, in one message', async (db) => {
+  const store = await db.open();
   const org = await store.createOrganization({ name: 'Acme' });
   await assert.rejects(store.createModel(org.id, { wsUrl: 'http://x', wsToken: '' }), {
     code: 'INVALID_INPUT',
@@ -57,15 +56,15 @@ test('several bad fields are all named, in one message', async (t) => {
   });
 });
 
-test('updateModel applies the same rules and cannot clear the URL or token', async (t) => {
-  const store = await tempStore(t);
+storeTest('updateModel applies the same rules and cannot clear the URL or token', async (db) => {
+  const store = await db.open();
   const model = await store.createModel((await store.createOrganization({ name: 'Acme' })).id, good);
   await assert.rejects(store.updateModel(model.id, { wsUrl: 'http://x' }), { message: 'wsUrl must be a ws:// or wss:// URL' });
   await assert.rejects(store.updateModel(model.id, { wsToken: null } as never), { message: 'wsToken must be a string' });
 });
 
-test('organization, subscription and key inputs name the bad field', async (t) => {
-  const store = await tempStore(t);
+storeTest('organization, subscription and key inputs name the bad field', async (db) => {
+  const store = await db.open();
   await assert.rejects(store.createOrganization({ name: '' }), { code: 'INVALID_INPUT', message: 'name must be 1–200 characters' });
   await assert.rejects(store.createOrganization({ name: 'A', sandbox: 'yes' as never }), { message: 'sandbox must be a boolean' });
   const org = await store.createOrganization({ name: 'Acme' });
@@ -82,8 +81,8 @@ test('organization, subscription and key inputs name the bad field', async (t) =
   await assert.rejects(store.createApiKey(org.id, { name: '' }), { message: 'name must be 1–200 characters' });
 });
 
-test('no error message echoes a secret value', async (t) => {
-  const store = await tempStore(t);
+storeTest('no error message echoes a secret value', async (db) => {
+  const store = await db.open();
   const org = await store.createOrganization({ name: 'Acme' });
   const key = await store.createApiKey(org.id);
   const secret = 'SECRETVALUE';

@@ -27,11 +27,16 @@ function migrationsFor(dialect: DialectName): Record<string, Migration> {
  * Applies every migration not yet recorded in the database, each in a transaction (Kysely's
  * `kysely_migration` table records what ran), so opening an up-to-date database is a no-op.
  * Fails when the database holds a migration this build does not know (a newer ofgw wrote it).
+ *
+ * On PostgreSQL, `schema` is the schema the tables go to (the search_path's first): Kysely
+ * then keeps its own tables there too and looks for them only there. Without it, Kysely
+ * takes a `kysely_migration` table in any other schema of the database for its own.
  */
-export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: DialectName): Promise<void> {
+export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: DialectName, schema?: string): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrationsFor(dialect) },
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   });
   const { error } = await migrator.migrateToLatest();
   if (error !== undefined) {

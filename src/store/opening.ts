@@ -1,0 +1,74 @@
+/**
+ * What opening a store does once it has a database, on either engine: migrate it, load the
+ * keyring and encrypt any secret an older version stored in clear.
+ */
+import type { Kysely } from 'kysely';
+import { loadKeyring, type Keyring } from '../secrets/index.js';
+import type { DialectName } from './dialect.js';
+import { writeLocks } from './locks.js';
+import { migrateToLatest } from './migrations/index.js';
+import type { Database } from './schema.js';
+import { encryptPlaintextSecrets, hasEncryptedSecrets } from './secret-maintenance.js';
+
+/**
+ * Where the store's secrets key comes from. Without `keyring`, it is loaded as
+ * {@link loadKeyring} describes (environment, key file, or beside a SQLite database).
+ */
+export interface OpenStoreOptions {
+  /** A keyring loaded by the caller; the key options are then ignored. */
+  keyring?: Keyring;
+  /** The `masterKeyFile` setting; empty or absent: OFGW_MASTER_KEY_FILE, then `<db name>.keys` beside a SQLite database. */
+  masterKeyFile?: string;
+  /** The `masterKey` setting (base64 of 32 bytes); empty or absent: OFGW_MASTER_KEY. */
+  masterKey?: string;
+  /** Environment to read OFGW_MASTER_KEY* from; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** PostgreSQL only: connections this process keeps at most (default {@link DEFAULT_POOL_SIZE}). */
+  poolSize?: number;
+}
+
+/**
+ * pg's own default. The connect path makes four point reads per new relay and writes are rare,
+ * so ten connections carry thousands of connects a second; each costs the server a process.
+ */
+export const DEFAULT_POOL_SIZE = 10;
+
+export interface OpenedDatabase {
+  db: Kysely<Database>;
+  keyring: Keyring;
+  dialect: DialectName;
+}
+
+export interface PrepareTarget {
+  dialect: DialectName;
+  /** The `db` setting; a SQLite path places the default key file beside it. */
+  location: string;
+  /** PostgreSQL: the schema the tables live in (see {@link migrateToLatest}). */
+  schema?: string;
+  /** Runs when values were found in clear and encrypted (SQLite truncates its WAL). */
+  afterPlaintextEncrypted?: (db: Kysely<Database>) => Promise<void>;
+}
+
+/**
+ * Migrates `db`, loads the keyring and encrypts plaintext secrets. On failure `db` is
+ * destroyed before the error is rethrown, so callers hold nothing open.
+ */
+export async function prepareDatabase(db: Kysely<Database>, target: PrepareTarget, options: OpenStoreOptions): Promise<OpenedDatabase> {
+  try {
+    await migrateToLatest(db, target.dialect, target.schema);
+    const keyring =
+      options.keyring ??
+      loadKeyring({
+        dbLocation: target.location,
+        masterKeyFile: options.masterKeyFile,
+        masterKey: options.masterKey,
+        env: options.env,
+        createKeyFile: !(await hasEncryptedSecrets(db)),
+      });
+    if ((await encryptPlaintextSecrets(db, keyring, writeLocks(target.dialect))) > 0) await target.afterPlaintextEncrypted?.(db);
+    return { db, keyring, dialect: target.dialect };
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+}
