@@ -12,9 +12,12 @@ export interface CommandResult {
   columns?: string[];
 }
 
-/** Default store location, shared with `serve`. */
+/**
+ * The store location, in the order `serve` reads the `db` setting: `--db`, OFGW_DB, then
+ * DATABASE_URL (a postgres:// URL, as hosting platforms set it), then the default file.
+ */
 export function dbLocation(flag: string | undefined): string {
-  return flag ?? process.env.OFGW_DB ?? './data/ofgw.db';
+  return flag ?? process.env.OFGW_DB ?? process.env.DATABASE_URL ?? './data/ofgw.db';
 }
 
 export const MODEL_FIELDS = {

@@ -1,8 +1,8 @@
 /**
  * `ofgw secrets status|rotate|prune`: the keyring that encrypts model secrets at rest. Each
- * command opens the database named by `--db` (or OFGW_DB) with the same key rules as
- * `ofgw serve` (OFGW_MASTER_KEY, else `--key-file` / OFGW_MASTER_KEY_FILE, else the key file
- * beside the database), and is safe to run while a server uses the same files.
+ * command opens the database named by `--db` (or OFGW_DB, then DATABASE_URL) with the same
+ * key rules as `ofgw serve` (OFGW_MASTER_KEY, else `--key-file` / OFGW_MASTER_KEY_FILE, else
+ * the key file beside a SQLite database), and is safe to run while servers use it.
  */
 import { openSecretsAdmin, SecretsError, type KeyUsage, type SecretsAdmin } from '../../store/index.js';
 import { noPositionals, parse, UsageError, type OptionSpec } from '../args.js';
