@@ -12,9 +12,32 @@ import { createHealthRoutes } from '../observability/health.js';
 import { createMetrics, type GatewayMetrics, type MetricsOptions } from '../observability/metrics.js';
 import type { Logger } from '../log.js';
 import { startSimulator, type OnlyFansSimulator } from '../sandbox/index.js';
+import diagnostics from 'node:diagnostics_channel';
+import { openStore, storeConnectionError, type StoreConnectionErrorMessage } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { packageVersion } from './version.js';
 import { findSandboxOrg, sandboxBanner, sandboxSecret, seedSandbox } from './first-run.js';
+
+/**
+ * Opens the store `ofgw serve` runs on (the primary's and every worker's), with the
+ * configured keyring and pool size; a PostgreSQL connection that fails while idle is logged
+ * (the pool replaces it), never thrown.
+ */
+export async function openServeStore(config: GatewayConfig, logger: Logger): Promise<Store> {
+  const store = await openStore(config.db, {
+    masterKeyFile: config.masterKeyFile,
+    masterKey: config.masterKey,
+    env: process.env,
+    poolSize: config.dbPoolSize,
+  });
+  if (!storeConnectionError.hasSubscribers) {
+    diagnostics.subscribe(storeConnectionError.name, (message) => {
+      const { where, message: error } = message as StoreConnectionErrorMessage;
+      logger.warn({ where, error }, 'store connection failed (the pool replaces it)');
+    });
+  }
+  return store;
+}
 
 export interface BuiltGateway {
   gateway: Gateway;

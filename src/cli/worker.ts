@@ -15,9 +15,8 @@ import { ConfigError, type GatewayConfig } from '../config.js';
 import type { Gateway } from '../gateway/server.js';
 import { createLogger, type Logger } from '../log.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
-import { buildGateway, fdLimit } from './gateway-process.js';
+import { buildGateway, fdLimit, openServeStore } from './gateway-process.js';
 import { isOfgwMessage, type FromWorker, type MetricsSnapshot, type ToWorker } from './worker-protocol.js';
 
 /** The primary sends `start` right after our `ready`; this only catches a primary that never does. */
@@ -97,7 +96,7 @@ async function start(slot: number, cfg: GatewayConfig): Promise<void> {
   const log = createLogger(cfg.logLevel).child({ role: 'worker', worker: slot, pid: process.pid });
   logger = log;
   try {
-    store = await openStore(cfg.db, { masterKeyFile: cfg.masterKeyFile, masterKey: cfg.masterKey, env: process.env });
+    store = await openServeStore(cfg, log);
     const built = buildGateway(cfg, store, log, { exposition: requestAggregate });
     gateway = built.gateway;
     metrics = built.metrics();

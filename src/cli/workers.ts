@@ -26,10 +26,9 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, withoutPassword, type GatewayConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { openStore } from '../store/index.js';
 import { nativeMasking } from '../wire/frames.js';
 import { aggregateText, RetiredTotals } from './cluster-metrics.js';
-import { hostForUrl, prepareSandbox, type FdLimit, type PreparedSandbox } from './gateway-process.js';
+import { hostForUrl, openServeStore, prepareSandbox, type FdLimit, type PreparedSandbox } from './gateway-process.js';
 import { isOfgwMessage, type FromWorker, type MetricsSnapshot, type ToWorker } from './worker-protocol.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -423,7 +422,7 @@ class Supervisor {
 export async function servePrimary(config: GatewayConfig, baseLogger: Logger): Promise<number> {
   const logger = baseLogger.child({ role: 'primary', pid: process.pid });
   // Once, before any worker: migrations, the key file, the sandbox seed and its simulator.
-  const store = await openStore(config.db, { masterKeyFile: config.masterKeyFile, masterKey: config.masterKey, env: process.env });
+  const store = await openServeStore(config, logger);
   let sandbox: PreparedSandbox | undefined;
   try {
     sandbox = config.production ? undefined : await prepareSandbox(store, config, logger);

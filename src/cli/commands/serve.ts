@@ -9,10 +9,9 @@ import type { Gateway } from '../../gateway/server.js';
 import type { GatewayMetrics } from '../../observability/metrics.js';
 import { createLogger, type Logger } from '../../log.js';
 import type { OnlyFansSimulator } from '../../sandbox/index.js';
-import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
 import { configFromArgs } from '../settings-flags.js';
-import { buildGateway, fdLimit, hostForUrl, prepareSandbox } from '../gateway-process.js';
+import { buildGateway, fdLimit, hostForUrl, openServeStore, prepareSandbox } from '../gateway-process.js';
 import { servePrimary } from '../workers.js';
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -21,7 +20,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   // Many cores: a primary that forks `workers` gateway processes on the same port.
   if (config.workers > 1) return servePrimary(config, logger);
   // The store loads the keyring itself so it can refuse to replace a lost key file.
-  const store = await openStore(config.db, { masterKeyFile: config.masterKeyFile, masterKey: config.masterKey, env: process.env });
+  const store = await openServeStore(config, logger);
   let simulator: OnlyFansSimulator | undefined;
   let gateway: Gateway | undefined;
   let metrics: GatewayMetrics | undefined;
