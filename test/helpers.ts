@@ -16,7 +16,7 @@ import type { Store } from '../src/store/types.js';
 
 export const MODEL_USER_ID = 424242;
 
-const TEST_LIMITS = {
+export const TEST_LIMITS = {
   ipConnectBurst: 100_000,
   ipAuthFailureBurst: 100_000,
   keyConnectBurst: 100_000,

@@ -18,7 +18,7 @@ import { startSimulator, type OnlyFansSimulator } from '../../src/sandbox/index.
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { request, ADMIN_TOKEN, type Answer } from '../admin/admin-helpers.js';
-import { LogCapture, MODEL_USER_ID, TestClient } from '../helpers.js';
+import { LogCapture, MODEL_USER_ID, TEST_LIMITS, TestClient } from '../helpers.js';
 import { REDIS_URL } from '../services.js';
 
 export interface TestNode {
@@ -49,13 +49,6 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-const TEST_LIMITS = {
-  ipConnectBurst: 100_000,
-  ipAuthFailureBurst: 100_000,
-  keyConnectBurst: 100_000,
-  messagesPerSecond: 1_000_000,
-  messageBurst: 1_000_000,
-};
 
 export interface ClusterOptions {
   nodes?: number;
@@ -81,7 +74,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     const logs = new LogCapture();
     const logger = createLogger('info', logs);
     const gateway = new Gateway({
-      config: loadConfig({ port: 0, db: dbPath, redis: REDIS_URL, redisPrefix: prefix, adminToken: ADMIN_TOKEN, ...TEST_LIMITS, ...options.config, ...config }),
+      config: loadConfig({ port: 0, db: dbPath, redis: REDIS_URL, redisPrefix: prefix, adminToken: ADMIN_TOKEN, ...TEST_LIMITS, maxUpstreamSocketsPerModel: 4, ...options.config, ...config }),
       store,
       logger,
       version: 'test',
