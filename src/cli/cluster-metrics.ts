@@ -20,6 +20,8 @@ import type { MetricJson, MetricsSnapshot } from './worker-protocol.js';
 /** How a metric is combined across workers when a sum would mislead. */
 export const AGGREGATORS: Readonly<Record<string, string>> = {
   ofgw_event_loop_lag_seconds: 'max',
+  // Every worker reaches Redis or the node is degraded: the worst one.
+  ofgw_cluster_coordination_up: 'min',
 };
 
 /** Metrics whose values only grow (so a sum over workers, past and present, only grows). */

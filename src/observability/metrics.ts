@@ -76,6 +76,15 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     },
   });
 
+  new Gauge({
+    name: 'ofgw_cluster_coordination_up',
+    help: 'With redis set: 1 while the node reaches Redis, 0 while it does not (new relays are refused with 1011 meanwhile). Absent on a single node.',
+    registers: [registry],
+    collect() {
+      if (gateway.clustered) this.set(gateway.coordinationAvailable ? 1 : 0);
+    },
+  });
+
   // Counters derived at scrape time: the finished totals plus what live relays have moved so
   // far. A relay leaves the live set and enters the finished totals in the same tick, so the
   // sum never goes backwards.

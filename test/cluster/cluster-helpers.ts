@@ -13,6 +13,7 @@ import { createAdminRoutes } from '../../src/admin/index.js';
 import { loadConfig } from '../../src/config.js';
 import { Gateway } from '../../src/gateway/server.js';
 import { createHealthRoutes } from '../../src/observability/health.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { createLogger } from '../../src/log.js';
 import { startSimulator, type OnlyFansSimulator } from '../../src/sandbox/index.js';
 import { openStore } from '../../src/store/index.js';
@@ -71,6 +72,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
 
   const addNode = async (config: Record<string, unknown> = {}): Promise<TestNode> => {
     const store = await openStore(dbPath);
+    const closers: (() => void)[] = [];
     const logs = new LogCapture();
     const logger = createLogger('info', logs);
     const gateway = new Gateway({
@@ -78,7 +80,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       store,
       logger,
       version: 'test',
-      routes: (gw) => [createHealthRoutes(gw), createAdminRoutes(gw, { adminToken: ADMIN_TOKEN, logger })],
+      routes: (gw) => {
+        const metrics = createMetrics(gw);
+        closers.push(() => metrics.close());
+        return [createHealthRoutes(gw), metrics.route, createAdminRoutes(gw, { adminToken: ADMIN_TOKEN, logger })];
+      },
     });
     let port: number;
     try {
@@ -99,6 +105,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         if (closed) return;
         closed = true;
         await gateway.close();
+        for (const close of closers) close();
         await store.close();
       },
     };

@@ -208,10 +208,12 @@ describe('cluster: Redis briefly unavailable', { skip }, () => {
     const ready = await fetch(`http://127.0.0.1:${node.port}/readyz`);
     assert.equal(ready.status, 503);
     assert.match(await ready.text(), /cluster coordination unavailable/);
+    assert.match(await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text(), /^ofgw_cluster_coordination_up 0$/m);
 
     await proxy.start();
     await waitFor(() => node.logs.lines.some((l) => l.includes('cluster coordination restored')), 10_000, 'the node to reconnect');
     assert.equal((await fetch(`http://127.0.0.1:${node.port}/readyz`)).status, 200);
+    assert.match(await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text(), /^ofgw_cluster_coordination_up 1$/m);
     // The relay opened before the outage counts again (limit 2): one more fits, then no more.
     const second = cluster.client(node);
     assert.deepEqual(await attempt(second), { ok: true });
