@@ -1,13 +1,14 @@
 /**
  * The management API under `/admin/v1` (issue 4 item 6): operators create organizations,
  * keys and models and watch live relays over HTTP, authenticated with the adminToken
- * setting. Mounted by `ofgw serve` as one of the gateway's {@link HttpRoute}s.
+ * setting (or the dashboard's session cookie plus its CSRF token, see ./auth.ts). Mounted by
+ * `ofgw serve` as one of the gateway's {@link HttpRoute}s.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway, HttpRoute } from '../gateway/server.js';
 import type { Logger } from '../log.js';
 import { StoreError } from '../store/errors.js';
-import { bearerCheck } from './auth.js';
+import { CSRF_HEADER, hasCsrfToken, SessionSigner } from './auth.js';
 import { ApiError, sendError, sendJson } from './http.js';
 import { keyRoutes } from './keys.js';
 import { modelRoutes } from './models.js';
@@ -15,6 +16,7 @@ import { ADMIN_PREFIX, openApiDocument } from './openapi.js';
 import { organizationRoutes } from './organizations.js';
 import { relayRoutes } from './relays.js';
 import { defineRoute, matchRoute, type Route } from './router.js';
+import { eventRoutes } from './events.js';
 import { documentSchema } from './schemas.js';
 
 export interface AdminOptions {
@@ -27,7 +29,7 @@ export interface AdminOptions {
 
 /** Every route of the management API, the OpenAPI document included. */
 export function adminRouteTable(version = '0.0.0'): Route[] {
-  const table: Route[] = [...organizationRoutes, ...keyRoutes, ...modelRoutes, ...relayRoutes];
+  const table: Route[] = [...organizationRoutes, ...keyRoutes, ...modelRoutes, ...eventRoutes, ...relayRoutes];
   table.push(
     defineRoute({
       method: 'GET',
@@ -47,27 +49,32 @@ export function adminRouteTable(version = '0.0.0'): Route[] {
 export function createAdminRoutes(gateway: Gateway, options: AdminOptions): HttpRoute {
   const { logger } = options;
   const table = adminRouteTable(options.version);
-  const authorized = options.adminToken === '' ? undefined : bearerCheck(options.adminToken);
+  const signer = options.adminToken === '' ? undefined : new SessionSigner(options.adminToken);
 
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname !== ADMIN_PREFIX && !url.pathname.startsWith(`${ADMIN_PREFIX}/`)) return false;
-    if (!authorized) {
+    if (!signer) {
       sendError(res, 'ADMIN_DISABLED', 'The management API is disabled: set adminToken (OFGW_ADMIN_TOKEN) to enable it', 404);
       return true;
     }
-    void handle(req, res, url, authorized);
+    void handle(req, res, url, signer);
     return true;
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, url: URL, authorized: (req: IncomingMessage) => boolean): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL, signer: SessionSigner): Promise<void> {
     const started = Date.now();
     const path = url.pathname.slice(ADMIN_PREFIX.length) || '/';
     let route: Route | undefined;
     let params: Record<string, string> | undefined;
     try {
-      if (!authorized(req)) {
-        throw new ApiError('UNAUTHORIZED', 'Missing or wrong admin token: send Authorization: Bearer <adminToken>');
+      const credential = signer.authenticate(req);
+      if (!credential) {
+        throw new ApiError('UNAUTHORIZED', 'Missing or wrong admin token: send Authorization: Bearer <adminToken> (or sign in to /dashboard)');
+      }
+      // A cookie rides along on requests other sites trigger; the CSRF token cannot.
+      if (credential.via === 'session' && req.method !== 'GET' && req.method !== 'HEAD' && !hasCsrfToken(req, credential.session)) {
+        throw new ApiError('CSRF', `Missing or wrong ${CSRF_HEADER} header: a dashboard session must send the token from GET /dashboard/api/session with every change`);
       }
       const match = matchRoute(table, req.method ?? 'GET', path);
       if (!match) throw new ApiError('NOT_FOUND', `No such endpoint: ${req.method ?? ''} ${ADMIN_PREFIX}${path}`);

@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document of the management API, generated from the route table. */
 import { z } from 'zod';
+import { CSRF_HEADER, SESSION_COOKIE } from './auth.js';
 import { API_ERRORS, type ApiErrorCode } from './http.js';
 import type { Route } from './router.js';
 
@@ -8,6 +9,8 @@ export const ADMIN_PREFIX = '/admin/v1';
 
 /** Errors any authenticated route may answer. */
 const COMMON_ERRORS: ApiErrorCode[] = ['UNAUTHORIZED', 'METHOD_NOT_ALLOWED', 'INTERNAL'];
+/** Errors any changing route may answer: a dashboard session without its CSRF token. */
+const CHANGE_ERRORS: ApiErrorCode[] = ['CSRF'];
 /** Errors any route with a body may answer. */
 const BODY_ERRORS: ApiErrorCode[] = ['INVALID_INPUT', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
 
@@ -29,10 +32,18 @@ export function openApiDocument(table: readonly Route[], version: string): Recor
       description: 'Operate an ofgw gateway: organizations, subscriptions, API keys, models and live relays.',
     },
     servers: [{ url: ADMIN_PREFIX }],
-    security: [{ bearerAuth: [] }],
+    security: [{ bearerAuth: [] }, { dashboardSession: [] }],
     paths,
     components: {
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'The adminToken setting (OFGW_ADMIN_TOKEN)' } },
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'The adminToken setting (OFGW_ADMIN_TOKEN)' },
+        dashboardSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description: `The dashboard's signed session (POST /dashboard/api/session); every request but GET must also send its CSRF token in ${CSRF_HEADER}`,
+        },
+      },
       schemas: {
         ...shared,
         Error: {
@@ -49,7 +60,13 @@ export function openApiDocument(table: readonly Route[], version: string): Recor
 }
 
 function operation(route: Route, shared: Record<string, unknown>): Record<string, unknown> {
-  const errors = new Set<ApiErrorCode>([...route.errors, ...COMMON_ERRORS, ...(route.body ? BODY_ERRORS : []), ...(route.query ? ['INVALID_INPUT' as const] : [])]);
+  const errors = new Set<ApiErrorCode>([
+    ...route.errors,
+    ...COMMON_ERRORS,
+    ...(route.method === 'GET' ? [] : CHANGE_ERRORS),
+    ...(route.body ? BODY_ERRORS : []),
+    ...(route.query ? ['INVALID_INPUT' as const] : []),
+  ]);
   const responses: Record<string, unknown> = {
     [route.success.status]: route.success.schema
       ? { description: route.success.description, content: { 'application/json': { schema: jsonSchema(route.success.schema, shared, 'output') } } }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Updateable } from 'kysely';
+import { z } from 'zod';
 import type { Keyring } from '../secrets/index.js';
 import { digestsEqual, generateApiKey, hashApiKey, isWellFormedApiKey } from '../auth/api-key.js';
 import { CompiledRead } from './compiled-read.js';
@@ -22,6 +23,7 @@ import type {
   ModelCredentials,
   ModelEvent,
   ModelEventKind,
+  ModelEventsQuery,
   ModelPatch,
   ModelRecord,
   ModelStatus,
@@ -51,6 +53,10 @@ import {
   subscriptionInput,
   touchInput,
 } from './validation.js';
+
+const beforeSeq = 'must be a whole number from 1';
+/** The cross-model audit trail's page: the per-model rules plus an optional `before` seq. */
+const allEventsQuery = eventsQuery.extend({ before: z.number().int(beforeSeq).min(1, beforeSeq).optional() });
 
 const DEFAULT_CHANGES_PAGE = 1000;
 const DEFAULT_EVENTS_PAGE = 50;
@@ -405,6 +411,19 @@ export class KyselyStore implements Store {
       .orderBy('seq', 'desc')
       .limit(query.limit)
       .execute();
+    return rows.map(toModelEvent);
+  }
+
+  async listModelEventsAll(input: ModelEventsQuery = {}): Promise<ModelEvent[]> {
+    const query = parseInput(allEventsQuery, { limit: input.limit ?? DEFAULT_EVENTS_PAGE, before: input.before });
+    let select = this.#db.selectFrom('model_events').selectAll();
+    if (input.orgId !== undefined) {
+      const orgId = parseId(input.orgId);
+      if (orgId === undefined) return [];
+      select = select.where('org_id', '=', orgId);
+    }
+    if (query.before !== undefined) select = select.where('seq', '<', query.before);
+    const rows = await select.orderBy('seq', 'desc').limit(query.limit).execute();
     return rows.map(toModelEvent);
   }
 

@@ -152,6 +152,16 @@ export interface ModelEvent {
   at: string;
 }
 
+/** A page of the audit trail across models: newest first, older than `before` (a `seq`). */
+export interface ModelEventsQuery {
+  /** Only this organization's models. */
+  orgId?: string | undefined;
+  /** At most this many (default 50, at most 1000). */
+  limit?: number | undefined;
+  /** Only events with a smaller `seq`: pass the last one of the previous page. */
+  before?: number | undefined;
+}
+
 /** Fresh credentials from the operator's refresh endpoint. */
 export interface RefreshedCredentials {
   wsUrl: string;
@@ -205,6 +215,8 @@ export interface Store {
   recordModelEvent(id: string, kind: ModelEventKind, reason: string): Promise<void>;
   /** The model's events, newest first (default limit 50); also after the model was removed. */
   listModelEvents(modelId: string, limit?: number): Promise<ModelEvent[]>;
+  /** Every model's events (or one organization's), newest first, a page at a time. */
+  listModelEventsAll(query?: ModelEventsQuery): Promise<ModelEvent[]>;
 
   /** Changes with `seq > after`, oldest first, at most `limit` (default 1000). */
   changesSince(after: number, limit?: number): Promise<Change[]>;

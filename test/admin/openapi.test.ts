@@ -13,7 +13,7 @@ import { startAdminStack, type AdminStack, type Answer } from './admin-helpers.j
 interface Doc {
   openapi: string;
   security: unknown[];
-  components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+  components: { securitySchemes: Record<string, { type: string; scheme?: string; in?: string; name?: string }> };
   paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: unknown; parameters: { name: string; in: string }[] }>>;
 }
 
@@ -33,10 +33,11 @@ describe('OpenAPI document', () => {
     await stack.close();
   });
 
-  it('is OpenAPI 3.1 with the bearer scheme', () => {
+  it('is OpenAPI 3.1 with the bearer scheme and the dashboard session cookie', () => {
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(doc.components.securitySchemes.bearerAuth, { ...doc.components.securitySchemes.bearerAuth, type: 'http', scheme: 'bearer' });
-    assert.deepEqual(doc.security, [{ bearerAuth: [] }]);
+    assert.deepEqual(doc.components.securitySchemes.dashboardSession, { ...doc.components.securitySchemes.dashboardSession, type: 'apiKey', in: 'cookie', name: 'ofgw_session' });
+    assert.deepEqual(doc.security, [{ bearerAuth: [] }, { dashboardSession: [] }]);
   });
 
   it('documents every route in the table, with its body and path parameters', () => {
@@ -113,6 +114,9 @@ describe('OpenAPI document', () => {
     await call('POST', `/models/${model.id}/disconnect`);
     await call('POST', `/models/${model.id}/connect`, {});
     await call('GET', `/models/${model.id}/events`);
+    const trail = (await call('GET', `/events?orgId=${org.id}&limit=2`)).json<{ seq: number }[]>();
+    assert.equal(trail.length, 2);
+    await call('GET', `/events?before=${trail[1]?.seq ?? 1}`);
     await call('DELETE', `/models/${model.id}`);
     const rotated = (await call('POST', `/keys/${key.id}/rotate`)).json<{ id: string }>();
     await call('POST', `/keys/${rotated.id}/revoke`);
