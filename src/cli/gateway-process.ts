@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, type GatewayConfig } from '../config.js';
 import { createAdminRoutes } from '../admin/index.js';
 import { createCustomerRoutes } from '../api/index.js';
+import { createDashboardRoutes } from '../dashboard/index.js';
 import { Gateway } from '../gateway/server.js';
 import { createHealthRoutes } from '../observability/health.js';
 import { createMetrics, type GatewayMetrics, type MetricsOptions } from '../observability/metrics.js';
@@ -45,7 +46,7 @@ export interface BuiltGateway {
   metrics(): GatewayMetrics | undefined;
 }
 
-/** A gateway with health, metrics, management and customer routes, not listening yet. */
+/** A gateway with health, metrics, management, dashboard and customer routes, not listening yet. */
 export function buildGateway(config: GatewayConfig, store: Store, logger: Logger, metricsOptions: MetricsOptions = {}): BuiltGateway {
   let metrics: GatewayMetrics | undefined;
   const gateway = new Gateway({
@@ -59,6 +60,7 @@ export function buildGateway(config: GatewayConfig, store: Store, logger: Logger
         createHealthRoutes(gw),
         metrics.route,
         createAdminRoutes(gw, { adminToken: config.adminToken, logger, version: packageVersion() }),
+        createDashboardRoutes({ adminToken: config.adminToken, logger, trustForwardedFor: config.trustForwardedFor }),
         createCustomerRoutes(gw),
       ];
     },
