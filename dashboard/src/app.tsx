@@ -70,7 +70,7 @@ export function App(): JSX.Element {
         </a>
         <nav aria-label="Pages">
           {PAGES.map((p) => {
-            const to = org && p.path !== '/relays' ? `${p.path}?org=${org}` : p.path;
+            const to = org ? `${p.path}?org=${org}` : p.path;
             return (
               <a
                 key={p.path}

@@ -1,0 +1,93 @@
+/**
+ * The operator's steps in the dashboard, driven in Chromium: shared by the browser test and
+ * the screenshot script (scripts/dashboard-screenshots.mjs), so both walk the same flow.
+ */
+import type { Locator, Page } from 'playwright-core';
+
+/** Goes to a page through the navigation (keeps the tab's memory and the playground). */
+export async function goTo(page: Page, title: 'Organizations' | 'API keys' | 'Models' | 'Live relays' | 'Audit trail' | 'Playground'): Promise<void> {
+  await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: title }).click();
+  await page.getByRole('heading', { level: 1, name: title }).waitFor();
+}
+
+export function form(page: Page, name: string): Locator {
+  return page.getByRole('form', { name });
+}
+
+export async function signIn(page: Page, token: string): Promise<void> {
+  const signInForm = form(page, 'Sign in');
+  await signInForm.getByLabel('Admin token').fill(token);
+  await signInForm.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Creates an organization on the Organizations page; returns its row. */
+export async function createOrganization(page: Page, name: string): Promise<Locator> {
+  const create = form(page, 'New organization');
+  await create.getByLabel('Name').fill(name);
+  await create.getByRole('button', { name: 'Create organization' }).click();
+  const row = page.locator('tr', { has: page.getByText(name, { exact: true }) });
+  await row.waitFor();
+  return row;
+}
+
+/** Activates the organization's subscription with a plan, from its row. */
+export async function activate(page: Page, orgName: string, plan: string): Promise<void> {
+  const subscription = form(page, `Subscription of ${orgName}`);
+  await subscription.getByLabel('Plan').fill(plan);
+  await subscription.getByRole('button', { name: /Activate|Change plan/ }).click();
+  await page.locator('tr', { has: page.getByText(orgName, { exact: true }) }).getByText('active', { exact: true }).waitFor();
+}
+
+/** Picks the organization in the page's select. */
+export async function pickOrganization(page: Page, orgName: string): Promise<void> {
+  await page.locator('select[name=org]').selectOption({ label: orgName });
+}
+
+/** Creates a key on the Keys page; returns the key as the page shows it (once). */
+export async function createKey(page: Page, name: string): Promise<string> {
+  const create = form(page, 'New key');
+  await create.getByLabel('Name').fill(name);
+  await create.getByRole('button', { name: 'Create key' }).click();
+  const shown = page.getByLabel('The new API key');
+  await shown.waitFor();
+  return shown.inputValue();
+}
+
+export interface ModelInput {
+  name: string;
+  wsUrl: string;
+  wsToken: string;
+  userAgent?: string;
+}
+
+/** Fills the "Add a model" form (without submitting). */
+export async function fillModel(page: Page, model: ModelInput): Promise<Locator> {
+  const add = form(page, 'Add a model');
+  await add.getByLabel('Name', { exact: true }).fill(model.name);
+  await add.getByLabel('WebSocket URL').fill(model.wsUrl);
+  await add.getByLabel('WebSocket token').fill(model.wsToken);
+  if (model.userAgent) await add.getByLabel('User-Agent').fill(model.userAgent);
+  return add;
+}
+
+/** Adds a model on the Models page; returns its card. */
+export async function addModel(page: Page, model: ModelInput): Promise<Locator> {
+  const add = await fillModel(page, model);
+  await add.getByRole('button', { name: 'Add model' }).click();
+  const card = page.getByRole('article', { name: `Model ${model.name}` });
+  await card.waitFor();
+  return card;
+}
+
+/** Opens the playground's relay for a model with the key chosen by default (the tab's newest). */
+export async function openPlayground(page: Page, modelName: string): Promise<void> {
+  const open = form(page, 'Open a relay');
+  await open.locator('select[name=model]').selectOption({ label: `${modelName} (connected)` });
+  await open.getByRole('button', { name: 'Open relay' }).click();
+  await page.locator('.relay-status[data-status=open]').waitFor();
+}
+
+/** Waits until a received frame contains `text`. */
+export async function frameArrives(page: Page, text: string): Promise<void> {
+  await page.locator('li.frame[data-direction=in]', { hasText: text }).first().waitFor();
+}
