@@ -155,11 +155,15 @@ export function PlaygroundPage({ location }: { location: Location }): JSX.Elemen
           <label class="field">
             <span class="field-label">API key</span>
             <select name="keyChoice" value={chosenKey?.id ?? 'paste'} onChange={(e) => setKeyChoice((e.currentTarget as HTMLSelectElement).value)}>
-              {held.map((k) => (
-                <option key={k.id} value={k.id}>
-                  {k.name ?? 'key'} ({k.prefix}…, created in this tab)
-                </option>
-              ))}
+              {held.length > 0 ? (
+                <optgroup label="Created in this tab">
+                  {held.map((k) => (
+                    <option key={k.id} value={k.id}>
+                      {k.name ?? 'key'} · {k.prefix}…
+                    </option>
+                  ))}
+                </optgroup>
+              ) : null}
               <option value="paste">Paste a key…</option>
             </select>
           </label>
