@@ -154,7 +154,7 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 /**
- * A TCP relay to Redis that a test can cut (every connection reset, new ones refused) and
+ * A TCP relay to Redis that a test can cut (every connection closed, new ones refused) and
  * restore on the same port: Redis "briefly unavailable" without touching the real server.
  */
 export class CuttableProxy {
@@ -191,11 +191,11 @@ export class CuttableProxy {
     this.server = server;
   }
 
-  /** Resets every connection and stops listening. */
+  /** Closes every connection and stops listening. */
   async cut(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const socket of this.sockets) socket.resetAndDestroy();
+    for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
