@@ -84,7 +84,16 @@ export async function openPlayground(page: Page, modelName: string): Promise<voi
   const open = form(page, 'Open a relay');
   await open.locator('select[name=model]').selectOption({ label: `${modelName} (connected)` });
   await open.getByRole('button', { name: 'Open relay' }).click();
-  await page.locator('.relay-status[data-status=open]').waitFor();
+  try {
+    await page.locator('.relay-status[data-status=open]').waitFor();
+  } catch (err) {
+    // Say what the page shows instead (the status, a form error, the frames), not only "timeout".
+    const shown = async (selector: string): Promise<string[]> => page.locator(selector).allTextContents().catch(() => []);
+    const status = await shown('.relay-status');
+    const errors = await shown('[role=alert]');
+    const frames = await shown('li.frame');
+    throw new Error(`the playground relay did not open: status ${JSON.stringify(status)}, alerts ${JSON.stringify(errors)}, frames ${JSON.stringify(frames.slice(0, 5))}`, { cause: err });
+  }
 }
 
 /** Waits until a received frame contains `text`. */
