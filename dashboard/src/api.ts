@@ -4,6 +4,8 @@
  * lives in this module's memory only and goes with every change.
  */
 
+import type { ApiKeyRecord } from '../../src/store/types';
+
 /** A failed request, with the server's `{error, code}` or what went wrong on the way. */
 export class ApiFailure extends Error {
   constructor(
@@ -88,30 +90,18 @@ export async function signOut(): Promise<void> {
   csrfToken = undefined;
 }
 
-/** The management API's records, as the dashboard uses them. */
-export interface Organization {
-  id: string;
-  name: string;
-  sandbox: boolean;
-  createdAt: string;
-}
-
+/**
+ * The management API's records, as the dashboard uses them: the server's own types where the
+ * answer is the record as it is (type-only imports: nothing of the server reaches the bundle).
+ */
+export type { ModelEvent, Organization } from '../../src/store/types';
+export type { ClusterNode as GatewayNode, RelayView as Relay } from '../../src/cluster/types';
+export type ApiKey = ApiKeyRecord;
 export interface Subscription {
   orgId: string;
   status: 'active' | 'canceled' | 'none';
   plan: string | null;
   updatedAt?: string;
-}
-
-export interface ApiKey {
-  id: string;
-  orgId: string;
-  name: string | null;
-  prefix: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-  expiresAt: string | null;
 }
 
 export interface CreatedKey extends ApiKey {
@@ -133,37 +123,3 @@ export interface Model {
   lastError: { at: string; reason: string | null } | null;
 }
 
-export interface ModelEvent {
-  seq: number;
-  modelId: string;
-  orgId: string;
-  kind: string;
-  reason: string | null;
-  at: string;
-}
-
-export interface Relay {
-  id: string;
-  node: string;
-  orgId: string;
-  keyId: string;
-  modelId: string;
-  since: string;
-  state: 'connecting' | 'open' | 'closing';
-  messagesToUpstream: number;
-  messagesToClient: number;
-  bytesToUpstream: number;
-  bytesToClient: number;
-}
-
-export interface GatewayNode {
-  id: string;
-  host: string;
-  pid: number;
-  address: string;
-  version: string;
-  startedAt: string;
-  lastSeenAt: string;
-  relays: number;
-  self: boolean;
-}
