@@ -15,8 +15,7 @@
  * releases are remembered and replayed, and on reconnect the node registers again and
  * re-asserts every slot it holds (Redis may have restarted empty).
  */
-import { hostname } from 'node:os';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { ACQUIRE, RELEASE } from './scripts.js';
@@ -33,8 +32,8 @@ export interface RedisCoordinatorOptions {
   url: string;
   prefix: string;
   nodeTtlMs: number;
-  /** The gateway's version, shown in the cluster view. */
-  version: string;
+  /** This node's id (the gateway's). */
+  nodeId: string;
   host: NodeHost;
   logger: Logger;
 }
@@ -84,13 +83,12 @@ function redisWhere(url: string): string {
 }
 
 export class RedisCoordinator {
-  readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly nodeId: string;
   private readonly cmd: Redis;
   private readonly sub: Redis;
   private readonly opts: RedisCoordinatorOptions;
   private readonly where: string;
   private readonly keys: { nodes: string; nodePrefix: string; changes: string; requests: string; replies: string };
-  private readonly startedAt = new Date().toISOString();
   private readonly pending = new Map<string, PendingRequest>();
   private unsentReleases: HeldSlot[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -100,6 +98,7 @@ export class RedisCoordinator {
 
   private constructor(opts: RedisCoordinatorOptions) {
     this.opts = opts;
+    this.nodeId = opts.nodeId;
     this.where = redisWhere(opts.url);
     const p = opts.prefix;
     this.keys = {
@@ -259,26 +258,13 @@ export class RedisCoordinator {
     if (this.unsentReleases.length > MAX_UNSENT_RELEASES) this.unsentReleases.splice(0, this.unsentReleases.length - MAX_UNSENT_RELEASES);
   }
 
-  private nodeInfo(): string {
-    const node: Omit<ClusterNode, 'self'> = {
-      id: this.nodeId,
-      host: hostname(),
-      pid: process.pid,
-      address: this.opts.host.address(),
-      version: this.opts.version,
-      startedAt: this.startedAt,
-      lastSeenAt: new Date().toISOString(),
-      relays: this.opts.host.relayCount(),
-    };
-    return JSON.stringify(node);
-  }
 
   /** Writes the registration; returns true if it had lapsed (expired, or Redis restarted empty). */
   private async register(): Promise<boolean> {
     const key = this.keys.nodePrefix + this.nodeId;
     const [[, previous] = []] = (await this.cmd
       .multi()
-      .set(key, this.nodeInfo(), 'PX', this.opts.nodeTtlMs, 'GET')
+      .set(key, JSON.stringify(this.opts.host.describe()), 'PX', this.opts.nodeTtlMs, 'GET')
       .zadd(this.keys.nodes, Date.now(), this.nodeId)
       .exec()) ?? [];
     const lapsed = this.registered && previous === null;

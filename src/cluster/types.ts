@@ -47,9 +47,8 @@ export interface HeldSlot {
 
 /** What the coordinator needs from the gateway it serves. */
 export interface NodeHost {
-  /** Where the node listens, for the cluster view ('' before it listens). */
-  address(): string;
-  relayCount(): number;
+  /** What the node registers about itself, as of now. */
+  describe(): Omit<ClusterNode, 'self'>;
   listRelays(filter: RelayFilter): RelayView[];
   /** Closes the relay if it is here (1000 "closed by operator"); false when it is not. */
   closeRelay(relayId: string): boolean;

@@ -3,7 +3,9 @@
  * everything else with JSON (426 for the relay path without an upgrade, 404 elsewhere), and
  * drains on shutdown (contract §1; issue: graceful shutdown with 1012).
  */
+import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { planLimits, type GatewayConfig } from '../config.js';
@@ -26,8 +28,6 @@ import { RedisCoordinator } from '../cluster/redis-coordinator.js';
 import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from '../cluster/types.js';
 import { announcingChanges } from '../cluster/announcing-store.js';
 import { relayView } from './relay-view.js';
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
 
@@ -71,8 +71,9 @@ export class Gateway {
   private coordinator: RedisCoordinator | undefined;
   /** Relays holding a cluster-wide slot (released when they finish). */
   private readonly slots = new Set<RelayPair>();
-  /** This node's id when there is no cluster. */
-  private readonly localNodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  /** This node's id in the cluster view, in relay listings and in Redis. */
+  readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly startedAt = new Date().toISOString();
 
   constructor({ config, store, logger, routes, version }: GatewayOptions) {
     this.config = config;
@@ -149,7 +150,7 @@ export class Gateway {
           url: this.config.redis,
           prefix: this.config.redisPrefix,
           nodeTtlMs: this.config.nodeTtlMs,
-          version: this.version,
+          nodeId: this.nodeId,
           host: this.nodeHost(),
           logger: this.logger,
         });
@@ -168,11 +169,6 @@ export class Gateway {
     }
     this.stopHeartbeat = startHeartbeat(this.registry, this.config.heartbeatIntervalMs);
     return this.address();
-  }
-
-  /** This node's id in the cluster view and in relay listings. */
-  get nodeId(): string {
-    return this.coordinator?.nodeId ?? this.localNodeId;
   }
 
   /** False while a clustered gateway cannot reach Redis (new relays are refused meanwhile). */
@@ -200,20 +196,22 @@ export class Gateway {
   /** The cluster's live nodes, this one first (only this one without Redis). */
   async nodes(): Promise<ClusterNode[]> {
     if (this.coordinator) return this.coordinator.nodes();
+    return [{ ...this.describeNode(), self: true }];
+  }
+
+  /** What this node registers about itself (as of now). */
+  private describeNode(): Omit<ClusterNode, 'self'> {
     const address = this.server.address() as AddressInfo | null;
-    return [
-      {
-        id: this.nodeId,
-        host: hostname(),
-        pid: process.pid,
-        address: address ? `${address.address}:${address.port}` : '',
-        version: this.version,
-        startedAt: new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString(),
-        lastSeenAt: new Date().toISOString(),
-        relays: this.registry.all.size,
-        self: true,
-      },
-    ];
+    return {
+      id: this.nodeId,
+      host: hostname(),
+      pid: process.pid,
+      address: address ? `${hostname()}:${address.port}` : '',
+      version: this.version,
+      startedAt: this.startedAt,
+      lastSeenAt: new Date().toISOString(),
+      relays: this.registry.all.size,
+    };
   }
 
   private localRelays(filter: RelayFilter): RelayView[] {
@@ -243,15 +241,11 @@ export class Gateway {
 
   private nodeHost(): NodeHost {
     return {
-      relayCount: () => this.registry.all.size,
+      describe: () => this.describeNode(),
       listRelays: (filter) => this.localRelays(filter),
       closeRelay: (id) => this.closeLocalRelay(id),
       changed: () => this.watcher.pollNow(),
       heldSlots: () => this.heldSlots(),
-      address: () => {
-        const address = this.server.address() as AddressInfo | null;
-        return address ? `${hostname()}:${address.port}` : hostname();
-      },
     };
   }
 
