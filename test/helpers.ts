@@ -25,6 +25,14 @@ export const TEST_LIMITS = {
   maxUpstreamSocketsPerModel: 1000,
 };
 
+/**
+ * `key` with its last character changed, so its checksum no longer matches. (Appending a fixed
+ * character instead would give the key back unchanged whenever it already ended with it.)
+ */
+export function tamperedKey(key: string): string {
+  return `${key.slice(0, -1)}${key.endsWith('x') ? 'y' : 'x'}`;
+}
+
 /** Collects log lines so tests can read them (and check them for secrets). */
 export class LogCapture extends Writable {
   readonly lines: string[] = [];

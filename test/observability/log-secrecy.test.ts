@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { API_KEY_PREFIX, API_KEY_VISIBLE_LENGTH } from '../../src/auth/api-key.js';
-import { freePort, MODEL_USER_ID, startStack, TestClient, waitFor, type Stack } from '../helpers.js';
+import { freePort, MODEL_USER_ID, startStack, tamperedKey, TestClient, waitFor, type Stack } from '../helpers.js';
 
 const COOKIE = 'sess=c00kie-S3CRET-value-7f3a; auth_id=424242; fp=q9Zx';
 const PROXY_USER = 'proxyuser';
@@ -119,7 +119,7 @@ describe('log secrecy and relay-closed lines', () => {
   });
 
   it('INVALID_API_KEY: a tampered, a revoked and an expired key', async () => {
-    const tampered = `${stack.apiKey.slice(0, -1)}${stack.apiKey.endsWith('x') ? 'y' : 'x'}`;
+    const tampered = tamperedKey(stack.apiKey);
     addKey(tampered);
     await refused(stack.relayUrl(), withKey(tampered), 'INVALID_API_KEY', 4401);
     const revoked = await stack.store.createApiKey(stack.orgId);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MODEL_USER_ID, TestClient, waitFor } from '../helpers.js';
+import { MODEL_USER_ID, tamperedKey, TestClient, waitFor } from '../helpers.js';
 import { parseExposition, startObservedStack, valueOf, type ObservedStack, type Sample } from './harness.js';
 
 const KiB = 1024;
@@ -106,7 +106,7 @@ describe('metrics', () => {
   });
 
   it('counts a refusal by outcome and close code, without a latency observation', async () => {
-    const client = new TestClient(stack.relayUrl(), { headers: { 'X-API-Key': `${stack.apiKey.slice(0, -1)}x` } });
+    const client = new TestClient(stack.relayUrl(), { headers: { 'X-API-Key': tamperedKey(stack.apiKey) } });
     assert.equal((await client.closed).code, 4401);
     await idle();
     const samples = await scrape();
