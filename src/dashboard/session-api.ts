@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SESSION_COOKIE, SESSION_TTL_MS, SessionSigner, type DashboardSession } from '../admin/auth.js';
 import { ApiError, readJsonBody, sendError, sendJson } from '../admin/http.js';
 import { TokenBuckets } from '../gateway/limits/token-buckets.js';
+import { clientIpOf } from '../gateway/server.js';
 import type { Logger } from '../log.js';
 import { securityHeaders } from './static-files.js';
 
@@ -55,7 +56,7 @@ export function createSessionApi({ signer, logger, trustForwardedFor }: SessionA
     }
 
     async function signIn(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): Promise<void> {
-      const ip = clientIp(req, trustForwardedFor);
+      const ip = clientIpOf(req, trustForwardedFor);
       const wait = failures.peek(ip, SIGN_IN_FAILURE_BURST, SIGN_IN_FAILURES_PER_SECOND);
       if (wait > 0) {
         const seconds = Math.ceil(wait / 1000);
@@ -91,14 +92,4 @@ function cameOverTls(req: IncomingMessage): boolean {
   const proto = req.headers['x-forwarded-proto'];
   const first = (Array.isArray(proto) ? proto[0] : proto)?.split(',', 1)[0]?.trim().toLowerCase();
   return first === 'https';
-}
-
-/** The client's address for the sign-in limit; behind a trusted proxy, the last X-Forwarded-For entry. */
-function clientIp(req: IncomingMessage, trustForwardedFor: boolean): string {
-  if (trustForwardedFor) {
-    const header = req.headers['x-forwarded-for'];
-    const last = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').pop()?.trim();
-    if (last) return last;
-  }
-  return req.socket.remoteAddress ?? 'unknown';
 }

@@ -412,7 +412,7 @@ function apiKeyOf(req: IncomingMessage, query: string): string | undefined {
  * X-Forwarded-For entry is the address the proxy itself saw; earlier entries are the
  * client's own claims.
  */
-function clientIpOf(req: IncomingMessage, trustForwardedFor: boolean): string {
+export function clientIpOf(req: IncomingMessage, trustForwardedFor: boolean): string {
   if (trustForwardedFor) {
     const header = req.headers['x-forwarded-for'];
     const last = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').pop()?.trim();
