@@ -20,17 +20,26 @@ const MUTATIONS: ReadonlySet<string> = new Set<keyof Store>([
 ]);
 
 export function announcingChanges(store: Store, announce: () => void): Store {
+  // Each method is wrapped (or bound) once, not on every call: reads are on the admission path.
+  const methods = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (typeof property !== 'string' || !MUTATIONS.has(property)) return method.bind(target);
-      return async (...args: unknown[]) => {
-        const result = await method.apply(target, args);
-        announce();
-        return result;
-      };
+      let wrapped = methods.get(property);
+      if (wrapped === undefined) {
+        const method = value as (...args: unknown[]) => unknown;
+        wrapped =
+          typeof property === 'string' && MUTATIONS.has(property)
+            ? async (...args: unknown[]) => {
+                const result = await method.apply(target, args);
+                announce();
+                return result;
+              }
+            : method.bind(target);
+        methods.set(property, wrapped);
+      }
+      return wrapped;
     },
   });
 }
