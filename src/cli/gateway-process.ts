@@ -3,6 +3,7 @@
  * `ofgw serve --workers N`: the gateway with its HTTP routes, the sandbox simulator, the
  * process's file-descriptor limit.
  */
+import diagnostics from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { ConfigError, type GatewayConfig } from '../config.js';
 import { createAdminRoutes } from '../admin/index.js';
@@ -13,7 +14,6 @@ import { createHealthRoutes } from '../observability/health.js';
 import { createMetrics, type GatewayMetrics, type MetricsOptions } from '../observability/metrics.js';
 import type { Logger } from '../log.js';
 import { startSimulator, type OnlyFansSimulator } from '../sandbox/index.js';
-import diagnostics from 'node:diagnostics_channel';
 import { openStore, storeConnectionError, type StoreConnectionErrorMessage } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { packageVersion } from './version.js';
@@ -49,17 +49,18 @@ export interface BuiltGateway {
 /** A gateway with health, metrics, management, dashboard and customer routes, not listening yet. */
 export function buildGateway(config: GatewayConfig, store: Store, logger: Logger, metricsOptions: MetricsOptions = {}): BuiltGateway {
   let metrics: GatewayMetrics | undefined;
+  const version = packageVersion();
   const gateway = new Gateway({
     config,
     store,
     logger,
-    version: packageVersion(),
+    version,
     routes: (gw) => {
       metrics = createMetrics(gw, metricsOptions);
       return [
         createHealthRoutes(gw),
         metrics.route,
-        createAdminRoutes(gw, { adminToken: config.adminToken, logger, version: packageVersion() }),
+        createAdminRoutes(gw, { adminToken: config.adminToken, logger, version }),
         createDashboardRoutes({ adminToken: config.adminToken, logger, trustForwardedFor: config.trustForwardedFor }),
         createCustomerRoutes(gw),
       ];
