@@ -13,6 +13,7 @@ import { ADMIN_TOKEN, request, type Answer } from '../admin/admin-helpers.js';
 import { startServe, type Served } from '../cli/cli-helpers.js';
 import { MODEL_USER_ID, TestClient, waitFor } from '../helpers.js';
 import { POSTGRES_URL, REDIS_URL, serviceSkip } from '../services.js';
+import { postgresUrlFor } from '../store/temp-store.js';
 import { CuttableProxy, deleteKeys, redisTarget } from './cluster-helpers.js';
 
 const skip = (await serviceSkip('postgres')) || (await serviceSkip('redis'));
@@ -26,10 +27,8 @@ async function tempSchema(): Promise<{ url: string; drop(): Promise<void> }> {
   await admin.connect();
   await admin.query(`create schema ${schema}`);
   await admin.end();
-  const url = new URL(POSTGRES_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
   return {
-    url: url.toString(),
+    url: postgresUrlFor(schema),
     async drop() {
       const c = new pg.Client({ connectionString: POSTGRES_URL });
       await c.connect();
