@@ -578,10 +578,7 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
    */
   private failUncoordinated(err: unknown): void {
     this.ctx.logger.warn({ ...this.logFields(), error: (err as Error).message }, 'relay refused: cluster coordination unavailable');
-    if (this.state >= State.Closing) return;
-    this.outcome = 'COORDINATION_UNAVAILABLE';
-    this.beginClosing();
-    this.client.close(1011, 'cluster coordination unavailable');
+    this.closeUnexpectedly('COORDINATION_UNAVAILABLE', 'cluster coordination unavailable');
   }
 
   /**
@@ -590,10 +587,15 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
    */
   private failInternal(err: unknown): void {
     this.ctx.logger.error({ err, ...this.logFields() }, 'relay failed unexpectedly');
+    this.closeUnexpectedly('INTERNAL_ERROR', 'internal error');
+  }
+
+  /** The contract's 1011 on both legs (an upstream not opened yet has nothing to close). */
+  private closeUnexpectedly(outcome: string, reason: string): void {
     if (this.state >= State.Closing) return;
-    this.outcome = 'INTERNAL_ERROR';
+    this.outcome = outcome;
     this.beginClosing();
-    this.client.close(1011, 'internal error');
+    this.client.close(1011, reason);
     this.closeUpstream(1011, '');
   }
 }
