@@ -71,7 +71,7 @@ export const SETTINGS = {
   pendingBytes: { schema: positiveInt, default: 256 * KiB, env: 'OFGW_PENDING_BYTES', doc: 'Bytes held before the confirmation; at the bound the client is paused. Four times this closes with RATE_LIMITED.' },
   highWaterBytes: { schema: positiveInt, default: 256 * KiB, env: 'OFGW_HIGH_WATER_BYTES', doc: 'Buffered bytes towards one peer above which the other peer is paused.' },
   lowWaterBytes: { schema: positiveInt, default: 64 * KiB, env: 'OFGW_LOW_WATER_BYTES', doc: 'Buffered bytes below which a paused peer is resumed.' },
-  hardCapBytes: { schema: positiveInt, default: 8 * MiB, env: 'OFGW_HARD_CAP_BYTES', doc: 'Buffered bytes towards a client that end the relay with SLOW_CONSUMER; must exceed the high-water mark plus the largest message.' },
+  hardCapBytes: { schema: positiveInt, default: 8 * MiB, env: 'OFGW_HARD_CAP_BYTES', doc: 'Bytes queued towards either peer that end the relay, whatever the frames (events, pongs, the gateway\'s own): SLOW_CONSUMER for a client, 1014 for an upstream that stopped reading. Must exceed the high-water mark plus the largest message.' },
   slowConsumerTimeoutMs: { schema: positiveInt, default: 30_000, env: 'OFGW_SLOW_CONSUMER_TIMEOUT_MS', doc: 'How long the upstream may stay paused for a client that does not read before SLOW_CONSUMER; events older than this are stale.' },
   heartbeatIntervalMs: { schema: positiveInt, default: 25_000, env: 'OFGW_HEARTBEAT_INTERVAL_MS', doc: 'Ping period on each leg; a peer silent for two periods is dead. Below the 60 s idle timeout of nginx and most load balancers.' },
   handshakeTimeoutMs: { schema: positiveInt, default: 10_000, env: 'OFGW_HANDSHAKE_TIMEOUT_MS', doc: 'Time a client has to send a complete upgrade request.' },

@@ -355,6 +355,20 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
     else this.resumeClientIfDrained();
   }
 
+  /**
+   * A peer stopped reading: more than hardCapBytes are queued towards it, whatever the frames
+   * (events, pongs, the gateway's own). A client ends with SLOW_CONSUMER; an upstream is dropped
+   * and the client gets 1014.
+   */
+  legOverflow(leg: Leg): void {
+    if (leg === this.client) {
+      this.fail(new GatewayError('SLOW_CONSUMER', `The client's buffer passed ${this.ctx.limits.hardCapBytes} bytes`));
+    } else {
+      this.upstreamFailure ??= 'upstream stopped reading';
+      leg.terminate();
+    }
+  }
+
   legCloseFrame(leg: Leg, code: number, reason: Buffer): void {
     if (leg === this.client) this.clientClosing(code, reason);
     else this.upstreamClosing(code, reason);
@@ -420,18 +434,13 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
     return true;
   }
 
+  /** Relays to the upstream; above the high-water mark the client is paused (past the hard cap: {@link legOverflow}). */
   private toUpstream(frames: Buffer): void {
     const upstream = this.upstream as Leg;
     upstream.write(frames);
-    const buffered = upstream.bufferedAmount;
-    if (buffered <= this.ctx.limits.highWaterBytes) return;
-    if (buffered > this.ctx.limits.hardCapBytes) {
-      this.upstreamFailure = 'upstream stopped reading';
-      upstream.terminate();
-    } else if (!this.clientPaused) {
-      this.clientPaused = true;
-      this.client.pause();
-    }
+    if (upstream.bufferedAmount <= this.ctx.limits.highWaterBytes || this.clientPaused || this.upstreamFailure) return;
+    this.clientPaused = true;
+    this.client.pause();
   }
 
   /** The client closed (its close frame, or the socket without one: 1006). */
@@ -445,18 +454,14 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
 
   // ── upstream leg ───────────────────────────────────────────────────────────
 
+  /** Relays to the client; above the high-water mark the upstream is paused (past the hard cap: {@link legOverflow}). */
   private toClient(frames: Buffer): void {
     const client = this.client;
     client.write(frames);
-    const buffered = client.bufferedAmount;
-    if (buffered <= this.ctx.limits.highWaterBytes) return;
-    if (buffered > this.ctx.limits.hardCapBytes) {
-      this.fail(new GatewayError('SLOW_CONSUMER', `The client's buffer passed ${this.ctx.limits.hardCapBytes} bytes`));
-    } else if (!this.upstreamPaused) {
-      this.upstreamPaused = true;
-      (this.upstream as Leg).pause();
-      this.slowTimer = setTimeout(slowConsumerTimeout, this.ctx.limits.slowConsumerTimeoutMs, this);
-    }
+    if (client.bufferedAmount <= this.ctx.limits.highWaterBytes || this.upstreamPaused || this.state !== State.Open) return;
+    this.upstreamPaused = true;
+    (this.upstream as Leg).pause();
+    this.slowTimer = setTimeout(slowConsumerTimeout, this.ctx.limits.slowConsumerTimeoutMs, this);
   }
 
   /** The upstream closed (its close frame, or the socket without one: 1006). */

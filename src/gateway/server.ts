@@ -99,6 +99,7 @@ export class Gateway {
       maxBufferedChunks: config.maxBufferedChunks,
       closeTimeoutMs: config.closeTimeoutMs,
       lowWaterBytes: config.lowWaterBytes,
+      maxBufferedBytes: config.hardCapBytes,
     };
     this.watcher = new ChangeWatcher(store, this.registry, config.changePollIntervalMs, logger);
     this.limits = new ConnectionLimits(config);
@@ -124,6 +125,7 @@ export class Gateway {
         maxBufferedChunks: config.maxBufferedChunks,
         closeTimeoutMs: config.closeTimeoutMs,
         lowWaterBytes: config.lowWaterBytes,
+        maxBufferedBytes: config.hardCapBytes,
       },
       admissionLimits: this.limits,
       messageRate: (plan) => {

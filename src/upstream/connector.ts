@@ -241,6 +241,10 @@ class Attempt implements UpstreamAttempt, LegOwner {
 
   legFlushed(): void {}
 
+  legOverflow(): void {
+    this.fail(new UpstreamConnectError('auth', 'OnlyFans stopped reading before confirming the connection'));
+  }
+
   legCloseFrame(_leg: Leg, code: number): void {
     this.closedEarly(code);
   }

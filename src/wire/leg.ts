@@ -27,8 +27,17 @@ export interface LegLimits {
   maxBufferedChunks: number;
   /** Time the peer has to finish the close handshake before the socket is destroyed. */
   closeTimeoutMs: number;
-  /** Writes that leave at least this much queued report their flush to the owner. */
+  /**
+   * Writes that leave at least this much queued report their flush to the owner; above it, a
+   * ping is answered once the queue drains, with one pong for the latest ping (RFC 6455 §5.5.3).
+   */
   lowWaterBytes: number;
+  /**
+   * Bytes queued towards the peer past which it has stopped reading: the owner is told once
+   * and the leg reads no more. Every frame the leg writes counts: relayed data, the gateway's
+   * own messages, pings, pongs and close frames.
+   */
+  maxBufferedBytes: number;
 }
 
 /** A peer broke the protocol: the leg sends `closeCode` and stops reading. */
@@ -49,9 +58,12 @@ export interface LegOwner {
   legData(leg: Leg, frames: Buffer): void;
   /** With `leg.payloads` set: a whole message's unmasked payload instead of raw frames. */
   legPayload(leg: Leg, payload: Buffer, binary: boolean): void;
+  /** A pong that answers the leg's last ping (see {@link Leg.ping}). */
   legPong(leg: Leg): void;
   /** A write that left at least the low-water mark queued has been flushed. */
   legFlushed(leg: Leg): void;
+  /** The peer stopped reading: more than `maxBufferedBytes` are queued towards it. Reported once. */
+  legOverflow(leg: Leg): void;
   /** The peer sent a close frame (already answered); 1005 when it carried no code. */
   legCloseFrame(leg: Leg, code: number, reason: Buffer): void;
   /** The peer broke the protocol (a {@link LegProtocolError}) or the socket failed. */
@@ -67,6 +79,7 @@ export const IGNORING_OWNER: LegOwner = {
   legPayload() {},
   legPong() {},
   legFlushed() {},
+  legOverflow() {},
   legCloseFrame() {},
   legError() {},
   legClosed() {},
@@ -109,7 +122,21 @@ export class Leg {
   private closeCode = 1006;
   private closeReason: Buffer = EMPTY;
   private closeTimer: NodeJS.Timeout | undefined;
-  private flushedCallback: (() => void) | undefined;
+  /** The one callback of writes whose flush matters (see {@link send}); made on first use. */
+  private flushedCallback: ((err?: Error | null) => void) | undefined;
+  /** Writes given the callback, and how many of them have been flushed (they complete in order). */
+  private callbacksIssued = 0;
+  private callbacksDone = 0;
+  /** The callback number of the last ping; the ping has left the queue once it is done. */
+  private pingTicket = 0;
+  /** A ping that came while the queue was above the low-water mark: answered on the next flush. */
+  private owedPong: Buffer | null = null;
+  private overflowed = false;
+  /** Where the message offered to `legMessage` lies in `current`; -1 for one assembled from fragments. */
+  private msgAt = -1;
+  private msgEnd = -1;
+  /** The assembled payload of a fragmented message on offer (none for binary ones: not kept). */
+  private fragMessage: Buffer | undefined;
 
   constructor(socket: Socket, server: boolean, limits: LegLimits, owner: LegOwner, head?: Buffer) {
     this.socket = socket;
@@ -140,21 +167,72 @@ export class Leg {
 
   /** Relays frames from the other leg unchanged (dropped once this leg is closing). */
   write(frames: Buffer): void {
-    const socket = this.socket;
-    if (this.closeSent || !socket.writable) return;
-    if (socket.writableLength + frames.length >= this.limits.lowWaterBytes) socket.write(frames, this.onFlushed());
-    else socket.write(frames);
+    if (!this.closeSent) this.send(frames);
   }
 
   /** A text message the gateway originates (confirmation, error frame, connect act). */
   sendText(text: string): void {
-    if (this.closeSent || !this.socket.writable) return;
-    this.socket.write(encodeFrame(Opcode.Text, Buffer.from(text), !this.server));
+    if (!this.closeSent) this.send(encodeFrame(Opcode.Text, Buffer.from(text), !this.server));
   }
 
+  /**
+   * A heartbeat ping. Until it has left the queue, no pong can be its answer: a peer that does
+   * not read cannot have seen it, so pongs it sends meanwhile (RFC 6455 allows unsolicited
+   * ones) do not reach {@link LegOwner.legPong}.
+   */
   ping(): void {
     if (this.closeSent || !this.socket.writable) return;
-    this.socket.write(this.server ? SERVER_PING : encodeFrame(Opcode.Ping, EMPTY, true));
+    this.send(this.server ? SERVER_PING : encodeFrame(Opcode.Ping, EMPTY, true), true);
+    this.pingTicket = this.callbacksIssued;
+  }
+
+  /**
+   * While {@link LegOwner.legMessage} runs: the payload of the message on offer — a view into
+   * the read on an unmasked leg, an unmasked copy on a masked one; undefined for a fragmented
+   * binary message (its payload is not assembled).
+   */
+  messagePayload(): Buffer | undefined {
+    if (this.msgAt < 0) return this.fragMessage;
+    return payloadOf(this.current, this.msgAt, this.msgEnd, this.server);
+  }
+
+  /** True while the last ping is still queued on our side. */
+  get pingQueued(): boolean {
+    return this.callbacksDone < this.pingTicket;
+  }
+
+  /**
+   * Every write goes through here, so one bound holds for all of them: past
+   * `maxBufferedBytes` queued, the owner is told the peer stopped reading. A write that leaves
+   * the low-water mark queued (or that `track`s) gets the leg's one flush callback.
+   */
+  private send(bytes: Buffer, track = false): void {
+    const socket = this.socket;
+    if (!socket.writable) return;
+    if (track || socket.writableLength + bytes.length >= this.limits.lowWaterBytes) {
+      this.callbacksIssued++;
+      socket.write(bytes, (this.flushedCallback ??= () => this.flushed()));
+    } else {
+      socket.write(bytes);
+    }
+    if (socket.writableLength > this.limits.maxBufferedBytes && !this.overflowed) {
+      this.overflowed = true;
+      // Nothing more is read from a peer we cannot answer: its frames would only queue more.
+      this.failed = true;
+      this.owedPong = null;
+      socket.pause();
+      this.owner.legOverflow(this);
+    }
+  }
+
+  private flushed(): void {
+    this.callbacksDone++;
+    const owed = this.owedPong;
+    if (owed !== null && this.socket.writableLength < this.limits.lowWaterBytes) {
+      this.owedPong = null;
+      if (!this.closeSent) this.send(encodeFrame(Opcode.Pong, owed, !this.server));
+    }
+    this.owner.legFlushed(this);
   }
 
   /**
@@ -164,7 +242,8 @@ export class Leg {
   close(code?: number, reason: Buffer | string = EMPTY): void {
     if (this.closeSent || !this.socket.writable) return;
     this.closeSent = true;
-    this.socket.write(encodeFrame(Opcode.Close, closePayload(code, fitCloseReason(reason)), !this.server));
+    this.owedPong = null;
+    this.send(encodeFrame(Opcode.Close, closePayload(code, fitCloseReason(reason)), !this.server));
     if (this.closeReceived || this.failed) this.end();
     this.closeTimer ??= setTimeout(closeTimedOut, this.limits.closeTimeoutMs, this);
   }
@@ -281,12 +360,16 @@ export class Leg {
         if (this.payloads) {
           this.flush();
           this.owner.legPayload(this, payloadOf(buf, at, end, masked), binary);
-        } else if (this.owner.legMessage(this, size, binary)) {
-          if (this.runStart < 0) this.runStart = pos;
-          this.runEnd = end;
-          if (!this.batch) this.flush();
         } else {
-          this.flush();
+          this.msgAt = at;
+          this.msgEnd = end;
+          if (this.owner.legMessage(this, size, binary)) {
+            if (this.runStart < 0) this.runStart = pos;
+            this.runEnd = end;
+            if (!this.batch) this.flush();
+          } else {
+            this.flush();
+          }
         }
       } else if (!this.fragment(buf, pos, at, end, opcode, fin, masked)) {
         return this.scanFailed(end, 0, '');
@@ -355,19 +438,30 @@ export class Leg {
       this.protocolError(1007, 'a text message that is not valid UTF-8');
       return false;
     }
-    if (this.payloads) this.owner.legPayload(this, payload, binary);
-    else if (this.owner.legMessage(this, size, binary)) this.owner.legData(this, frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
+    if (this.payloads) {
+      this.owner.legPayload(this, payload, binary);
+      return true;
+    }
+    this.msgAt = -1;
+    this.fragMessage = this.fragPayload === null ? undefined : payload;
+    const accepted = this.owner.legMessage(this, size, binary);
+    this.fragMessage = undefined;
+    if (accepted) this.owner.legData(this, frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
     return true;
   }
 
   private control(opcode: number, buf: Buffer, at: number, end: number, masked: boolean): void {
     if (opcode === Opcode.Pong) {
-      this.owner.legPong(this);
+      if (!this.pingQueued) this.owner.legPong(this);
       return;
     }
     const payload = end > at ? payloadOf(buf, at, end, masked) : EMPTY;
     if (opcode === Opcode.Ping) {
-      if (!this.closeSent && this.socket.writable) this.socket.write(encodeFrame(Opcode.Pong, payload, !this.server));
+      if (this.closeSent || !this.socket.writable) return;
+      // A peer that pings faster than it reads gets one pong per drained queue, for its latest
+      // ping, never a queue of pongs (RFC 6455 §5.5.3 allows exactly that).
+      if (this.socket.writableLength >= this.limits.lowWaterBytes) this.owedPong = masked ? payload : Buffer.from(payload);
+      else this.send(encodeFrame(Opcode.Pong, payload, !this.server));
       return;
     }
     // Close (RFC 6455 §5.5.1, §7.4).
@@ -405,10 +499,6 @@ export class Leg {
     this.fragPayload = null;
     this.owner.legError(this, new LegProtocolError(closeCode, message));
     this.close(closeCode, message);
-  }
-
-  private onFlushed(): () => void {
-    return (this.flushedCallback ??= () => this.owner.legFlushed(this));
   }
 
   /** Ends our side of the TCP connection once (a second `end` costs an error object). */
