@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { connectUpstream, type UpstreamTarget, type UpstreamAttempt, type UpstreamConnectError, type UpstreamHandlers, type UpstreamLimits } from '../upstream/connector.js';
 import { RefreshError } from '../upstream/credential-refresh.js';
+import { CONNECTED_REPLY_MAX_BYTES, isConnectedReply } from '../upstream/replies.js';
 import { admitConnection, type Admission, type ConnectionRequest } from './admission.js';
 import { BAD_GATEWAY, clientCloseCodeFor, upstreamCloseCodeFor } from './close-codes.js';
 import { relayFinished, relayOpened } from './diagnostics.js';
@@ -318,6 +319,11 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
   /**
    * A whole message arrived on a leg; true relays it. Client messages are metered and
    * rate-limited (held before the confirmation), upstream ones metered.
+   *
+   * A `connected: true` reply from the upstream is consumed, whenever it comes: the first is the
+   * handshake's (the connector's), a later one answers a connect act the client sent itself.
+   * To a client, a frame with `connected: true` is the gateway's confirmation (contract §2 and
+   * the §8 examples branch on it), so relaying OnlyFans' would read as a second confirmation.
    */
   legMessage(leg: Leg, size: number): boolean {
     if (leg === this.client) {
@@ -325,6 +331,7 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
       return this.pending !== null && this.admitHeld(size);
     }
     if (this.state !== State.Open) return false;
+    if (size <= CONNECTED_REPLY_MAX_BYTES && isConnectedReply(leg.messagePayload())) return false;
     const traffic = this.traffic;
     traffic.messagesToClient++;
     traffic.bytesToClient += size;

@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { acceptKey, handshakeKey } from '../wire/frames.js';
 import { IGNORING_OWNER, Leg, LegProtocolError, type LegLimits, type LegOwner } from '../wire/leg.js';
 import { proxyAgentFor, ProxyError } from './proxy.js';
+import { parseJsonObject } from './replies.js';
 
 /** A recent desktop Chrome, used when a model has no stored User-Agent. */
 export const DEFAULT_USER_AGENT =
@@ -213,17 +214,12 @@ class Attempt implements UpstreamAttempt, LegOwner {
 
   legPayload(leg: Leg, payload: Buffer): void {
     // The first frame decides. JSON may come in a text or a binary frame: parse, never compare.
-    let frame: unknown;
-    try {
-      frame = JSON.parse(payload.toString('utf8'));
-    } catch {
-      frame = undefined;
-    }
-    if (isObject(frame) && frame.connected === true) {
+    const frame = parseJsonObject(payload);
+    if (frame?.connected === true) {
       this.settle();
       leg.payloads = false;
       this.handlers.ready(leg);
-    } else if (isObject(frame) && 'error' in frame) {
+    } else if (frame !== undefined && 'error' in frame) {
       const detail = typeof frame.error === 'number' || typeof frame.error === 'string' ? ` (error ${String(frame.error).slice(0, 40)})` : '';
       this.fail(new UpstreamConnectError('auth', `OnlyFans rejected the model's token${detail}`, true));
     } else {
@@ -328,10 +324,6 @@ function describeSocketError(err: NodeJS.ErrnoException, host: string): string {
 /** Certificate and hostname failures: verification is on, so these mean "not trusted". */
 function isTlsError(err: NodeJS.ErrnoException): boolean {
   return err.code?.startsWith('ERR_TLS') === true || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(err.code ?? '');
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function ignoreError(): void {}
