@@ -121,54 +121,98 @@ function OperatorTrail({ location }: { location: Location }): JSX.Element {
     if (pages.before !== undefined) query.set('before', String(pages.before));
     return api<AuditEntry[]>('GET', `/events?${query.toString()}`);
   }, [filters.orgId, filters.action, filters.actor, pages.before]);
-  const last = entries.data?.[entries.data.length - 1];
   return (
-    <Section title="Operator actions, newest first">
-      <LoadError error={entries.error} retry={() => void entries.reload()} />
-      {!entries.data ? (
+    <TrailSection
+      title="Operator actions, newest first"
+      load={entries}
+      pages={pages}
+      empty={`No operator action${pages.depth > 1 ? ' older than these' : ' matches these filters'}.`}
+      columns={['Who', 'Action', 'Organization', 'Target', 'Details']}
+      attributes={(e) => ({ 'data-audit': e.seq, 'data-action': e.action })}
+      cells={(e) => (
+        <>
+          <td data-label="Who">
+            {actorLabel(e.actorKind)}
+            {e.actorDetail ? <div class="muted small">{e.actorDetail}</div> : null}
+          </td>
+          <td data-label="Action">
+            <ActionBadge action={e.action} />
+          </td>
+          <td data-label="Organization">{e.orgName ?? (e.orgId ? <Id id={e.orgId} /> : <span class="muted">—</span>)}</td>
+          <td data-label="Target">{e.targetName ?? <Id id={e.targetId} />}</td>
+          <td data-label="Details">
+            <Details details={e.details} />
+          </td>
+        </>
+      )}
+    />
+  );
+}
+
+/**
+ * A trail's card: its load error, the table (or loading / empty), and the pager. Every row
+ * starts with the entry's `seq` and time; `cells` gives the rest, under `columns`.
+ */
+function TrailSection<T extends { seq: number; at: string }>({
+  title,
+  load,
+  pages,
+  empty,
+  columns,
+  attributes,
+  cells,
+}: {
+  title: string;
+  load: { data: T[] | undefined; error: string | undefined; reload: () => Promise<void> };
+  pages: ReturnType<typeof usePages>;
+  empty: string;
+  columns: string[];
+  attributes: (entry: T) => Record<string, string | number>;
+  cells: (entry: T) => JSX.Element;
+}): JSX.Element {
+  const last = load.data?.[load.data.length - 1];
+  return (
+    <Section title={title}>
+      <LoadError error={load.error} retry={() => void load.reload()} />
+      {!load.data ? (
         <p class="muted">Loading…</p>
-      ) : entries.data.length === 0 ? (
-        <p class="muted">No operator action{pages.depth > 1 ? ' older than these' : ' matches these filters'}.</p>
+      ) : load.data.length === 0 ? (
+        <p class="muted">{empty}</p>
       ) : (
         <table class="records">
           <thead>
             <tr>
-              <th>#</th>
-              <th>When</th>
-              <th>Who</th>
-              <th>Action</th>
-              <th>Organization</th>
-              <th>Target</th>
-              <th>Details</th>
+              {['#', 'When', ...columns].map((c) => (
+                <th key={c}>{c}</th>
+              ))}
             </tr>
           </thead>
           <tbody>
-            {entries.data.map((e) => (
-              <tr key={e.seq} data-audit={e.seq} data-action={e.action}>
+            {load.data.map((entry) => (
+              <tr key={entry.seq} {...attributes(entry)}>
                 <td data-label="#" class="num">
-                  {e.seq}
+                  {entry.seq}
                 </td>
                 <td data-label="When">
-                  <Time iso={e.at} />
+                  <Time iso={entry.at} />
                 </td>
-                <td data-label="Who">
-                  {actorLabel(e.actorKind)}
-                  {e.actorDetail ? <div class="muted small">{e.actorDetail}</div> : null}
-                </td>
-                <td data-label="Action">
-                  <ActionBadge action={e.action} />
-                </td>
-                <td data-label="Organization">{e.orgName ?? (e.orgId ? <Id id={e.orgId} /> : <span class="muted">—</span>)}</td>
-                <td data-label="Target">{e.targetName ?? <Id id={e.targetId} />}</td>
-                <td data-label="Details">
-                  <Details details={e.details} />
-                </td>
+                {cells(entry)}
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      <Pager depth={pages.depth} canGoOlder={!!last && (entries.data?.length ?? 0) >= PAGE} newest={pages.newest} newer={pages.newer} older={() => last && pages.older(last.seq)} />
+      <div class="pager">
+        <button type="button" disabled={pages.depth === 1} onClick={pages.newest}>
+          Newest
+        </button>
+        <button type="button" disabled={pages.depth === 1} onClick={pages.newer}>
+          Newer
+        </button>
+        <button type="button" disabled={!last || (load.data?.length ?? 0) < PAGE} onClick={() => last && pages.older(last.seq)}>
+          Older
+        </button>
+      </div>
     </Section>
   );
 }
@@ -210,63 +254,24 @@ function ModelLifecycle({ orgId, orgs }: { orgId: string; orgs: Organization[] |
     return api<ModelEvent[]>('GET', `/model-events?${query.toString()}`);
   }, [orgId, pages.before]);
   const orgName = (id: string): string | undefined => orgs?.find((o) => o.id === id)?.name;
-  const last = events.data?.[events.data.length - 1];
   return (
-    <Section title="Model lifecycle events, newest first">
-      <LoadError error={events.error ?? models.error} retry={() => void events.reload()} />
-      {!events.data ? (
-        <p class="muted">Loading…</p>
-      ) : events.data.length === 0 ? (
-        <p class="muted">No events{pages.depth > 1 ? ' older than these' : ''}.</p>
-      ) : (
-        <table class="records">
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>When</th>
-              <th>Organization</th>
-              <th>Model</th>
-              <th>Event</th>
-              <th>Reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.data.map((e) => (
-              <tr key={e.seq} data-seq={e.seq}>
-                <td data-label="#" class="num">
-                  {e.seq}
-                </td>
-                <td data-label="When">
-                  <Time iso={e.at} />
-                </td>
-                <td data-label="Organization">{orgName(e.orgId) ?? <Id id={e.orgId} />}</td>
-                <td data-label="Model">{models.data?.get(e.modelId) ?? <Id id={e.modelId} />}</td>
-                <td data-label="Event">
-                  <EventKind kind={e.kind} />
-                </td>
-                <td data-label="Reason">{e.reason ?? <span class="muted">—</span>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+    <TrailSection
+      title="Model lifecycle events, newest first"
+      load={{ ...events, error: events.error ?? models.error }}
+      pages={pages}
+      empty={`No events${pages.depth > 1 ? ' older than these' : ''}.`}
+      columns={['Organization', 'Model', 'Event', 'Reason']}
+      attributes={(e) => ({ 'data-seq': e.seq })}
+      cells={(e) => (
+        <>
+          <td data-label="Organization">{orgName(e.orgId) ?? <Id id={e.orgId} />}</td>
+          <td data-label="Model">{models.data?.get(e.modelId) ?? <Id id={e.modelId} />}</td>
+          <td data-label="Event">
+            <EventKind kind={e.kind} />
+          </td>
+          <td data-label="Reason">{e.reason ?? <span class="muted">—</span>}</td>
+        </>
       )}
-      <Pager depth={pages.depth} canGoOlder={!!last && (events.data?.length ?? 0) >= PAGE} newest={pages.newest} newer={pages.newer} older={() => last && pages.older(last.seq)} />
-    </Section>
-  );
-}
-
-function Pager({ depth, canGoOlder, newest, newer, older }: { depth: number; canGoOlder: boolean; newest: () => void; newer: () => void; older: () => void }): JSX.Element {
-  return (
-    <div class="pager">
-      <button type="button" disabled={depth === 1} onClick={newest}>
-        Newest
-      </button>
-      <button type="button" disabled={depth === 1} onClick={newer}>
-        Newer
-      </button>
-      <button type="button" disabled={!canGoOlder} onClick={older}>
-        Older
-      </button>
-    </div>
+    />
   );
 }

@@ -6,7 +6,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, type ApiKey, type CreatedKey, type RotatedApiKey } from '../api';
-import { Badge, ConfirmButton, CopyButton, Field, FormError, LoadError, PageHeader, Section, Time, useAction, useLoad } from '../components';
+import { Badge, ConfirmButton, Confirmation, CopyButton, Field, FormError, LoadError, PageHeader, Section, Time, useAction, useLoad } from '../components';
 import { holdKey } from '../memory';
 import { OrgPicker, useOrganization } from '../org-picker';
 import { href, navigate, type Location } from '../router';
@@ -155,8 +155,8 @@ function RotateKey({ apiKey, busy, run, onRotated }: { apiKey: ApiKey; busy: boo
     if (key) onRotated(key);
   };
   return (
-    <span class="confirm" role="group" aria-label="Rotate this key">
-      <span class="confirm-question">A new key replaces this one, which</span>
+    <Confirmation question="Rotate this key" label="Rotate" danger={false} disabled={busy} onConfirm={() => void rotate()} onCancel={() => setAsking(false)}>
+      A new key replaces this one, which{' '}
       <select name="grace" aria-label="The old key" value={String(grace)} onChange={(e) => setGrace(Number((e.currentTarget as HTMLSelectElement).value))}>
         {GRACE_CHOICES.map((c) => (
           <option key={c.seconds} value={String(c.seconds)}>
@@ -164,13 +164,7 @@ function RotateKey({ apiKey, busy, run, onRotated }: { apiKey: ApiKey; busy: boo
           </option>
         ))}
       </select>
-      <button type="button" class="primary" disabled={busy} onClick={() => void rotate()}>
-        Yes, rotate
-      </button>
-      <button type="button" onClick={() => setAsking(false)}>
-        Cancel
-      </button>
-    </span>
+    </Confirmation>
   );
 }
 

@@ -5,7 +5,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, type ApiKey, type DeletedOrganization, type Model, type Organization, type Subscription } from '../api';
-import { Badge, ConfirmButton, Field, FormError, Id, LoadError, PageHeader, Section, Time, useAction, useLoad } from '../components';
+import { Badge, ConfirmButton, Confirmation, Field, FormError, Id, LoadError, PageHeader, Section, Time, useAction, useLoad } from '../components';
 import { href, navigate, type Location } from '../router';
 
 interface Row {
@@ -180,18 +180,10 @@ function OrganizationName({ org, onChanged }: { org: Organization; onChanged: ()
     <>
       <strong>{org.name}</strong> {org.sandbox ? <Badge tone="warn">sandbox</Badge> : null}
       {doomed ? (
-        <span class="confirm" role="group" aria-label={`Delete ${org.name}?`}>
-          <span class="confirm-question">
-            Delete {org.name} with {plural(doomed.keys, 'API key')}, {plural(doomed.models, 'model')}
-            {doomed.subscription === 'none' ? '' : ' and its subscription'}? Its live relays close (4401). The audit trail keeps its name.
-          </span>
-          <button type="button" class="danger" disabled={busy} onClick={() => void remove()}>
-            Yes, delete
-          </button>
-          <button type="button" onClick={() => setDoomed(undefined)}>
-            Cancel
-          </button>
-        </span>
+        <Confirmation question={`Delete ${org.name}?`} label="Delete" disabled={busy} onConfirm={() => void remove()} onCancel={() => setDoomed(undefined)}>
+          Delete {org.name} with {plural(doomed.keys, 'API key')}, {plural(doomed.models, 'model')}
+          {doomed.subscription === 'none' ? '' : ' and its subscription'}? Its live relays close (4401). The audit trail keeps its name.
+        </Confirmation>
       ) : (
         <div class="actions">
           <button type="button" disabled={busy} onClick={() => (setName(org.name), setEditing(true))}>
