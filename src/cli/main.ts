@@ -41,7 +41,7 @@ const USAGE = `Usage: ofgw <command> [options]        (every command takes --jso
   model add --org ORG_ID --ws-url URL --ws-token TOKEN|- [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
   model list [--org ORG_ID]
   model show|disconnect|remove MODEL_ID   (show includes the last 10 lifecycle events)
-  model events MODEL_ID [--limit N]       the model's audit trail, newest first (kept after removal)
+  model events MODEL_ID [--limit N]       the model's lifecycle trail, newest first (kept after removal)
   model connect MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL]
                                     store new credentials if given (clears a rejected token), then connect
   model update MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
