@@ -14,6 +14,7 @@ import { ADMIN_TOKEN, startDashboardStack } from '../dist/test/dashboard/dashboa
 import {
   activate,
   addModel,
+  askToDeleteOrganization,
   createKey,
   createOrganization,
   form,
@@ -21,6 +22,8 @@ import {
   goTo,
   openPlayground,
   pickOrganization,
+  renameOrganization,
+  rotateKey,
   signIn,
 } from '../dist/test/dashboard/dashboard-flow.js';
 
@@ -50,12 +53,15 @@ try {
 
   await createOrganization(page, ORG);
   await activate(page, ORG, 'pro');
-  await createOrganization(page, 'Trial Agency');
+  await createOrganization(page, 'Trial');
+  await renameOrganization(page, 'Trial', 'Trial Agency');
   await shot('organizations');
 
   await goTo(page, 'API keys');
   await pickOrganization(page, ORG);
-  await createKey(page, 'crm');
+  const crm = await createKey(page, 'crm');
+  // Rotated before the playground key exists: the playground uses the tab's newest key.
+  await rotateKey(page, (await stack.store.findApiKey(crm))?.id ?? '', 'works 24 more hours');
   await page.getByRole('button', { name: 'I have copied it' }).click();
   await createKey(page, 'playground');
   await shot('keys');
@@ -98,10 +104,19 @@ try {
   await page.locator('.relay-status[data-status=closed]').waitFor();
   await shot('playground-closed-4401');
 
+  await goTo(page, 'Organizations');
+  await askToDeleteOrganization(page, 'Trial Agency');
+  await shot('organizations-delete');
+  await page.getByRole('button', { name: 'Yes, delete' }).click();
+  await page.locator('tr', { has: page.getByText('Trial Agency', { exact: true }) }).waitFor({ state: 'detached' });
+
   await goTo(page, 'Audit trail');
   await page.locator('select[name=org]').selectOption('');
-  await page.locator('tr[data-seq]', { hasText: 'Model A' }).first().waitFor();
+  await page.locator('tr[data-audit]', { hasText: 'organization.deleted' }).first().waitFor();
   await shot('audit');
+  await page.getByRole('navigation', { name: 'Trails' }).getByRole('link', { name: 'Model lifecycle' }).click();
+  await page.locator('tr[data-seq]', { hasText: 'Model A' }).first().waitFor();
+  await shot('audit-lifecycle');
 
   await page.setViewportSize({ width: 375, height: 812 });
   await goTo(page, 'Models');

@@ -136,20 +136,49 @@ export function ConfirmButton({
     );
   }
   return (
+    <Confirmation
+      question={question}
+      label={label}
+      danger={danger}
+      disabled={disabled}
+      onConfirm={() => {
+        setAsking(false);
+        onConfirm();
+      }}
+      onCancel={() => setAsking(false)}
+    />
+  );
+}
+
+/**
+ * The question a confirmation asks in place, with "Yes, <label>" and Cancel. `children`
+ * replace the question's text when it needs more (a count, a choice); `question` still names
+ * the group for screen readers.
+ */
+export function Confirmation({
+  question,
+  label,
+  onConfirm,
+  onCancel,
+  disabled,
+  danger = true,
+  children,
+}: {
+  question: string;
+  label: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+  disabled?: boolean;
+  danger?: boolean;
+  children?: ComponentChildren;
+}): JSX.Element {
+  return (
     <span class="confirm" role="group" aria-label={question}>
-      <span class="confirm-question">{question}</span>
-      <button
-        type="button"
-        class={danger ? 'danger' : 'primary'}
-        disabled={disabled}
-        onClick={() => {
-          setAsking(false);
-          onConfirm();
-        }}
-      >
+      <span class="confirm-question">{children ?? question}</span>
+      <button type="button" class={danger ? 'danger' : 'primary'} disabled={disabled} onClick={onConfirm}>
         Yes, {label.toLowerCase()}
       </button>
-      <button type="button" onClick={() => setAsking(false)}>
+      <button type="button" onClick={onCancel}>
         Cancel
       </button>
     </span>

@@ -28,6 +28,8 @@ export function bearerOf(req: IncomingMessage): string | undefined {
 
 /** A verified dashboard session. */
 export interface DashboardSession {
+  /** A short, non-secret name for the session (a digest of it), for the audit trail. */
+  id: string;
   expiresAt: Date;
   /** What the client must send in X-CSRF-Token with every change. */
   csrfToken: string;
@@ -58,7 +60,7 @@ export class SessionSigner {
     const expires = now + SESSION_TTL_MS;
     const body = `${expires}.${randomBytes(18).toString('base64url')}`;
     const cookieValue = `${body}.${this.#mac('session', body)}`;
-    return { cookieValue, session: { expiresAt: new Date(expires), csrfToken: this.#mac('csrf', body) } };
+    return { cookieValue, session: this.#session(body, expires) };
   }
 
   /** The session a cookie value stands for, or undefined when it is forged, malformed or expired. */
@@ -69,7 +71,7 @@ export class SessionSigner {
     if (!safeEqual(this.#mac('session', body), match[3] ?? '')) return undefined;
     const expires = Number(match[1]);
     if (!(expires > now)) return undefined;
-    return { expiresAt: new Date(expires), csrfToken: this.#mac('csrf', body) };
+    return this.#session(body, expires);
   }
 
   /** The session of a request's cookie, if it carries a valid one. */
@@ -87,6 +89,10 @@ export class SessionSigner {
     if (bearer !== undefined) return this.#checkToken(bearer) ? { via: 'bearer' } : undefined;
     const session = this.sessionOf(req);
     return session ? { via: 'session', session } : undefined;
+  }
+
+  #session(body: string, expires: number): DashboardSession {
+    return { id: digest(body).toString('hex').slice(0, 12), expiresAt: new Date(expires), csrfToken: this.#mac('csrf', body) };
   }
 
   #mac(purpose: 'session' | 'csrf', body: string): string {

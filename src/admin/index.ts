@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway, HttpRoute } from '../gateway/server.js';
 import type { Logger } from '../log.js';
 import { StoreError } from '../store/errors.js';
+import { actorOf } from './actor.js';
 import { CSRF_HEADER, hasCsrfToken, SessionSigner } from './auth.js';
 import { ApiError, sendError, sendJson } from './http.js';
 import { keyRoutes } from './keys.js';
@@ -86,7 +87,8 @@ export function createAdminRoutes(gateway: Gateway, options: AdminOptions): Http
       }
       route = match.route;
       params = match.params;
-      const reply = await route.run(req, { gateway, logger, params, search: url.searchParams });
+      const actor = actorOf(req, credential, gateway.clientIpOf(req));
+      const reply = await route.run(req, { gateway, store: gateway.store.as(actor), actor, logger, params, search: url.searchParams });
       sendJson(res, reply.status, reply.body, reply.headers);
     } catch (err) {
       const known = asApiError(err);

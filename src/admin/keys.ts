@@ -1,9 +1,9 @@
 /**
  * API keys. The plaintext key is in the answer of create and rotate only; revocation (and
- * rotation's revocation) reaches live relays through the gateway's change feed.
+ * the end of a rotation's grace period) reaches live relays through the gateway's change feed.
  */
 import { z } from 'zod';
-import { ApiError } from './http.js';
+import { MAX_GRACE_SECONDS } from '../store/types.js';
 import { requireOrganization } from './organizations.js';
 import { defineRoute, type Route } from './router.js';
 import { apiKeySchema, createdApiKeySchema, rotatedApiKeySchema } from './schemas.js';
@@ -18,8 +18,8 @@ export const keyRoutes: Route[] = [
     body: z.object({ name: z.string().nullable().optional(), expiresAt: z.string().nullable().optional() }).strict(),
     success: { status: 201, description: 'The key record plus `key`, shown once', schema: createdApiKeySchema },
     errors: ['NOT_FOUND', 'INVALID_INPUT'],
-    async handler({ gateway, params, body }) {
-      const created = await gateway.store.createApiKey(params.id ?? '', { name: body.name ?? null, expiresAt: body.expiresAt ?? null });
+    async handler({ store, params, body }) {
+      const created = await store.createApiKey(params.id ?? '', { name: body.name ?? null, expiresAt: body.expiresAt ?? null });
       return { status: 201, body: created };
     },
   }),
@@ -29,9 +29,9 @@ export const keyRoutes: Route[] = [
     summary: "List the organization's API keys (prefixes only)",
     success: { status: 200, description: 'The key records', schema: z.array(apiKeySchema) },
     errors: ['NOT_FOUND'],
-    async handler({ gateway, params }) {
-      const org = await requireOrganization(gateway.store, params.id ?? '');
-      return { status: 200, body: await gateway.store.listApiKeys(org.id) };
+    async handler({ store, params }) {
+      const org = await requireOrganization(store, params.id ?? '');
+      return { status: 200, body: await store.listApiKeys(org.id) };
     },
   }),
   defineRoute({
@@ -41,27 +41,30 @@ export const keyRoutes: Route[] = [
     body: NO_BODY,
     success: { status: 200, description: 'The revoked key record', schema: apiKeySchema },
     errors: ['NOT_FOUND', 'INVALID_INPUT'],
-    async handler({ gateway, params }) {
-      return { status: 200, body: await gateway.store.revokeApiKey(params.keyId ?? '') };
+    async handler({ store, params }) {
+      return { status: 200, body: await store.revokeApiKey(params.keyId ?? '') };
     },
   }),
   defineRoute({
     method: 'POST',
     path: '/keys/{keyId}/rotate',
-    summary: 'Replace an API key: a new key with the same name and organization, the old one revoked',
-    body: NO_BODY,
+    summary:
+      'Replace an API key in one step: a new key with the same name, organization and expiry; the old one stops working after graceSeconds (default 0: at once), and its live relays close then with INVALID_API_KEY',
+    body: z
+      .object({
+        graceSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(MAX_GRACE_SECONDS)
+          .optional()
+          .describe(`How long the old key keeps working, in seconds (at most ${MAX_GRACE_SECONDS}, 30 days)`),
+      })
+      .strict(),
     success: { status: 201, description: 'The new key record plus `key`, shown once', schema: rotatedApiKeySchema },
     errors: ['NOT_FOUND', 'CONFLICT', 'INVALID_INPUT'],
-    async handler({ gateway, params }) {
-      const store = gateway.store;
-      const old = await store.getApiKey(params.keyId ?? '');
-      if (!old) throw new ApiError('NOT_FOUND', `API key ${params.keyId ?? ''} not found`);
-      if (old.revokedAt) throw new ApiError('CONFLICT', `API key ${old.id} is already revoked: create a new key instead`);
-      // The new key exists before the old one stops working, so a failure in between
-      // leaves the caller with a working key, never with none.
-      const created = await store.createApiKey(old.orgId, { name: old.name, expiresAt: old.expiresAt });
-      await store.revokeApiKey(old.id);
-      return { status: 201, body: { ...created, replaces: old.id } };
+    async handler({ store, params, body }) {
+      return { status: 201, body: await store.rotateApiKey(params.keyId ?? '', { graceSeconds: body.graceSeconds ?? 0 }) };
     },
   }),
 ];

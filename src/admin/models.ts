@@ -47,8 +47,8 @@ export const modelRoutes: Route[] = [
     body: newModel,
     success: { status: 201, description: 'The model, without secrets', schema: modelSchema },
     errors: ['NOT_FOUND', 'INVALID_INPUT'],
-    async handler({ gateway, params, body }) {
-      return { status: 201, body: modelView(await gateway.store.createModel(params.id ?? '', body)) };
+    async handler({ store, params, body }) {
+      return { status: 201, body: modelView(await store.createModel(params.id ?? '', body)) };
     },
   }),
   defineRoute({
@@ -57,9 +57,9 @@ export const modelRoutes: Route[] = [
     summary: "List the organization's models",
     success: { status: 200, description: 'The models, without secrets', schema: z.array(modelSchema) },
     errors: ['NOT_FOUND'],
-    async handler({ gateway, params }) {
-      const org = await requireOrganization(gateway.store, params.id ?? '');
-      return { status: 200, body: (await gateway.store.listModels(org.id)).map(modelView) };
+    async handler({ store, params }) {
+      const org = await requireOrganization(store, params.id ?? '');
+      return { status: 200, body: (await store.listModels(org.id)).map(modelView) };
     },
   }),
   defineRoute({
@@ -69,8 +69,8 @@ export const modelRoutes: Route[] = [
     query: z.object({ orgId: z.string().optional() }).strict(),
     success: { status: 200, description: 'The models, without secrets', schema: z.array(modelSchema) },
     errors: ['INVALID_INPUT'],
-    async handler({ gateway, query }) {
-      return { status: 200, body: (await gateway.store.listModels(query.orgId)).map(modelView) };
+    async handler({ store, query }) {
+      return { status: 200, body: (await store.listModels(query.orgId)).map(modelView) };
     },
   }),
   defineRoute({
@@ -79,8 +79,8 @@ export const modelRoutes: Route[] = [
     summary: 'Show a model: status, last error (credentialsRejectedAt/Reason), masked proxy',
     success: { status: 200, description: 'The model, without secrets', schema: modelSchema },
     errors: ['NOT_FOUND'],
-    async handler({ gateway, params }) {
-      return { status: 200, body: modelView(await requireModel(gateway.store, params.id ?? '')) };
+    async handler({ store, params }) {
+      return { status: 200, body: modelView(await requireModel(store, params.id ?? '')) };
     },
   }),
   defineRoute({
@@ -90,9 +90,9 @@ export const modelRoutes: Route[] = [
     body: modelPatch,
     success: { status: 200, description: 'The model, without secrets', schema: modelSchema },
     errors: ['NOT_FOUND', 'INVALID_INPUT'],
-    async handler({ gateway, params, body }) {
+    async handler({ store, params, body }) {
       if (isEmpty(body)) throw new ApiError('INVALID_INPUT', 'Invalid body: nothing to change (give wsUrl, wsToken, userAgent, cookie, proxyUrl or name)');
-      return { status: 200, body: modelView(await gateway.store.updateModel(params.id ?? '', body)) };
+      return { status: 200, body: modelView(await store.updateModel(params.id ?? '', body)) };
     },
   }),
   defineRoute({
@@ -102,10 +102,10 @@ export const modelRoutes: Route[] = [
     body: credentialPatch,
     success: { status: 200, description: 'The model, without secrets', schema: modelSchema },
     errors: ['NOT_FOUND', 'INVALID_INPUT'],
-    async handler({ gateway, params, body }) {
+    async handler({ store, params, body }) {
       const id = params.id ?? '';
-      if (!isEmpty(body)) await gateway.store.updateModel(id, body);
-      return { status: 200, body: modelView(await gateway.store.setModelStatus(id, 'connected')) };
+      if (!isEmpty(body)) await store.updateModel(id, body);
+      return { status: 200, body: modelView(await store.setModelStatus(id, 'connected')) };
     },
   }),
   defineRoute({
@@ -115,8 +115,8 @@ export const modelRoutes: Route[] = [
     body: z.object({}).strict(),
     success: { status: 200, description: 'The model, without secrets', schema: modelSchema },
     errors: ['NOT_FOUND', 'INVALID_INPUT'],
-    async handler({ gateway, params }) {
-      return { status: 200, body: modelView(await gateway.store.setModelStatus(params.id ?? '', 'disconnected')) };
+    async handler({ store, params }) {
+      return { status: 200, body: modelView(await store.setModelStatus(params.id ?? '', 'disconnected')) };
     },
   }),
   defineRoute({
@@ -125,8 +125,8 @@ export const modelRoutes: Route[] = [
     summary: 'Remove a model (its audit trail stays); its live relays close',
     success: { status: 204, description: 'Removed' },
     errors: ['NOT_FOUND'],
-    async handler({ gateway, params }) {
-      await gateway.store.removeModel(params.id ?? '');
+    async handler({ store, params }) {
+      await store.removeModel(params.id ?? '');
       return { status: 204 };
     },
   }),
@@ -137,11 +137,11 @@ export const modelRoutes: Route[] = [
     query: z.object({ limit: z.coerce.number().int().min(1).max(MAX_EVENTS_PAGE).optional() }).strict(),
     success: { status: 200, description: 'The events', schema: z.array(modelEventSchema) },
     errors: ['NOT_FOUND', 'INVALID_INPUT'],
-    async handler({ gateway, params, query }) {
+    async handler({ store, params, query }) {
       const id = params.id ?? '';
-      const events = await gateway.store.listModelEvents(id, query.limit);
+      const events = await store.listModelEvents(id, query.limit);
       // The trail outlives the model, so only "no events and no model" is unknown.
-      if (events.length === 0) await requireModel(gateway.store, id);
+      if (events.length === 0) await requireModel(store, id);
       return { status: 200, body: events };
     },
   }),

@@ -1,9 +1,9 @@
-/** Organizations and their subscription. */
+/** Organizations and their subscription: create, rename, delete (with everything it owns). */
 import { z } from 'zod';
 import { SUBSCRIPTION_STATUSES, type Organization, type Store } from '../store/types.js';
 import { ApiError } from './http.js';
 import { defineRoute, type Route } from './router.js';
-import { organizationSchema, subscriptionSchema } from './schemas.js';
+import { deletedOrganizationSchema, organizationSchema, subscriptionSchema } from './schemas.js';
 
 /** The organization, or NOT_FOUND naming the id. */
 export async function requireOrganization(store: Store, id: string): Promise<Organization> {
@@ -22,8 +22,8 @@ export const organizationRoutes: Route[] = [
     body: z.object({ name: z.string() }).strict(),
     success: { status: 201, description: 'The organization', schema: organizationSchema },
     errors: ['INVALID_INPUT'],
-    async handler({ gateway, body }) {
-      return { status: 201, body: await gateway.store.createOrganization({ name: body.name }) };
+    async handler({ store, body }) {
+      return { status: 201, body: await store.createOrganization({ name: body.name }) };
     },
   }),
   defineRoute({
@@ -32,8 +32,8 @@ export const organizationRoutes: Route[] = [
     summary: 'List organizations',
     success: { status: 200, description: 'Every organization, oldest first', schema: z.array(organizationSchema) },
     errors: [],
-    async handler({ gateway }) {
-      return { status: 200, body: await gateway.store.listOrganizations() };
+    async handler({ store }) {
+      return { status: 200, body: await store.listOrganizations() };
     },
   }),
   defineRoute({
@@ -42,8 +42,30 @@ export const organizationRoutes: Route[] = [
     summary: 'Show an organization',
     success: { status: 200, description: 'The organization', schema: organizationSchema },
     errors: ['NOT_FOUND'],
-    async handler({ gateway, params }) {
-      return { status: 200, body: await requireOrganization(gateway.store, params.id ?? '') };
+    async handler({ store, params }) {
+      return { status: 200, body: await requireOrganization(store, params.id ?? '') };
+    },
+  }),
+  defineRoute({
+    method: 'PATCH',
+    path: '/organizations/{id}',
+    summary: 'Rename an organization (the audit trail keeps the old name)',
+    body: z.object({ name: z.string() }).strict(),
+    success: { status: 200, description: 'The organization', schema: organizationSchema },
+    errors: ['NOT_FOUND', 'INVALID_INPUT'],
+    async handler({ store, params, body }) {
+      return { status: 200, body: await store.renameOrganization(params.id ?? '', body.name) };
+    },
+  }),
+  defineRoute({
+    method: 'DELETE',
+    path: '/organizations/{id}',
+    summary:
+      'Delete an organization with its subscription, API keys and models (their lifecycle and audit trails stay); its live relays close with INVALID_API_KEY',
+    success: { status: 200, description: 'What was deleted', schema: deletedOrganizationSchema },
+    errors: ['NOT_FOUND'],
+    async handler({ store, params }) {
+      return { status: 200, body: await store.deleteOrganization(params.id ?? '') };
     },
   }),
   defineRoute({
@@ -53,9 +75,9 @@ export const organizationRoutes: Route[] = [
     body: z.object({ status: subscriptionStatus, plan: z.string().nullable().optional() }).strict(),
     success: { status: 200, description: 'The subscription', schema: subscriptionSchema },
     errors: ['NOT_FOUND', 'INVALID_INPUT'],
-    async handler({ gateway, params, body }) {
+    async handler({ store, params, body }) {
       const status = body.status === 'active' ? 'active' : 'canceled';
-      return { status: 200, body: await gateway.store.setSubscription(params.id ?? '', { status, plan: body.plan ?? null }) };
+      return { status: 200, body: await store.setSubscription(params.id ?? '', { status, plan: body.plan ?? null }) };
     },
   }),
   defineRoute({
@@ -64,9 +86,9 @@ export const organizationRoutes: Route[] = [
     summary: "Show the organization's subscription (status \"none\" when it never had one)",
     success: { status: 200, description: 'The subscription', schema: subscriptionSchema },
     errors: ['NOT_FOUND'],
-    async handler({ gateway, params }) {
-      const org = await requireOrganization(gateway.store, params.id ?? '');
-      return { status: 200, body: (await gateway.store.getSubscription(org.id)) ?? { orgId: org.id, status: 'none', plan: null } };
+    async handler({ store, params }) {
+      const org = await requireOrganization(store, params.id ?? '');
+      return { status: 200, body: (await store.getSubscription(org.id)) ?? { orgId: org.id, status: 'none', plan: null } };
     },
   }),
 ];

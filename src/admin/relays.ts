@@ -25,12 +25,14 @@ export const relayRoutes: Route[] = [
   defineRoute({
     method: 'DELETE',
     path: '/relays/{id}',
-    summary: 'Close a live relay on whichever node holds it: 1000 "closed by operator" on both legs',
+    summary: 'Close a live relay on whichever node holds it: 1000 "closed by operator" on both legs (recorded in the audit trail)',
     success: { status: 202, description: 'Closing; the close handshake finishes shortly', schema: closingRelaySchema },
     errors: ['NOT_FOUND', 'CLUSTER_UNAVAILABLE'],
-    async handler({ gateway, params }) {
+    async handler({ gateway, store, params }) {
       const id = (params.id ?? '').toLowerCase();
-      if (!(await clusterCall(() => gateway.closeRelay(id)))) throw new ApiError('NOT_FOUND', `Relay ${params.id ?? ''} not found on any node`);
+      const closed = await clusterCall(() => gateway.closeRelay(id));
+      if (!closed) throw new ApiError('NOT_FOUND', `Relay ${params.id ?? ''} not found on any node`);
+      await store.recordRelayClose({ id: closed.id, orgId: closed.orgId, modelId: closed.modelId, keyId: closed.keyId, node: closed.node });
       return { status: 202, body: { id, state: 'closing' } };
     },
   }),

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import type { Gateway } from '../gateway/server.js';
 import type { Logger } from '../log.js';
+import type { Actor, Store } from '../store/types.js';
 import { ApiError, readJsonBody, validate, type ApiErrorCode } from './http.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -21,6 +22,10 @@ export interface Reply {
 /** What a handler is given, with body and query already validated. */
 export interface RouteContext<B, Q> {
   gateway: Gateway;
+  /** The gateway's store as the caller: every change made through it is in the audit trail. */
+  store: Store;
+  /** Who is calling (CLI remote, dashboard session, API client). */
+  actor: Actor;
   logger: Logger;
   params: Record<string, string>;
   body: B;
@@ -67,6 +72,8 @@ export interface Route {
 
 export interface RawContext {
   gateway: Gateway;
+  store: Store;
+  actor: Actor;
   logger: Logger;
   params: Record<string, string>;
   search: URLSearchParams;

@@ -4,7 +4,7 @@
  * document cannot describe fields the API does not send or miss ones it does.
  */
 import { z } from 'zod';
-import { MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from '../store/types.js';
+import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from '../store/types.js';
 
 const timestamp = z.string().describe('ISO 8601, UTC');
 const nullableTimestamp = timestamp.nullable();
@@ -29,7 +29,8 @@ const apiKeyFields = {
   createdAt: timestamp,
   lastUsedAt: nullableTimestamp,
   revokedAt: nullableTimestamp,
-  expiresAt: nullableTimestamp,
+  expiresAt: nullableTimestamp.describe('When it stops working by itself; after a rotation with a grace period, the end of the grace'),
+  replacedBy: z.string().nullable().describe('The key that replaced it in a rotation'),
 };
 
 export const apiKeySchema = z.object(apiKeyFields).strict().meta({ id: 'ApiKey' });
@@ -40,7 +41,12 @@ export const createdApiKeySchema = z
   .meta({ id: 'CreatedApiKey' });
 
 export const rotatedApiKeySchema = z
-  .object({ ...apiKeyFields, key: z.string().describe('The new API key: shown in this answer only'), replaces: z.string().describe('The revoked key\'s id') })
+  .object({
+    ...apiKeyFields,
+    key: z.string().describe('The new API key: shown in this answer only'),
+    replaces: z.string().describe("The old key's id"),
+    graceEndsAt: timestamp.describe('When the old key stops working (now without a grace period)'),
+  })
   .strict()
   .meta({ id: 'RotatedApiKey' });
 
@@ -72,6 +78,35 @@ export const modelEventSchema = z
   .object({ seq: z.number(), modelId: z.string(), orgId: z.string(), kind: z.enum(MODEL_EVENT_KINDS), reason: z.string().nullable(), at: timestamp })
   .strict()
   .meta({ id: 'ModelEvent' });
+
+export const deletedOrganizationSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    deleted: z.literal(true),
+    keys: z.number().int().describe('API keys deleted with it'),
+    models: z.number().int().describe('Models removed with it'),
+    subscription: z.enum([...SUBSCRIPTION_STATUSES, 'none']).describe('The subscription it had'),
+  })
+  .strict()
+  .meta({ id: 'DeletedOrganization' });
+
+export const auditEntrySchema = z
+  .object({
+    seq: z.number(),
+    at: timestamp,
+    actorKind: z.enum(ACTOR_KINDS).describe('cli (local), cli-remote (the CLI with --url), api (a Bearer token), dashboard (a session)'),
+    actorDetail: z.string().nullable().describe('user@host for the CLI, the client IP, the session\'s short id'),
+    action: z.enum(AUDIT_ACTIONS),
+    orgId: z.string().nullable(),
+    orgName: z.string().nullable().describe('The organization\'s name at the time'),
+    targetKind: z.enum(AUDIT_TARGET_KINDS),
+    targetId: z.string(),
+    targetName: z.string().nullable().describe('The target\'s name at the time (a key: name and prefix)'),
+    details: z.record(z.string(), z.unknown()).nullable().describe('Names, ids and counts; never a secret'),
+  })
+  .strict()
+  .meta({ id: 'AuditEntry' });
 
 export const relaySchema = z
   .object({

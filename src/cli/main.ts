@@ -20,7 +20,7 @@ import { printError, printResult } from './output.js';
 
 const USAGE = `Usage: ofgw <command> [options]        (every command takes --json and --db PATH)
 
-  org, subscription, key and model commands work on the local store (--db, OFGW_DB), or on a
+  org, subscription, key, model and audit commands work on the local store (--db, OFGW_DB), or on a
   running gateway's management API with --url http://HOST:PORT (or OFGW_URL) and the operator
   token in OFGW_ADMIN_TOKEN.
 
@@ -29,19 +29,25 @@ const USAGE = `Usage: ofgw <command> [options]        (every command takes --jso
   config [--config FILE] [--<setting> V]   print the effective configuration, secrets masked
   org create --name NAME            create an organization
   org list
+  org rename ORG_ID --name NAME
+  org delete ORG_ID                 delete it with its subscription, keys and models; its live relays close (4401)
   subscription set --org ORG_ID --status active|canceled [--plan NAME]
   subscription show --org ORG_ID
   key create --org ORG_ID [--name NAME] [--expires-at ISO_DATE]   (the key is shown once)
   key list --org ORG_ID
   key revoke KEY_ID
-  key rotate KEY_ID                 (remote only) revoke and replace in one step; the new key is shown once
+  key rotate KEY_ID [--grace 24h]   replace in one step (the new key is shown once); the old key works until
+                                    the grace ends (0 by default; s, m, h or d, at most 30d)
   model add --org ORG_ID --ws-url URL --ws-token TOKEN|- [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
   model list [--org ORG_ID]
   model show|disconnect|remove MODEL_ID   (show includes the last 10 lifecycle events)
-  model events MODEL_ID [--limit N]       the model's audit trail, newest first (kept after removal)
+  model events MODEL_ID [--limit N]       the model's lifecycle trail, newest first (kept after removal)
   model connect MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL]
                                     store new credentials if given (clears a rejected token), then connect
   model update MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
+  audit [--org ORG_ID] [--action ACTION|KIND] [--actor cli|cli-remote|api|dashboard] [--target ID]
+        [--since ISO_DATE] [--until ISO_DATE] [--before SEQ] [--limit N]
+                                    the operator audit trail (who changed what, when), newest first
   secrets status [--key-file PATH]  key ids, the current one, and how many values each encrypts
   secrets rotate [--key-file PATH] [--batch-size N]
                                     new current key, every secret re-encrypted (safe while serving)
@@ -53,8 +59,13 @@ const USAGE = `Usage: ofgw <command> [options]        (every command takes --jso
   version
 `;
 
+/** `ofgw audit [filters]` is the audit group's one subcommand, `list`, without its name. */
+function withImpliedSubcommand(argv: string[]): string[] {
+  return argv[0] === 'audit' && (argv[1] === undefined || argv[1].startsWith('-')) ? ['audit', 'list', ...argv.slice(1)] : argv;
+}
+
 async function run(argv: string[]): Promise<number> {
-  const [command, sub, ...rest] = argv;
+  const [command, sub, ...rest] = withImpliedSubcommand(argv);
   const json = argv.includes('--json');
   try {
     switch (command) {

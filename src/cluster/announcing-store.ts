@@ -1,16 +1,20 @@
 /**
  * The store as a clustered gateway uses it: every mutation that appends to the change feed,
  * once it has committed, is announced to the other nodes, so they read the feed at once
- * rather than at their next poll. Reads pass through untouched.
+ * rather than at their next poll. Reads pass through untouched; a view for an actor
+ * (`as`) announces its changes too.
  */
-import type { Store } from '../store/types.js';
+import type { Actor, Store } from '../store/types.js';
 
 /** The {@link Store} methods that append to the change feed. */
 const MUTATIONS: ReadonlySet<string> = new Set<keyof Store>([
   'createOrganization',
+  'renameOrganization',
+  'deleteOrganization',
   'setSubscription',
   'createApiKey',
   'revokeApiKey',
+  'rotateApiKey',
   'createModel',
   'updateModel',
   'setModelStatus',
@@ -30,7 +34,9 @@ export function announcingChanges(store: Store, announce: () => void): Store {
       if (wrapped === undefined) {
         const method = value as (...args: unknown[]) => unknown;
         wrapped =
-          typeof property === 'string' && MUTATIONS.has(property)
+          property === 'as'
+            ? (actor: Actor) => announcingChanges(target.as(actor), announce)
+            : typeof property === 'string' && MUTATIONS.has(property)
             ? async (...args: unknown[]) => {
                 const result = await method.apply(target, args);
                 announce();

@@ -64,6 +64,8 @@ interface ClusterReply {
   node: string;
   relays?: RelayView[];
   closed?: boolean;
+  /** The relay it closed, for the operator trail. */
+  relay?: RelayView;
 }
 
 interface PendingRequest {
@@ -219,11 +221,12 @@ export class RedisCoordinator {
     return { relays, missing };
   }
 
-  /** Closes the relay on whichever node holds it; false when no node answered that it did. */
-  async closeRelay(relayId: string): Promise<boolean> {
-    if (this.opts.host.closeRelay(relayId)) return true;
+  /** Closes the relay on whichever node holds it: what it was, or undefined when no node answered that it did. */
+  async closeRelay(relayId: string): Promise<RelayView | undefined> {
+    const here = this.opts.host.closeRelay(relayId);
+    if (here) return here;
     const { replies } = await this.ask({ op: 'close', relayId });
-    return replies.some((r) => r.closed === true);
+    return replies.find((r) => r.closed === true && r.relay !== undefined)?.relay;
   }
 
   /** Deregisters (the node's slots stop counting at once) and disconnects. */
@@ -407,7 +410,10 @@ export class RedisCoordinator {
     if (request.from === this.nodeId) return;
     const reply: ClusterReply = { t: 'rep', id: request.id, node: this.nodeId };
     if (request.op === 'list') reply.relays = this.opts.host.listRelays(request.filter ?? {});
-    else if (request.op === 'close' && typeof request.relayId === 'string') reply.closed = this.opts.host.closeRelay(request.relayId);
+    else if (request.op === 'close' && typeof request.relayId === 'string') {
+      reply.relay = this.opts.host.closeRelay(request.relayId);
+      reply.closed = reply.relay !== undefined;
+    }
     this.cmd.publish(`${this.opts.prefix}replies:${request.from}`, JSON.stringify(reply)).catch(() => {
       // The asker times out and reports this node as missing.
     });

@@ -50,8 +50,8 @@ export interface NodeHost {
   /** What the node registers about itself, as of now. */
   describe(): Omit<ClusterNode, 'self'>;
   listRelays(filter: RelayFilter): RelayView[];
-  /** Closes the relay if it is here (1000 "closed by operator"); false when it is not. */
-  closeRelay(relayId: string): boolean;
+  /** Closes the relay if it is here (1000 "closed by operator"): what it was, or undefined when it is not here. */
+  closeRelay(relayId: string): RelayView | undefined;
   /** Read the store's change feed now. */
   changed(): void;
   /** Every slot this node holds, to re-assert after Redis came back. */

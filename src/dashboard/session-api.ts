@@ -1,6 +1,7 @@
 /**
- * `/dashboard/api/session`: sign in with the adminToken (POST, JSON body), ask who you are
- * and get the CSRF token again (GET), sign out (DELETE). The session lives in an HttpOnly,
+ * `/dashboard/api/session`: sign in with the adminToken (POST, JSON body), ask whether you
+ * are signed in and get the CSRF token again (GET: `{"signedIn": false}` is an answer, not an
+ * error, so a signed-out page load logs nothing in the browser console), sign out (DELETE). The session lives in an HttpOnly,
  * SameSite=Strict cookie (see ../admin/auth.ts); the token itself is never stored anywhere.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -30,12 +31,18 @@ export function createSessionApi({ signer, logger, trustForwardedFor }: SessionA
   return (req, res) => {
     const headers = securityHeaders(req);
     const answer = (session: DashboardSession, status = 200, cookie?: string): void =>
-      sendJson(res, status, { csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() }, { ...headers, ...(cookie ? { 'set-cookie': cookie } : {}) });
+      sendJson(
+        res,
+        status,
+        { signedIn: true, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() },
+        { ...headers, ...(cookie ? { 'set-cookie': cookie } : {}) },
+      );
 
     switch (req.method) {
       case 'GET': {
         const session = signer.sessionOf(req);
-        if (!session) return sendError(res, 'UNAUTHORIZED', 'Not signed in, or the session expired: sign in again', 401, headers);
+        // Not signed in (or the session expired) is the sign-in page's normal state.
+        if (!session) return sendJson(res, 200, { signedIn: false }, headers);
         return answer(session);
       }
       case 'DELETE':

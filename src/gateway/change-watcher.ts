@@ -1,12 +1,13 @@
 /**
  * Applies store changes to live relays (contract §3: keys revoked, subscriptions ended and
- * models disconnected "also while connected"). The store's change feed is written in the
+ * models disconnected "also while connected"; a rotated key's grace period, organizations
+ * deleted). The store's change feed is written in the
  * same transaction as each mutation, by whichever process made it (the CLI on the same
  * SQLite file included), so polling it is enough to act within a second.
  */
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Change, Store } from '../store/types.js';
+import type { ApiKeyRecord, Change, Store } from '../store/types.js';
 import { keyIsUsable } from './admission.js';
 import type { RelayPair } from './relay-pair.js';
 import type { RelayRegistry } from './relay-registry.js';
@@ -135,7 +136,9 @@ export class ChangeWatcher {
         const pairs = this.registry.forKey(change.entityId);
         if (!pairs?.size) return;
         const key = await this.store.getApiKey(change.entityId);
-        if (!keyIsUsable(key, new Date())) closeAll(pairs, 'INVALID_API_KEY', 'The API key was revoked');
+        if (!keyIsUsable(key, new Date())) return closeAll(pairs, 'INVALID_API_KEY', keyEndMessage(key));
+        // Still usable, but its end may have moved (a rotation's grace): relays follow it.
+        for (const pair of [...pairs]) pair.keyExpiryChanged(key.expiresAt);
         return;
       }
       case 'subscription': {
@@ -154,10 +157,23 @@ export class ChangeWatcher {
         else if (model.status !== 'connected') closeAll(pairs, 'MODEL_NOT_CONNECTED', 'The model was disconnected');
         return;
       }
-      case 'organization':
+      case 'organization': {
+        // Deleting an organization also removes its keys, whose changes come first and close
+        // these relays; this covers a relay whose key change was missed.
+        const pairs = this.registry.forOrg(change.entityId);
+        if (!pairs?.size) return;
+        if (!(await this.store.getOrganization(change.entityId))) closeAll(pairs, 'INVALID_API_KEY', 'The organization was deleted');
         return;
+      }
     }
   }
+}
+
+/** Why a key that admitted a relay no longer works. */
+function keyEndMessage(key: ApiKeyRecord | undefined): string {
+  if (!key) return 'The API key was deleted with its organization';
+  if (key.revokedAt) return 'The API key was revoked';
+  return key.replacedBy ? "The API key was rotated and its grace period ended" : 'The API key expired';
 }
 
 function closeAll(pairs: ReadonlySet<RelayPair>, code: 'INVALID_API_KEY' | 'NO_SUBSCRIPTION' | 'MODEL_NOT_FOUND' | 'MODEL_NOT_CONNECTED', message: string): void {

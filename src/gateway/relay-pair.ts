@@ -569,7 +569,19 @@ export class RelayPair implements UpstreamHandlers, LegOwner {
     this.ctx.onFinished(this);
   }
 
+  /**
+   * The key's end moved after admission (a rotation's grace period, read from the change
+   * feed on whichever node the rotation was made): the relay closes at the new end instead.
+   */
+  keyExpiryChanged(expiresAt: string | null): void {
+    const key = this.admission?.key;
+    if (!key || this.state >= State.Closing || key.expiresAt === expiresAt) return;
+    key.expiresAt = expiresAt;
+    this.armKeyExpiry();
+  }
+
   private armKeyExpiry(): void {
+    clearTimeout(this.expiryTimer);
     const expiresAt = this.admission?.key.expiresAt;
     if (!expiresAt) return;
     const delay = new Date(expiresAt).getTime() - Date.now();

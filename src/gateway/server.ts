@@ -189,10 +189,15 @@ export class Gateway {
     return { relays: this.localRelays(filter), missing: [] };
   }
 
-  /** Closes a relay on whichever node holds it (1000 "closed by operator"); false when none does. */
-  async closeRelay(id: string): Promise<boolean> {
+  /** Closes a relay on whichever node holds it (1000 "closed by operator"): what it was, or undefined when none does. */
+  async closeRelay(id: string): Promise<RelayView | undefined> {
     if (this.coordinator) return this.coordinator.closeRelay(id);
     return this.closeLocalRelay(id);
+  }
+
+  /** The client's address as the gateway sees it (X-Forwarded-For's last entry when trustForwardedFor is set). */
+  clientIpOf(req: IncomingMessage): string {
+    return clientIpOf(req, this.config.trustForwardedFor);
   }
 
   /** The cluster's live nodes, this one first (only this one without Redis). */
@@ -230,15 +235,17 @@ export class Gateway {
     return views;
   }
 
-  private closeLocalRelay(id: string): boolean {
+  private closeLocalRelay(id: string): RelayView | undefined {
     const wanted = id.toLowerCase();
     for (const pair of this.registry.all) {
       if (pair.id === wanted) {
+        // Taken before closing: a relay that is closing shows as such.
+        const view = relayView(pair, this.nodeId);
         pair.closeByOperator();
-        return true;
+        return view;
       }
     }
-    return false;
+    return undefined;
   }
 
   private nodeHost(): NodeHost {

@@ -9,7 +9,7 @@ import type { Store } from './types.js';
 
 export { StoreError, type StoreErrorCode } from './errors.js';
 export type * from './types.js';
-export { MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES, TOUCH_INTERVAL_MS } from './types.js';
+export { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MAX_GRACE_SECONDS, MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES, TOUCH_INTERVAL_MS } from './types.js';
 export { SecretsError, loadKeyring, type Keyring, type LoadKeyringOptions, type SecretsErrorCode } from '../secrets/index.js';
 export { DEFAULT_POOL_SIZE, type OpenStoreOptions } from './opening.js';
 export { storeConnectionError, type StoreConnectionErrorMessage } from './postgres.js';

@@ -12,11 +12,19 @@ import { CompiledRead } from './compiled-read.js';
 import type { DialectName } from './dialect.js';
 import { writeLocks, type WriteLocks } from './locks.js';
 import { openField, type ModelRef } from './model-secrets.js';
+import { appendAudit, keyLabel, listAudit, type AuditRecord } from './audit.js';
+import { StoreError } from './errors.js';
 import { appendEvent, credentialReason, diffCredentials, modelColumns, type Trx } from './model-writes.js';
 import { toApiKey, toChange, toModel, toModelEvent, toOrganization, toSubscription } from './records.js';
 import type { Database, ModelsTable } from './schema.js';
 import type {
+  Actor,
   ApiKeyRecord,
+  AuditAction,
+  AuditEntry,
+  AuditQuery,
+  ClosedRelay,
+  DeletedOrganization,
   Change,
   ChangeKind,
   CreatedApiKey,
@@ -30,13 +38,16 @@ import type {
   NewModel,
   Organization,
   RefreshedCredentials,
+  RotatedApiKey,
   Store,
   Subscription,
   SubscriptionStatus,
 } from './types.js';
 import { TOUCH_INTERVAL_MS } from './types.js';
 import {
+  actorInput,
   apiKeyInput,
+  auditQuery,
   changesQuery,
   eventsQuery,
   modelEventInput,
@@ -49,7 +60,9 @@ import {
   parseInput,
   reasonInput,
   refreshInput,
+  renameInput,
   requireId,
+  rotationInput,
   subscriptionInput,
   touchInput,
 } from './validation.js';
@@ -67,7 +80,12 @@ const CLEAR_REJECTED = { ws_credentials_rejected_at: null, ws_credentials_reject
 interface ModelMutation {
   columns: Updateable<ModelsTable>;
   event?: { kind: ModelEventKind; reason: string | null } | undefined;
+  /** The operator trail's entry, when an actor made the change. */
+  audit?: Pick<AuditRecord, 'action' | 'details'> | undefined;
 }
+
+/** One change-feed row to append. */
+type ChangeRow = [kind: ChangeKind, entityId: string];
 
 const now = (): string => new Date().toISOString();
 
@@ -89,9 +107,11 @@ function connectPathReads(db: Kysely<Database>) {
   };
 }
 
-async function requireOrganization(trx: Trx, orgId: string): Promise<void> {
-  const row = await trx.selectFrom('organizations').select('id').where('id', '=', orgId).executeTakeFirst();
+/** The organization's id and name, or NOT_FOUND. */
+async function requireOrganization(trx: Trx, orgId: string): Promise<{ id: string; name: string }> {
+  const row = await trx.selectFrom('organizations').select(['id', 'name']).where('id', '=', orgId).executeTakeFirst();
   if (row === undefined) throw notFound('organization', orgId);
+  return row;
 }
 
 export class KyselyStore implements Store {
@@ -99,16 +119,25 @@ export class KyselyStore implements Store {
   readonly #keyring: Keyring;
   readonly #reads: ReturnType<typeof connectPathReads>;
   readonly #locks: WriteLocks;
+  readonly #dialect: DialectName;
+  /** Who changes things through this store; without one, changes write no audit rows. */
+  readonly #actor: Actor | undefined;
 
   /**
    * `keyring` encrypts the models' token, cookie and proxy URL (see src/secrets); `dialect`
-   * is the engine behind `db`.
+   * is the engine behind `db`; `actor`, when given, is recorded with every operator change.
    */
-  constructor(db: Kysely<Database>, keyring: Keyring, dialect: DialectName) {
+  constructor(db: Kysely<Database>, keyring: Keyring, dialect: DialectName, actor?: Actor) {
     this.#db = db;
     this.#keyring = keyring;
     this.#reads = connectPathReads(db);
     this.#locks = writeLocks(dialect);
+    this.#dialect = dialect;
+    this.#actor = actor;
+  }
+
+  as(actor: Actor): Store {
+    return new KyselyStore(this.#db, this.#keyring, this.#dialect, parseInput(actorInput, actor));
   }
 
   async createOrganization(input: { name: string; sandbox?: boolean }): Promise<Organization> {
@@ -116,9 +145,75 @@ export class KyselyStore implements Store {
     const row = { id: randomUUID(), name, sandbox: sandbox ? 1 : 0, created_at: now() };
     await this.#db.transaction().execute(async (trx) => {
       await trx.insertInto('organizations').values(row).execute();
-      await this.#appendChange(trx, 'organization', row.id, row.created_at);
+      await this.#audit(trx, { action: 'organization.created', org: row, target: { kind: 'organization', id: row.id, name } }, row.created_at);
+      await this.#appendChanges(trx, [['organization', row.id]], row.created_at);
     });
     return toOrganization(row);
+  }
+
+  async renameOrganization(id: string, name: string): Promise<Organization> {
+    const orgId = requireId('organization', id);
+    const parsed = parseInput(renameInput, { name });
+    const row = await this.#db.transaction().execute(async (trx) => {
+      const current = await this.#locks.row(trx.selectFrom('organizations').selectAll().where('id', '=', orgId)).executeTakeFirst();
+      if (current === undefined) throw notFound('organization', orgId);
+      if (current.name === parsed.name) return current;
+      const at = now();
+      const renamed = await trx.updateTable('organizations').set({ name: parsed.name }).where('id', '=', orgId).returningAll().executeTakeFirstOrThrow();
+      await this.#audit(
+        trx,
+        { action: 'organization.renamed', org: renamed, target: { kind: 'organization', id: orgId, name: parsed.name }, details: { from: current.name, to: parsed.name } },
+        at,
+      );
+      await this.#appendChanges(trx, [['organization', orgId]], at);
+      return renamed;
+    });
+    return toOrganization(row);
+  }
+
+  async deleteOrganization(id: string): Promise<DeletedOrganization> {
+    const orgId = requireId('organization', id);
+    return this.#db.transaction().execute(async (trx) => {
+      const org = await this.#locks.row(trx.selectFrom('organizations').select(['id', 'name']).where('id', '=', orgId)).executeTakeFirst();
+      if (org === undefined) throw notFound('organization', orgId);
+      const at = now();
+      const models = await trx.deleteFrom('models').where('org_id', '=', orgId).returning('id').execute();
+      const keys = await trx.deleteFrom('api_keys').where('org_id', '=', orgId).returning('id').execute();
+      const subscription = await trx.deleteFrom('subscriptions').where('org_id', '=', orgId).returning('status').executeTakeFirst();
+      await trx.deleteFrom('organizations').where('id', '=', orgId).execute();
+      for (const model of models) await appendEvent(trx, { orgId, modelId: model.id }, 'removed', `organization "${org.name}" deleted`, at);
+      const deleted: DeletedOrganization = {
+        id: orgId,
+        name: org.name,
+        deleted: true,
+        keys: keys.length,
+        models: models.length,
+        subscription: subscription?.status ?? 'none',
+      };
+      await this.#audit(
+        trx,
+        {
+          action: 'organization.deleted',
+          org,
+          target: { kind: 'organization', id: orgId, name: org.name },
+          details: { keys: deleted.keys, models: deleted.models, subscription: deleted.subscription },
+        },
+        at,
+      );
+      // Keys first: a live relay then closes with INVALID_API_KEY, what a new connection
+      // with its key would now get, before the model's removal could close it otherwise.
+      await this.#appendChanges(
+        trx,
+        [
+          ...keys.map((k): ChangeRow => ['api_key', k.id]),
+          ...(subscription ? [['subscription', orgId] satisfies ChangeRow] : []),
+          ...models.map((m): ChangeRow => ['model', m.id]),
+          ['organization', orgId],
+        ],
+        at,
+      );
+      return deleted;
+    });
   }
 
   async getOrganization(id: string): Promise<Organization | undefined> {
@@ -134,8 +229,10 @@ export class KyselyStore implements Store {
   }
 
   async isEmpty(): Promise<boolean> {
-    const row = await this.#db.selectFrom('organizations').select('id').limit(1).executeTakeFirst();
-    return row === undefined;
+    // Every organization ever created left a change row, which outlives its deletion.
+    const org = await this.#db.selectFrom('organizations').select('id').limit(1).executeTakeFirst();
+    const change = await this.#db.selectFrom('changes').select('seq').limit(1).executeTakeFirst();
+    return org === undefined && change === undefined;
   }
 
   async setSubscription(
@@ -146,14 +243,25 @@ export class KyselyStore implements Store {
     const { status, plan = null } = parseInput(subscriptionInput, input);
     const at = now();
     const row = await this.#db.transaction().execute(async (trx) => {
-      await requireOrganization(trx, id);
+      const org = await requireOrganization(trx, id);
+      const previous = this.#actor && (await trx.selectFrom('subscriptions').select(['status', 'plan']).where('org_id', '=', id).executeTakeFirst());
       const saved = await trx
         .insertInto('subscriptions')
         .values({ org_id: id, status, plan, created_at: at, updated_at: at })
         .onConflict((oc) => oc.column('org_id').doUpdateSet({ status, plan, updated_at: at }))
         .returningAll()
         .executeTakeFirstOrThrow();
-      await this.#appendChange(trx, 'subscription', id, at);
+      await this.#audit(
+        trx,
+        {
+          action: 'subscription.changed',
+          org,
+          target: { kind: 'subscription', id, name: org.name },
+          details: { status, plan, previousStatus: previous?.status ?? 'none', previousPlan: previous?.plan ?? null },
+        },
+        at,
+      );
+      await this.#appendChanges(trx, [['subscription', id]], at);
       return saved;
     });
     return toSubscription(row);
@@ -183,11 +291,17 @@ export class KyselyStore implements Store {
       last_used_at: null,
       revoked_at: null,
       expires_at: expiresAt,
+      replaced_by: null,
     };
     await this.#db.transaction().execute(async (trx) => {
-      await requireOrganization(trx, id);
+      const org = await requireOrganization(trx, id);
       await trx.insertInto('api_keys').values(row).execute();
-      await this.#appendChange(trx, 'api_key', row.id, row.created_at);
+      await this.#audit(
+        trx,
+        { action: 'key.created', org, target: { kind: 'key', id: row.id, name: keyLabel(row) }, details: { prefix, expiresAt } },
+        row.created_at,
+      );
+      await this.#appendChanges(trx, [['api_key', row.id]], row.created_at);
     });
     return { ...toApiKey(row), key };
   }
@@ -226,7 +340,8 @@ export class KyselyStore implements Store {
         .returningAll()
         .executeTakeFirst();
       if (revoked !== undefined) {
-        await this.#appendChange(trx, 'api_key', keyId, at);
+        await this.#auditKey(trx, 'key.revoked', revoked, at);
+        await this.#appendChanges(trx, [['api_key', keyId]], at);
         return revoked;
       }
       // Already revoked (keep the first time, no new change) or missing.
@@ -235,6 +350,43 @@ export class KyselyStore implements Store {
       return existing;
     });
     return toApiKey(row);
+  }
+
+  async rotateApiKey(id: string, input: { graceSeconds?: number } = {}): Promise<RotatedApiKey> {
+    const keyId = requireId('API key', id);
+    const { graceSeconds } = parseInput(rotationInput, input);
+    const { key, prefix, hash } = generateApiKey();
+    const at = now();
+    return this.#db.transaction().execute(async (trx) => {
+      // Locked: two rotations of one key on two nodes cannot both replace it.
+      const old = await this.#locks.row(trx.selectFrom('api_keys').selectAll().where('id', '=', keyId)).executeTakeFirst();
+      if (old === undefined) throw notFound('API key', keyId);
+      if (old.revoked_at !== null) throw new StoreError('CONFLICT', `API key ${keyId} is already revoked: create a new key instead`);
+      if (old.replaced_by !== null) throw new StoreError('CONFLICT', `API key ${keyId} was already rotated (replaced by ${old.replaced_by})`);
+      if (old.expires_at !== null && old.expires_at <= at) throw new StoreError('CONFLICT', `API key ${keyId} expired at ${old.expires_at}: create a new key instead`);
+      const created = {
+        id: randomUUID(),
+        org_id: old.org_id,
+        name: old.name,
+        prefix,
+        key_hash: hash,
+        created_at: at,
+        last_used_at: null,
+        revoked_at: null,
+        expires_at: old.expires_at,
+        replaced_by: null,
+      };
+      await trx.insertInto('api_keys').values(created).execute();
+      // Without a grace the old key is revoked now; with one it expires at the grace's end
+      // (or at its own expiry, if that comes first), which admission and live relays honour.
+      const graceEnd = new Date(Date.parse(at) + graceSeconds * 1000).toISOString();
+      const graceEndsAt = graceSeconds === 0 ? at : old.expires_at !== null && old.expires_at < graceEnd ? old.expires_at : graceEnd;
+      const ended = graceSeconds === 0 ? { revoked_at: at } : { expires_at: graceEndsAt };
+      const replaced = await trx.updateTable('api_keys').set({ ...ended, replaced_by: created.id }).where('id', '=', keyId).returningAll().executeTakeFirstOrThrow();
+      await this.#auditKey(trx, 'key.rotated', replaced, at, { newKeyId: created.id, newKeyPrefix: prefix, graceSeconds, graceEndsAt });
+      await this.#appendChanges(trx, [['api_key', created.id], ['api_key', keyId]], at);
+      return { ...toApiKey(created), key, replaces: keyId, graceEndsAt };
+    });
   }
 
   async findApiKey(plaintext: string): Promise<ApiKeyRecord | undefined> {
@@ -280,8 +432,9 @@ export class KyselyStore implements Store {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await this.#appendChange(trx, 'model', ref.modelId, at);
       await appendEvent(trx, ref, 'created', null, at);
+      await this.#auditModel(trx, 'model.created', created, at);
+      await this.#appendChanges(trx, [['model', ref.modelId]], at);
       return created;
     });
     return toModel(row);
@@ -321,9 +474,12 @@ export class KyselyStore implements Store {
     return this.#mutateModel(modelId, (row, ref) => {
       const diff = diffCredentials(this.#keyring, row, fields);
       const renewed = diff.changed.length > 0 || (diff.given.length > 0 && row.ws_credentials_rejected_at !== null);
+      // Field names only: the values may be secrets.
+      const given = Object.entries(fields).flatMap(([field, value]) => (value === undefined ? [] : [field]));
       return {
         columns: { ...modelColumns(this.#keyring, ref, fields), ...(renewed ? CLEAR_REJECTED : {}) },
         event: renewed ? { kind: 'credentials_updated', reason: credentialReason(diff) } : undefined,
+        audit: { action: 'model.updated', details: { fields: given, ...(fields.name !== undefined && fields.name !== row.name ? { previousName: row.name } : {}) } },
       };
     });
   }
@@ -333,18 +489,21 @@ export class KyselyStore implements Store {
     const parsed = parseInput(modelStatusInput, { status });
     // Setting the status it already has is not a change: no write, no change row, no event.
     return this.#mutateModel(modelId, (row) =>
-      row.status === parsed.status ? undefined : { columns: { status: parsed.status }, event: { kind: parsed.status, reason: null } },
+      row.status === parsed.status
+        ? undefined
+        : { columns: { status: parsed.status }, event: { kind: parsed.status, reason: null }, audit: { action: `model.${parsed.status}` } },
     );
   }
 
   async removeModel(id: string): Promise<void> {
     const modelId = requireId('model', id);
     await this.#db.transaction().execute(async (trx) => {
-      const removed = await trx.deleteFrom('models').where('id', '=', modelId).returning(['id', 'org_id']).executeTakeFirst();
+      const removed = await trx.deleteFrom('models').where('id', '=', modelId).returning(['id', 'org_id', 'name']).executeTakeFirst();
       if (removed === undefined) throw notFound('model', modelId);
       const at = now();
-      await this.#appendChange(trx, 'model', modelId, at);
       await appendEvent(trx, { orgId: removed.org_id, modelId }, 'removed', null, at);
+      await this.#auditModel(trx, 'model.removed', removed, at);
+      await this.#appendChanges(trx, [['model', modelId]], at);
     });
   }
 
@@ -427,6 +586,33 @@ export class KyselyStore implements Store {
     return rows.map(toModelEvent);
   }
 
+  async recordRelayClose(relay: ClosedRelay): Promise<void> {
+    const actor = this.#actor;
+    if (actor === undefined) throw new Error('recordRelayClose records an operator action: call it on store.as(actor)');
+    const at = now();
+    await this.#db.transaction().execute(async (trx) => {
+      // The relay's organization, model or key may be gone already: the ids are kept regardless.
+      const org = await trx.selectFrom('organizations').select(['id', 'name']).where('id', '=', relay.orgId).executeTakeFirst();
+      const model = await trx.selectFrom('models').select('name').where('id', '=', relay.modelId).executeTakeFirst();
+      const key = await trx.selectFrom('api_keys').select(['name', 'prefix']).where('id', '=', relay.keyId).executeTakeFirst();
+      await appendAudit(
+        trx,
+        actor,
+        {
+          action: 'relay.closed',
+          org: org ?? { id: relay.orgId, name: null },
+          target: { kind: 'relay', id: relay.id, name: model?.name ?? null },
+          details: { modelId: relay.modelId, keyId: relay.keyId, key: key ? keyLabel(key) : null, node: relay.node },
+        },
+        at,
+      );
+    });
+  }
+
+  async listAudit(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    return listAudit(this.#db, parseInput(auditQuery, query));
+  }
+
   async changesSince(after: number, limit: number = DEFAULT_CHANGES_PAGE): Promise<Change[]> {
     const query = parseInput(changesQuery, { after, limit });
     const rows = await this.#db
@@ -450,12 +636,35 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * Appends a change-feed row; always inside the mutation's own transaction, after its other
-   * writes and reads (the feed's lock is then held only for the commit, see locks.ts).
+   * Appends change-feed rows, in order; always inside the mutation's own transaction, after
+   * its other writes and reads (the feed's lock is then held only for the commit, see locks.ts).
    */
-  async #appendChange(trx: Trx, kind: ChangeKind, entityId: string, at: string): Promise<void> {
+  async #appendChanges(trx: Trx, rows: ChangeRow[], at: string): Promise<void> {
     await this.#locks.changeFeed(trx);
-    await trx.insertInto('changes').values({ kind, entity_id: entityId, at }).execute();
+    await trx.insertInto('changes').values(rows.map(([kind, entityId]) => ({ kind, entity_id: entityId, at }))).execute();
+  }
+
+  /** The operator trail's row for a change this store's actor made; nothing without an actor. */
+  async #audit(trx: Trx, record: AuditRecord, at: string): Promise<void> {
+    if (this.#actor !== undefined) await appendAudit(trx, this.#actor, record, at);
+  }
+
+  /** The organization's id and name for an audit row (null name if it is gone). */
+  async #auditOrg(trx: Trx, orgId: string): Promise<{ id: string; name: string | null }> {
+    const org = await trx.selectFrom('organizations').select('name').where('id', '=', orgId).executeTakeFirst();
+    return { id: orgId, name: org?.name ?? null };
+  }
+
+  async #auditKey(trx: Trx, action: AuditAction, key: { id: string; org_id: string; name: string | null; prefix: string }, at: string, details?: AuditRecord['details']): Promise<void> {
+    if (this.#actor === undefined) return;
+    const org = await this.#auditOrg(trx, key.org_id);
+    await this.#audit(trx, { action, org, target: { kind: 'key', id: key.id, name: keyLabel(key) }, details }, at);
+  }
+
+  async #auditModel(trx: Trx, action: AuditAction, model: { id: string; org_id: string; name: string | null }, at: string, details?: AuditRecord['details']): Promise<void> {
+    if (this.#actor === undefined) return;
+    const org = await this.#auditOrg(trx, model.org_id);
+    await this.#audit(trx, { action, org, target: { kind: 'model', id: model.id, name: model.name }, details }, at);
   }
 
   /**
@@ -482,8 +691,9 @@ export class KyselyStore implements Store {
         .where('id', '=', modelId)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await this.#appendChange(trx, 'model', modelId, at);
       if (mutation.event) await appendEvent(trx, ref, mutation.event.kind, mutation.event.reason, at);
+      if (mutation.audit) await this.#auditModel(trx, mutation.audit.action, updated, at, mutation.audit.details);
+      await this.#appendChanges(trx, [['model', modelId]], at);
       return updated;
     });
     return toModel(row);

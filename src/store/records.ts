@@ -3,8 +3,8 @@
  * flags or masked, so nothing that lists or shows a record can leak a credential.
  */
 import type { Selectable } from 'kysely';
-import type { ApiKeysTable, ChangesTable, ModelEventsTable, ModelsTable, OrganizationsTable, SubscriptionsTable } from './schema.js';
-import type { ApiKeyRecord, Change, ModelEvent, ModelRecord, Organization, Subscription } from './types.js';
+import type { ApiKeysTable, AuditEventsTable, ChangesTable, ModelEventsTable, ModelsTable, OrganizationsTable, SubscriptionsTable } from './schema.js';
+import type { ApiKeyRecord, AuditDetails, AuditEntry, Change, ModelEvent, ModelRecord, Organization, Subscription } from './types.js';
 
 export function toOrganization(row: Selectable<OrganizationsTable>): Organization {
   return { id: row.id, name: row.name, sandbox: row.sandbox !== 0, createdAt: row.created_at };
@@ -24,6 +24,7 @@ export function toApiKey(row: Selectable<ApiKeysTable>): ApiKeyRecord {
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
     expiresAt: row.expires_at,
+    replacedBy: row.replaced_by,
   };
 }
 
@@ -53,6 +54,22 @@ export function toChange(row: Selectable<ChangesTable>): Change {
 
 export function toModelEvent(row: Selectable<ModelEventsTable>): ModelEvent {
   return { seq: Number(row.seq), modelId: row.model_id, orgId: row.org_id, kind: row.kind, reason: row.reason, at: row.at };
+}
+
+export function toAuditEntry(row: Selectable<AuditEventsTable>): AuditEntry {
+  return {
+    seq: Number(row.seq),
+    at: row.at,
+    actorKind: row.actor_kind,
+    actorDetail: row.actor_detail,
+    action: row.action,
+    orgId: row.org_id,
+    orgName: row.org_name,
+    targetKind: row.target_kind,
+    targetId: row.target_id,
+    targetName: row.target_name,
+    details: row.details === null ? null : (JSON.parse(row.details) as AuditDetails),
+  };
 }
 
 /**

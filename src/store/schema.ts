@@ -5,7 +5,7 @@
  * booleans and a PostgreSQL integer column reads back as a number too).
  */
 import type { Generated } from 'kysely';
-import type { ChangeKind, ModelEventKind, ModelStatus, SubscriptionStatus } from './types.js';
+import type { ActorKind, AuditAction, AuditTargetKind, ChangeKind, ModelEventKind, ModelStatus, SubscriptionStatus } from './types.js';
 
 export interface OrganizationsTable {
   id: string;
@@ -32,7 +32,10 @@ export interface ApiKeysTable {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  /** Also the end of a rotation's grace period (the earlier of the two). */
   expires_at: string | null;
+  /** The id of the key that replaced this one in a rotation. */
+  replaced_by: string | null;
 }
 
 export interface ModelsTable {
@@ -66,6 +69,24 @@ export interface ModelEventsTable {
   at: string;
 }
 
+/**
+ * The operator trail; no foreign keys and names copied at write time, so it outlives and
+ * still names what it describes. `details` is JSON text (names, ids, counts; never a secret).
+ */
+export interface AuditEventsTable {
+  seq: Generated<number>;
+  at: string;
+  actor_kind: ActorKind;
+  actor_detail: string | null;
+  action: AuditAction;
+  org_id: string | null;
+  org_name: string | null;
+  target_kind: AuditTargetKind;
+  target_id: string;
+  target_name: string | null;
+  details: string | null;
+}
+
 export interface ChangesTable {
   /** Never reused (SQLite AUTOINCREMENT, PostgreSQL identity), so pollers can resume from it. */
   seq: Generated<number>;
@@ -81,4 +102,5 @@ export interface Database {
   models: ModelsTable;
   changes: ChangesTable;
   model_events: ModelEventsTable;
+  audit_events: AuditEventsTable;
 }

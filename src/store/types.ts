@@ -39,12 +39,42 @@ export interface ApiKeyRecord {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  /**
+   * When the key stops (or stopped) working by itself. A rotation with a grace period moves
+   * it to the end of the grace, so admission and live relays treat the old key as expiring.
+   */
   expiresAt: string | null;
+  /** The key that replaced this one in a rotation, if any. */
+  replacedBy: string | null;
 }
 
 /** Returned once, by {@link Store.createApiKey}: the only time the plaintext key exists. */
 export interface CreatedApiKey extends ApiKeyRecord {
   key: string;
+}
+
+/** Returned once, by {@link Store.rotateApiKey}: the new key, and when the old one stops working. */
+export interface RotatedApiKey extends CreatedApiKey {
+  /** The old key's id. */
+  replaces: string;
+  /** When the old key stops working: now without a grace period, else the grace's end (or its earlier expiry). */
+  graceEndsAt: string;
+}
+
+/** The longest grace a rotation may give the old key: long enough to roll a change out, short enough not to forget it. */
+export const MAX_GRACE_SECONDS = 30 * 24 * 3600;
+
+/** What {@link Store.deleteOrganization} removed with the organization. */
+export interface DeletedOrganization {
+  id: string;
+  name: string;
+  deleted: true;
+  /** How many API keys went with it. */
+  keys: number;
+  /** How many models went with it (each with a `removed` lifecycle event). */
+  models: number;
+  /** The subscription it had, `none` if it never had one. */
+  subscription: SubscriptionStatus | 'none';
 }
 
 /** A model as shown to operators: secrets are reduced to presence flags or masked. */
@@ -162,6 +192,92 @@ export interface ModelEventsQuery {
   before?: number | undefined;
 }
 
+/**
+ * Who made an operator change: the local CLI, the CLI through the management API, another
+ * management API client (a Bearer token), or a dashboard session. `detail` says more without
+ * a secret: `user@host` for the CLI, the client IP for the API, the session's short id and IP
+ * for the dashboard.
+ */
+export type ActorKind = 'cli' | 'cli-remote' | 'api' | 'dashboard';
+export const ACTOR_KINDS: readonly ActorKind[] = ['cli', 'cli-remote', 'api', 'dashboard'];
+
+export interface Actor {
+  kind: ActorKind;
+  detail: string | null;
+}
+
+/** What the operator trail records, `<target kind>.<what happened>`. */
+export const AUDIT_ACTIONS = [
+  'organization.created',
+  'organization.renamed',
+  'organization.deleted',
+  'subscription.changed',
+  'key.created',
+  'key.revoked',
+  'key.rotated',
+  'model.created',
+  'model.updated',
+  'model.connected',
+  'model.disconnected',
+  'model.removed',
+  'relay.closed',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export type AuditTargetKind = 'organization' | 'subscription' | 'key' | 'model' | 'relay';
+export const AUDIT_TARGET_KINDS: readonly AuditTargetKind[] = ['organization', 'subscription', 'key', 'model', 'relay'];
+
+/** Extra facts of an audit entry: names, ids, counts, never a secret. */
+export type AuditDetails = Record<string, string | number | boolean | null | string[]>;
+
+/**
+ * One row of the operator trail, written in the transaction of the change it describes. Names
+ * are copied at the time, so an entry still reads well after its target is removed or renamed.
+ */
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actorKind: ActorKind;
+  actorDetail: string | null;
+  action: AuditAction;
+  orgId: string | null;
+  /** The organization's name at the time. */
+  orgName: string | null;
+  targetKind: AuditTargetKind;
+  targetId: string;
+  /** The target's display name at the time: organization name, `key name (prefix…)`, model name. */
+  targetName: string | null;
+  details: AuditDetails | null;
+}
+
+/** A page of the operator trail, newest first; every filter is optional. */
+export interface AuditQuery {
+  orgId?: string | undefined;
+  /** One action (`key.rotated`), or a target kind (`key`) for all of its actions. */
+  action?: string | undefined;
+  actorKind?: string | undefined;
+  /** The organization, key, model or relay the entry is about. */
+  targetId?: string | undefined;
+  /** Entries at or after this time (ISO 8601). */
+  since?: string | undefined;
+  /** Entries before this time (ISO 8601). */
+  until?: string | undefined;
+  /** Only entries with a smaller `seq`: pass the last one of the previous page. */
+  before?: number | undefined;
+  /** At most this many (default 50, at most 1000). */
+  limit?: number | undefined;
+}
+
+/** A live relay an operator closed, as the audit trail names it. */
+export interface ClosedRelay {
+  id: string;
+  orgId: string;
+  modelId: string;
+  keyId: string;
+  /** The node that held it. */
+  node: string;
+}
+
 /** Fresh credentials from the operator's refresh endpoint. */
 export interface RefreshedCredentials {
   wsUrl: string;
@@ -175,7 +291,21 @@ export interface Store {
   createOrganization(input: { name: string; sandbox?: boolean }): Promise<Organization>;
   getOrganization(id: string): Promise<Organization | undefined>;
   listOrganizations(): Promise<Organization[]>;
-  /** True when no organization exists yet (first start). */
+  /**
+   * Renames the organization (the rules of create); the audit trail keeps both names.
+   * Renaming to the current name changes nothing.
+   */
+  renameOrganization(id: string, name: string): Promise<Organization>;
+  /**
+   * Deletes the organization with its subscription, API keys and models in one transaction;
+   * each model gets a `removed` lifecycle event, and the change feed closes the live relays
+   * (the key is gone: INVALID_API_KEY).
+   */
+  deleteOrganization(id: string): Promise<DeletedOrganization>;
+  /**
+   * True on a first start: no organization exists and none ever did (so deleting the sandbox
+   * organization does not seed it again).
+   */
   isEmpty(): Promise<boolean>;
 
   /** Creates or replaces the organization's subscription. */
@@ -188,6 +318,13 @@ export interface Store {
   getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
   /** Idempotent: revoking a revoked key keeps the first revocation time. */
   revokeApiKey(id: string): Promise<ApiKeyRecord>;
+  /**
+   * Replaces the key in one transaction: a new key with its name, organization and expiry,
+   * and the old one set to stop working after `graceSeconds` (0, the default: at once, as
+   * a revocation; at most {@link MAX_GRACE_SECONDS}). A revoked, expired or already rotated
+   * key is a CONFLICT.
+   */
+  rotateApiKey(id: string, input?: { graceSeconds?: number }): Promise<RotatedApiKey>;
   /**
    * Finds the key whose digest matches `plaintext` (revoked and expired keys included: the
    * caller decides). A malformed key or a bad checksum returns `undefined` without a query.
@@ -217,6 +354,18 @@ export interface Store {
   listModelEvents(modelId: string, limit?: number): Promise<ModelEvent[]>;
   /** Every model's events (or one organization's), newest first, a page at a time. */
   listModelEventsAll(query?: ModelEventsQuery): Promise<ModelEvent[]>;
+
+  /**
+   * This store as `actor` sees it: the same data, and every operator change made through it
+   * (organizations, subscriptions, keys, models) writes an audit row in its own transaction.
+   * Gateway-internal writes (a rejected token, a refresh) stay on the plain store. Closing a
+   * view closes the store.
+   */
+  as(actor: Actor): Store;
+  /** Records that the actor closed a live relay (not a store change, but an operator action). Needs {@link as}. */
+  recordRelayClose(relay: ClosedRelay): Promise<void>;
+  /** The operator trail, newest first, filtered and paged. */
+  listAudit(query?: AuditQuery): Promise<AuditEntry[]>;
 
   /** Changes with `seq > after`, oldest first, at most `limit` (default 1000). */
   changesSince(after: number, limit?: number): Promise<Change[]>;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { StoreError } from './errors.js';
-import { MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from './types.js';
+import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MAX_GRACE_SECONDS, MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from './types.js';
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const PROXY_PROTOCOLS = ['http:', 'https:', 'socks5:', 'socks5h:'];
@@ -76,7 +76,7 @@ const proxyUrl = urlText(
 
 const ISO_DATE = 'must be an ISO 8601 date, e.g. 2027-01-31 or 2027-01-31T00:00:00Z';
 /** Stored normalised to UTC milliseconds so timestamps compare correctly as text. */
-const isoDate = z
+export const isoDate = z
   .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: ISO_DATE })
   .transform((s) => new Date(s))
   .refine((d) => !Number.isNaN(d.getTime()), ISO_DATE)
@@ -86,12 +86,44 @@ const oneOf = (values: readonly string[]) => `must be one of ${values.join(', ')
 
 export const organizationInput = z.object({ name, sandbox: z.boolean().default(false) });
 
+export const renameInput = z.object({ name });
+
 export const subscriptionInput = z.object({
   status: z.enum(SUBSCRIPTION_STATUSES, { error: oneOf(SUBSCRIPTION_STATUSES) }),
   plan: boundedText(100).nullish(),
 });
 
 export const apiKeyInput = z.object({ name: name.nullish(), expiresAt: isoDate.nullish() });
+
+const graceRule = `must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS} (30 days)`;
+export const rotationInput = z.object({ graceSeconds: z.number(graceRule).int(graceRule).min(0, graceRule).max(MAX_GRACE_SECONDS, graceRule).default(0) });
+
+/**
+ * Who made a change. The detail is informational text (a user name a client claims, an IP):
+ * control characters become spaces and it is cut to 200 characters, like an event reason.
+ */
+export const actorInput = z.object({
+  kind: z.enum(ACTOR_KINDS, { error: oneOf(ACTOR_KINDS) }),
+  detail: z
+    .string()
+    .transform((s) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 200))
+    .transform((s) => (s === '' ? null : s))
+    .nullable(),
+});
+
+/** `key` stands for every `key.*` action. */
+const AUDIT_ACTION_FILTERS: readonly string[] = [...AUDIT_ACTIONS, ...AUDIT_TARGET_KINDS];
+const auditPage = `must be a whole number from 1 to ${MAX_EVENTS_PAGE}`;
+export const auditQuery = z.object({
+  orgId: z.string().optional(),
+  action: z.enum(AUDIT_ACTION_FILTERS as [string, ...string[]], { error: `must be one of ${AUDIT_TARGET_KINDS.join(', ')} or an action such as key.rotated` }).optional(),
+  actorKind: z.enum(ACTOR_KINDS, { error: oneOf(ACTOR_KINDS) }).optional(),
+  targetId: z.string().optional(),
+  since: isoDate.optional(),
+  until: isoDate.optional(),
+  before: z.number().int('must be a whole number from 1').min(1, 'must be a whole number from 1').optional(),
+  limit: z.number().int(auditPage).min(1, auditPage).max(MAX_EVENTS_PAGE, auditPage).default(50),
+});
 
 export const modelInput = z.object({
   name: name.nullish(),

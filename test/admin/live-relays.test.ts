@@ -1,6 +1,7 @@
 /**
  * Changes made through the management API reach live relays (issue 4 item 6): revoke,
- * rotate and disconnect close them within a second with the contract's codes; the relay
+ * rotate, disconnect and deleting the organization close them within a second with the
+ * contract's codes (a rotation's grace keeps them open); the relay
  * list shows them with counters; DELETE /relays/{id} closes one as the operator.
  */
 import assert from 'node:assert/strict';
@@ -66,6 +67,34 @@ describe('management API and live relays', () => {
     await next.closed;
     const old = (await stack.admin('GET', `/organizations/${orgId}/keys`)).json<{ id: string; revokedAt: string | null }[]>().find((k) => k.id === key.id);
     assert.equal(typeof old?.revokedAt, 'string');
+  });
+
+  it('rotate with graceSeconds: the old key\'s relay stays open, the old key still connects', async () => {
+    const key = await newKey();
+    const client = await relay(key.key);
+    const rotated = await stack.admin('POST', `/keys/${key.id}/rotate`, { graceSeconds: 3600 });
+    assert.equal(rotated.status, 201);
+    const seq = await stack.store.latestChangeSeq();
+    await waitFor(() => stack.gateway.appliedChangeSeq >= seq, 5000, 'the watcher to apply the rotation');
+    client.socket.send('{"act":"get_onlines","ids":[]}');
+    assert.deepEqual((await client.next()).json(), { online: [] });
+    const during = await relay(key.key);
+    // Revoking the old key ends the grace at once.
+    const since = Date.now();
+    assert.equal((await stack.admin('POST', `/keys/${key.id}/revoke`)).status, 200);
+    await expectClosed(client, 'INVALID_API_KEY', 4401, since);
+    await expectClosed(during, 'INVALID_API_KEY', 4401, since);
+  });
+
+  it('deleting the organization closes its relays with INVALID_API_KEY (4401) within 1 s', async () => {
+    const org = (await stack.admin('POST', '/organizations', { name: 'Doomed' })).json<{ id: string }>();
+    await stack.admin('PUT', `/organizations/${org.id}/subscription`, { status: 'active' });
+    const model = (await stack.admin('POST', `/organizations/${org.id}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: stack.wsToken })).json<{ id: string }>();
+    const key = (await stack.admin('POST', `/organizations/${org.id}/keys`, {})).json<{ key: string }>();
+    const clients = [await relay(key.key, model.id), await relay(key.key, model.id)];
+    const since = Date.now();
+    assert.equal((await stack.admin('DELETE', `/organizations/${org.id}`)).status, 200);
+    for (const client of clients) await expectClosed(client, 'INVALID_API_KEY', 4401, since);
   });
 
   it('disconnecting the model closes its relay with MODEL_NOT_CONNECTED (4409) within 1 s', async () => {

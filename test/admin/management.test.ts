@@ -141,14 +141,19 @@ describe('management API', () => {
   });
 
   it('an unexpected failure: 500 INTERNAL without details, logged by kind only', async () => {
-    const original = stack.store.listOrganizations.bind(stack.store);
-    stack.store.listOrganizations = () => Promise.reject(new Error('db exploded near secret-detail'));
+    // Routes use the store as the caller (store.as): make the caller's view fail.
+    const original = stack.store.as.bind(stack.store);
+    stack.store.as = (actor) => {
+      const view = original(actor);
+      view.listOrganizations = () => Promise.reject(new Error('db exploded near secret-detail'));
+      return view;
+    };
     try {
       const answer = await stack.admin('GET', '/organizations');
       assertError(answer, 500, 'INTERNAL');
       assert.ok(!answer.text.includes('secret-detail'));
     } finally {
-      stack.store.listOrganizations = original;
+      stack.store.as = original;
     }
     const failed = stack.logs.records().find((r) => r.msg === 'admin request failed');
     assert.ok(failed);

@@ -88,6 +88,7 @@ describe('OpenAPI document', () => {
       return answer;
     };
     const org = (await call('POST', '/organizations', { name: 'Doc' })).json<{ id: string }>();
+    await call('PATCH', `/organizations/${org.id}`, { name: 'Doc renamed' });
     await call('GET', '/organizations');
     await call('GET', `/organizations/${org.id}`);
     await call('GET', `/organizations/${org.id}/subscription`);
@@ -116,10 +117,13 @@ describe('OpenAPI document', () => {
     await call('GET', `/models/${model.id}/events`);
     const trail = (await call('GET', `/events?orgId=${org.id}&limit=2`)).json<{ seq: number }[]>();
     assert.equal(trail.length, 2);
-    await call('GET', `/events?before=${trail[1]?.seq ?? 1}`);
+    await call('GET', `/events?before=${trail[1]?.seq ?? 1}&action=model&actor=api`);
+    const lifecycle = (await call('GET', `/model-events?orgId=${org.id}&limit=2`)).json<{ seq: number }[]>();
+    assert.equal(lifecycle.length, 2);
     await call('DELETE', `/models/${model.id}`);
-    const rotated = (await call('POST', `/keys/${key.id}/rotate`)).json<{ id: string }>();
+    const rotated = (await call('POST', `/keys/${key.id}/rotate`, { graceSeconds: 60 })).json<{ id: string }>();
     await call('POST', `/keys/${rotated.id}/revoke`);
+    await call('DELETE', `/organizations/${org.id}`);
     await call('GET', '/openapi.json');
     const unchecked = table.map((r) => `${r.method} ${r.path}`).filter((r) => !checked.has(r));
     assert.deepEqual(unchecked, []);

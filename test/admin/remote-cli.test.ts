@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { freePort, TestClient } from '../helpers.js';
@@ -118,7 +119,40 @@ describe('remote CLI (--url)', () => {
     assert.equal((await remote(['org', 'list', '--db', stack.dbPath])).code, 2);
     assert.equal((await remote(['subscription', 'set', '--org', 'x', '--status', 'paused'])).code, 2);
     assert.equal((await remote(['key', 'revoke'])).code, 2);
-    // rotate needs the API.
-    assert.equal((await ofgw(['key', 'rotate', 'x', '--db', stack.dbPath, '--json'])).code, 2);
+    const grace = await remote(['key', 'rotate', '00000000-0000-4000-8000-000000000000', '--grace', '2w']);
+    assert.equal(grace.code, 2);
+    assert.match(JSON.parse(grace.stderr).error, /--grace must be 0 or a duration such as 90s, 15m, 24h or 7d, at most 30d \(got "2w"\)/);
+    assert.equal((await remote(['audit', '--actor', 'robot'])).code, 2);
+  });
+
+  it('org rename and delete, key rotate --grace and audit, remotely, recorded as cli-remote with the OS user', async () => {
+    const org = ok(await remote(['org', 'create', '--name', 'Remote Ops'])).json<{ id: string }>();
+    assert.equal(ok(await remote(['org', 'rename', org.id, '--name', 'Remote Operations'])).json().name, 'Remote Operations');
+    await remote(['subscription', 'set', '--org', org.id, '--status', 'active']);
+    const key = ok(await remote(['key', 'create', '--org', org.id, '--name', 'ops'])).json<{ id: string; key: string }>();
+    const model = ok(await remote(['model', 'add', '--org', org.id, '--ws-url', stack.sim.wsUrl(), '--ws-token', '-'], {}, stack.wsToken)).json<{ id: string }>();
+    const client = new TestClient(`${stack.wsUrl}/api/models/${model.id}/ws`, { headers: { 'X-API-Key': key.key } });
+    await client.confirmed();
+
+    const rotated = ok(await remote(['key', 'rotate', key.id, '--grace', '1h'])).json<{ id: string; key: string; replaces: string; graceEndsAt: string }>();
+    assert.equal(rotated.replaces, key.id);
+    assert.ok(Math.abs(Date.parse(rotated.graceEndsAt) - Date.now() - 3600_000) < 10_000);
+    const listed = ok(await remote(['key', 'list', '--org', org.id])).json<{ id: string; expiresAt: string | null; replacedBy: string | null }[]>();
+    assert.deepEqual(listed.find((k) => k.id === key.id), { ...listed.find((k) => k.id === key.id), expiresAt: rotated.graceEndsAt, replacedBy: rotated.id });
+
+    const deleted = ok(await remote(['org', 'delete', org.id])).json();
+    assert.deepEqual(deleted, { id: org.id, name: 'Remote Operations', deleted: true, keys: 2, models: 1, subscription: 'active' });
+    assert.equal((await client.closed).code, 4401);
+
+    const trail = ok(await remote(['audit', '--org', org.id])).json<{ action: string; actorKind: string; actorDetail: string }[]>();
+    assert.deepEqual(trail.map((e) => e.action), ['organization.deleted', 'key.rotated', 'model.created', 'key.created', 'subscription.changed', 'organization.renamed', 'organization.created']);
+    assert.ok(trail.every((e) => e.actorKind === 'cli-remote'));
+    assert.match(trail[0]?.actorDetail ?? '', new RegExp(`^\\S+@${hostname().replace(/[.]/g, '\\.')} \\(cli/\\d+\\.\\d+\\.\\d+\\) from 127\\.0\\.0\\.1$`));
+    assert.equal(ok(await remote(['audit', '--org', org.id, '--action', 'key', '--limit', '1'])).json<unknown[]>().length, 1);
+    // Remote and local print the same trail.
+    assert.deepEqual(ok(await ofgw(['audit', '--org', org.id, '--db', stack.dbPath, '--json'])).json(), trail);
+    const human = ok(await ofgw(['audit', '--org', org.id, '--url', url]));
+    assert.match(human.stdout.split('\n')[0] ?? '', /^seq\s+at\s+actorKind\s+actorDetail\s+action\s+orgName\s+targetName$/);
+    assert.match(human.stdout, /organization\.deleted\s+Remote Operations\s+Remote Operations/);
   });
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from './cli-helpers.js';
@@ -80,7 +80,41 @@ describe('ofgw record commands', () => {
     assert.match(human.stdout, /Acme/);
   });
 
+  it('org rename and delete, key rotate --grace and audit on the local store, recorded as the cli actor (user@host)', async () => {
+    const run = async (...args: string[]) => {
+      const r = await runCli([...args, '--json', '--db', db]);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      return r.json<Record<string, unknown>>();
+    };
+    const org = await run('org', 'create', '--name', 'Local Ops');
+    const orgId = org.id as string;
+    assert.equal((await run('org', 'rename', orgId, '--name', 'Local Operations')).name, 'Local Operations');
+    const key = await run('key', 'create', '--org', orgId, '--name', 'ops');
+    const rotated = await run('key', 'rotate', key.id as string, '--grace', '90m');
+    assert.equal(rotated.replaces, key.id);
+    assert.ok(Math.abs(Date.parse(rotated.graceEndsAt as string) - Date.now() - 90 * 60_000) < 10_000);
+    const now = await run('key', 'rotate', rotated.id as string);
+    assert.equal(now.graceEndsAt, (await runCli(['key', 'list', '--org', orgId, '--json', '--db', db])).json<{ id: string; revokedAt: string }[]>().find((k) => k.id === rotated.id)?.revokedAt, 'no grace: revoked now');
+    assert.deepEqual(await run('org', 'delete', orgId), { id: orgId, name: 'Local Operations', deleted: true, keys: 3, models: 0, subscription: 'none' });
+
+    const trail = (await runCli(['audit', '--org', orgId, '--json', '--db', db])).json<{ action: string; actorKind: string; actorDetail: string; targetName: string }[]>();
+    assert.deepEqual(trail.map((e) => e.action), ['organization.deleted', 'key.rotated', 'key.rotated', 'key.created', 'organization.renamed', 'organization.created']);
+    assert.ok(trail.every((e) => e.actorKind === 'cli' && e.actorDetail === `${userInfo().username}@${hostname()}`), JSON.stringify(trail[0]));
+    assert.equal(trail[0]?.targetName, 'Local Operations');
+    const keyOnly = (await runCli(['audit', '--org', orgId, '--action', 'key.rotated', '--limit', '1', '--json', '--db', db])).json<unknown[]>();
+    assert.equal(keyOnly.length, 1);
+    const human = await runCli(['audit', '--target', key.id as string, '--db', db]);
+    assert.match(human.stdout, /key\.rotated\s+Local Operations\s+ops \(ofgw_sk_/);
+  });
+
   const bad: [string, string[], number, RegExp][] = [
+    ['a bad --grace', ['key', 'rotate', '00000000-0000-4000-8000-000000000000', '--grace', '24'], 2, /--grace must be 0 or a duration such as 90s, 15m, 24h or 7d, at most 30d \(got "24"\)/],
+    ['a --grace over 30 days', ['key', 'rotate', '00000000-0000-4000-8000-000000000000', '--grace', '31d'], 2, /--grace must be .* at most 30d \(got "31d"\)/],
+    ['org rename without --name', ['org', 'rename', '00000000-0000-4000-8000-000000000000'], 2, /org rename: missing required option --name/],
+    ['a bad audit --action', ['audit', '--action', 'key.burned'], 2, /audit: --action must be one of organization, subscription, key, model, relay or an action/],
+    ['a bad audit --since', ['audit', '--since', 'last week'], 2, /audit: --since must be an ISO 8601 date/],
+    ['a malformed audit --org', ['audit', '--org', 'acme'], 2, /audit: --org must be an id \(a UUID\)/],
+    ['a bad audit --before', ['audit', '--before', '0'], 2, /audit: --before must be a whole number from 1/],
     ['a missing required option', ['org', 'create'], 2, /missing required option --name/],
     ['an unknown option', ['org', 'create', '--name', 'x', '--colour', 'red'], 2, /Unknown option '--colour'/],
     ['an unknown command', ['frobnicate'], 2, /unknown command "frobnicate"/],

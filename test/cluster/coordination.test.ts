@@ -81,6 +81,39 @@ describe('cluster: changes on one node reach relays on another', { skip }, () =>
     assert.ok(elapsedSince(start) < 1000);
   });
 
+  it('an organization deleted through node A closes its relays on node B within 1 s (4401)', async () => {
+    const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+    const org = await cluster.store.createOrganization({ name: 'Leaving' });
+    await cluster.store.setSubscription(org.id, { status: 'active' });
+    const key = await cluster.store.createApiKey(org.id);
+    const model = await cluster.store.createModel(org.id, { wsUrl: cluster.sim.wsUrl(24), wsToken: cluster.wsToken });
+    const { TestClient } = await import('../helpers.js');
+    const client = new TestClient(b.relayUrl(model.id), { headers: { 'X-API-Key': key.key } });
+    await client.confirmed();
+    const start = process.hrtime.bigint();
+    assert.equal((await a.admin('DELETE', `/organizations/${org.id}`)).status, 200);
+    assert.equal((await client.next(1000)).json().code, 'INVALID_API_KEY');
+    assert.equal((await client.closed).code, 4401);
+    assert.ok(elapsedSince(start) < 1000);
+  });
+
+  it('a key rotated with a grace through node A: its relay on node B stays open, then closes at the grace\'s end (4401)', async () => {
+    const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+    const key = await cluster.store.createApiKey(cluster.orgId, { name: 'rotating' });
+    const { TestClient } = await import('../helpers.js');
+    const client = new TestClient(b.relayUrl(), { headers: { 'X-API-Key': key.key } });
+    await client.confirmed();
+    const rotated = await a.admin('POST', `/keys/${key.id}/rotate`, { graceSeconds: 2 });
+    assert.equal(rotated.status, 201);
+    const endsAt = Date.parse(rotated.json<{ graceEndsAt: string }>().graceEndsAt);
+    // Node B learns the new end through Redis (its own poll is 10 s away) and closes then.
+    const frame = (await client.next(4000)).json();
+    const closedAt = Date.now();
+    assert.equal(frame.code, 'INVALID_API_KEY');
+    assert.equal((await client.closed).code, 4401);
+    assert.ok(closedAt >= endsAt && closedAt < endsAt + 1000, `closed ${closedAt - endsAt} ms after the grace ended`);
+  });
+
   it('node A lists both nodes and every node\'s relays with their counters, and closes a relay held by node B', async () => {
     const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
     const onA = cluster.client(a);

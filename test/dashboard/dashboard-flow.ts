@@ -100,3 +100,41 @@ export async function openPlayground(page: Page, modelName: string): Promise<voi
 export async function frameArrives(page: Page, text: string): Promise<void> {
   await page.locator('li.frame[data-direction=in]', { hasText: text }).first().waitFor();
 }
+
+/** Renames an organization from its row on the Organizations page. */
+export async function renameOrganization(page: Page, from: string, to: string): Promise<void> {
+  const row = page.locator('tr', { has: page.getByText(from, { exact: true }) });
+  await row.getByRole('button', { name: 'Rename' }).click();
+  const rename = form(page, `Rename ${from}`);
+  await rename.getByLabel('New name').fill(to);
+  await rename.getByRole('button', { name: 'Save' }).click();
+  await page.locator('tr', { has: page.getByText(to, { exact: true }) }).waitFor();
+}
+
+/** Asks to delete an organization from its row; returns the confirmation's question (not yet confirmed). */
+export async function askToDeleteOrganization(page: Page, name: string): Promise<Locator> {
+  const row = page.locator('tr', { has: page.getByText(name, { exact: true }) });
+  await row.getByRole('button', { name: 'Delete' }).click();
+  const question = row.getByRole('group', { name: `Delete ${name}?` });
+  await question.waitFor();
+  return question;
+}
+
+/** Rotates a key from its row on the Keys page with a grace choice; returns the new key as shown (once). */
+export async function rotateKey(page: Page, keyId: string, grace: string): Promise<string> {
+  // A key shown earlier goes first, so the one read below is the new one.
+  const earlier = page.getByRole('button', { name: 'I have copied it' });
+  if (await earlier.isVisible()) await earlier.click();
+  const row = page.locator(`tr[data-key="${keyId}"]`);
+  await row.getByRole('button', { name: 'Rotate' }).click();
+  await row.getByLabel('The old key').selectOption({ label: grace });
+  await row.getByRole('button', { name: 'Yes, rotate' }).click();
+  const shown = page.getByLabel('The new API key');
+  await shown.waitFor();
+  return shown.inputValue();
+}
+
+/** Sets one of the audit page's filters to the choice labelled `label`. */
+export async function filterAudit(page: Page, filter: 'org' | 'action' | 'actor', label: string): Promise<void> {
+  await page.locator(`select[name=${filter}]`).selectOption({ label });
+}

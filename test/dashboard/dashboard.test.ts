@@ -12,7 +12,23 @@ import type { Browser, Page } from 'playwright-core';
 import { browserSuiteOptions, launchChromium, openPage, type WatchedPage } from '../browser/browser-harness.js';
 import { TestClient } from '../helpers.js';
 import { ADMIN_TOKEN, startDashboardStack, type DashboardStack } from './dashboard-helpers.js';
-import { activate, addModel, createKey, createOrganization, fillModel, form, frameArrives, goTo, openPlayground, pickOrganization, signIn } from './dashboard-flow.js';
+import {
+  activate,
+  addModel,
+  askToDeleteOrganization,
+  createKey,
+  createOrganization,
+  fillModel,
+  filterAudit,
+  form,
+  frameArrives,
+  goTo,
+  openPlayground,
+  pickOrganization,
+  renameOrganization,
+  rotateKey,
+  signIn,
+} from './dashboard-flow.js';
 
 /** What the tests read in the page (the root tsconfig has no DOM types). */
 interface InPage {
@@ -26,6 +42,7 @@ interface InPage {
 type PageStorage = Record<string, string> & { getItem(key: string): string | null };
 
 const ORG = 'Browser Agency';
+const RENAMED = 'Browser Agency Ltd';
 const MODEL = 'Sim model';
 const USER_ID = 777001;
 
@@ -46,6 +63,28 @@ describe('the dashboard in Chromium', browserSuiteOptions(), () => {
   after(async () => {
     await browser?.close();
     await stack?.close();
+  });
+
+  it('a page load logs no error in the browser console, signed out (the session check is not a 401) or signed in', async () => {
+    const context = await browser.newContext();
+    try {
+      const fresh = await context.newPage();
+      const errors: string[] = [];
+      fresh.on('console', (message) => {
+        if (message.type() === 'error') errors.push(message.text());
+      });
+      await fresh.goto(`${stack.httpUrl}/dashboard`);
+      await form(fresh, 'Sign in').waitFor();
+      await signIn(fresh, ADMIN_TOKEN);
+      await fresh.getByRole('heading', { level: 1, name: 'Organizations' }).waitFor();
+      await fresh.reload();
+      await fresh.getByRole('heading', { level: 1, name: 'Organizations' }).waitFor();
+      // Every answer of both loads has arrived: the pages rendered what they asked for.
+      await fresh.getByRole('table').first().waitFor();
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
   });
 
   it('refuses a wrong token with a clear error and sets no cookie', async () => {
@@ -166,13 +205,95 @@ describe('the dashboard in Chromium', browserSuiteOptions(), () => {
     await frameArrives(page, 'INVALID_API_KEY');
   });
 
-  it('shows the audit trail across models, newest first', async () => {
+  it('rotates a key with a grace period: the new key is shown once, the old one keeps working until then', async () => {
+    await goTo(page, 'API keys');
+    await pickOrganization(page, ORG);
+    const oldKey = await createKey(page, 'rotating');
+    const old = await stack.store.findApiKey(oldKey);
+    assert.ok(old);
+    const newKey = await rotateKey(page, old.id, 'works 1 more hour');
+    assert.notEqual(newKey, oldKey);
+    const fresh = await stack.store.findApiKey(newKey);
+    assert.equal(fresh?.name, 'rotating');
+    const row = page.locator(`tr[data-key="${old.id}"]`);
+    await row.getByText('rotated, in grace').waitFor();
+    assert.equal(await row.getByRole('button', { name: 'Rotate' }).count(), 0, 'a rotated key cannot be rotated again');
+    const after = await stack.store.getApiKey(old.id);
+    assert.equal(after?.replacedBy, fresh?.id);
+    const left = Date.parse(after?.expiresAt ?? '') - Date.now();
+    assert.ok(left > 3500_000 && left <= 3600_000, `the old key works ${left} ms more`);
+    // The old key still opens relays during the grace.
+    const model = (await stack.store.listModels(old.orgId)).find((m) => m.name === MODEL);
+    const relay = new TestClient(stack.relayUrl(model?.id), { headers: { 'X-API-Key': oldKey } });
+    await relay.confirmed();
+    relay.socket.close();
+    await relay.closed;
+  });
+
+  it('renames an organization, and deletes another after saying what goes with it; its relays close with 4401', async () => {
+    await goTo(page, 'Organizations');
+    await renameOrganization(page, ORG, RENAMED);
+    assert.ok((await stack.store.listOrganizations()).some((o) => o.name === RENAMED));
+    await createOrganization(page, 'Short-lived');
+    const org = (await stack.store.listOrganizations()).find((o) => o.name === 'Short-lived');
+    assert.ok(org);
+    await stack.store.setSubscription(org.id, { status: 'active' });
+    const key = await stack.store.createApiKey(org.id);
+    const model = await stack.store.createModel(org.id, { name: 'Doomed model', wsUrl: stack.sim.wsUrl(24), wsToken: stack.sim.issueToken({ userId: USER_ID }) });
+    const client = new TestClient(stack.relayUrl(model.id), { headers: { 'X-API-Key': key.key } });
+    await client.confirmed();
+    const question = await askToDeleteOrganization(page, 'Short-lived');
+    await question.getByText('Delete Short-lived with 1 API key, 1 model and its subscription? Its live relays close (4401).', { exact: false }).waitFor();
+    await question.getByRole('button', { name: 'Cancel' }).click();
+    assert.ok(await stack.store.getOrganization(org.id), 'cancel keeps it');
+    await (await askToDeleteOrganization(page, 'Short-lived')).getByRole('button', { name: 'Yes, delete' }).click();
+    await page.locator('tr', { has: page.getByText('Short-lived', { exact: true }) }).waitFor({ state: 'detached' });
+    assert.equal(await stack.store.getOrganization(org.id), undefined);
+    assert.equal((await client.closed).code, 4401);
+  });
+
+  it('shows the operator trail: who did what, filtered by action and actor, names kept after deletion', async () => {
     await goTo(page, 'Audit trail');
+    // The navigation keeps the organization chosen on earlier pages: look at all of them.
+    await filterAudit(page, 'org', 'All organizations');
+    const rows = page.locator('tr[data-audit]');
+    await rows.first().waitFor();
+    const seqs = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-audit'))));
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+    const deleted = rows.filter({ hasText: 'organization.deleted' });
+    await deleted.getByText('Short-lived').first().waitFor();
+    await deleted.getByText('Dashboard').waitFor();
+    await deleted.getByText(/^session [0-9a-f]{12} from 127\.0\.0\.1$/).waitFor();
+    await rows.filter({ hasText: 'organization.renamed' }).getByText(RENAMED).first().waitFor();
+
+    await filterAudit(page, 'action', '— rotated');
+    await page.waitForFunction(() => {
+      const trs = (globalThis as unknown as InPage).document.querySelectorAll('tr[data-audit]');
+      return trs.length === 1;
+    });
+    await rows.first().getByText('key.rotated').waitFor();
+    await rows.first().getByText('rotating (', { exact: false }).first().waitFor();
+    // The relay the operator closed on the Live relays page is there too, under its own action.
+    await filterAudit(page, 'action', 'Relay closed');
+    await rows.filter({ hasText: 'relay.closed' }).getByText('Model A').waitFor();
+    // Nothing here was done through the CLI.
+    await filterAudit(page, 'action', 'All actions');
+    await filterAudit(page, 'actor', 'CLI (local)');
+    await page.getByText('No operator action matches these filters.').waitFor();
+    await filterAudit(page, 'actor', 'Anyone');
+    await rows.first().waitFor();
+  });
+
+  it('the model lifecycle view lists every model\'s events, newest first', async () => {
+    await page.getByRole('navigation', { name: 'Trails' }).getByRole('link', { name: 'Model lifecycle' }).click();
     const rows = page.locator('tr[data-seq]');
     await rows.first().waitFor();
-    const seqs = (await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-seq')))));
+    const seqs = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-seq'))));
     assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a));
     await rows.filter({ hasText: MODEL }).getByText('created').waitFor();
+    await rows.filter({ hasText: 'organization "Short-lived" deleted' }).getByText('removed').waitFor();
+    await page.getByRole('navigation', { name: 'Trails' }).getByRole('link', { name: 'Operator actions' }).click();
+    await page.locator('tr[data-audit]').first().waitFor();
   });
 
   it('a cookie-authenticated change without the CSRF header is refused (403 CSRF)', async () => {

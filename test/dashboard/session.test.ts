@@ -108,8 +108,15 @@ describe('dashboard: sessions and CSRF', () => {
 
     const again = await stack.call('GET', '/dashboard/api/session', undefined, { cookie: cookiePair(answer) });
     assert.equal(again.status, 200);
+    assert.equal(again.json().signedIn, true);
     assert.equal(again.json().csrfToken, body.csrfToken);
-    assert.equal((await stack.call('GET', '/dashboard/api/session')).status, 401);
+  });
+
+  it('asking for the session while signed out is a 200 {"signedIn": false}, not an error (the browser logs every 401)', async () => {
+    const answer = await stack.call('GET', '/dashboard/api/session');
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.json(), { signedIn: false });
+    assert.equal(answer.headers.get('cache-control'), 'no-store');
   });
 
   it('the management API takes the cookie; every change needs the CSRF token (403 CSRF otherwise)', async () => {
@@ -147,7 +154,8 @@ describe('dashboard: sessions and CSRF', () => {
     for (const forged of [later, `ofgw_session=${otherToken}`, `ofgw_session=${expired}`, 'ofgw_session=garbage']) {
       const answer = await stack.call('GET', '/admin/v1/organizations', undefined, { cookie: forged });
       assert.equal(answer.status, 401, forged);
-      assert.equal((await stack.call('GET', '/dashboard/api/session', undefined, { cookie: forged })).status, 401);
+      const session = await stack.call('GET', '/dashboard/api/session', undefined, { cookie: forged });
+      assert.deepEqual([session.status, session.json()], [200, { signedIn: false }], forged);
     }
   });
 

@@ -8,7 +8,7 @@ import { openStore } from '../../src/store/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { tempDatabase } from './temp-store.js';
 
-const MIGRATIONS = ['001_initial', '002_model_lifecycle'];
+const MIGRATIONS = ['001_initial', '002_model_lifecycle', '003_operator_audit'];
 
 function migrationNames(path: string): string[] {
   const raw = new Database(path, { readonly: true });

@@ -1,11 +1,12 @@
 /**
  * An organization's API keys: create (the key is shown once, with a copy button), rotate
- * (the new key shown once), revoke; prefix, created, last used, expiry and revocation.
+ * with a grace period for the old key (the new key shown once), revoke; prefix, created,
+ * last used, expiry, revocation and rotation.
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, type ApiKey, type CreatedKey } from '../api';
-import { Badge, ConfirmButton, CopyButton, Field, FormError, LoadError, PageHeader, Section, Time, useAction, useLoad } from '../components';
+import { api, type ApiKey, type CreatedKey, type RotatedApiKey } from '../api';
+import { Badge, ConfirmButton, Confirmation, CopyButton, Field, FormError, LoadError, PageHeader, Section, Time, useAction, useLoad } from '../components';
 import { holdKey } from '../memory';
 import { OrgPicker, useOrganization } from '../org-picker';
 import { href, navigate, type Location } from '../router';
@@ -122,10 +123,54 @@ function CreateKey({ orgId, onCreated }: { orgId: string; onCreated: (key: Creat
   );
 }
 
+/** How long the old key keeps working after a rotation. */
+const GRACE_CHOICES: { seconds: number; label: string }[] = [
+  { seconds: 0, label: 'stops now' },
+  { seconds: 3600, label: 'works 1 more hour' },
+  { seconds: 86_400, label: 'works 24 more hours' },
+  { seconds: 7 * 86_400, label: 'works 7 more days' },
+];
+
+function KeyStatus({ apiKey }: { apiKey: ApiKey }): JSX.Element {
+  const expired = apiKey.expiresAt !== null && new Date(apiKey.expiresAt).getTime() <= Date.now();
+  if (apiKey.revokedAt) return <Badge tone="bad">{apiKey.replacedBy ? 'rotated' : 'revoked'}</Badge>;
+  if (apiKey.replacedBy) return <Badge tone={expired ? 'bad' : 'warn'}>{expired ? 'rotated' : 'rotated, in grace'}</Badge>;
+  return expired ? <Badge tone="warn">expired</Badge> : <Badge tone="good">active</Badge>;
+}
+
+/** Rotate: first the grace choice, then the call; the new key is shown once by the page. */
+function RotateKey({ apiKey, busy, run, onRotated }: { apiKey: ApiKey; busy: boolean; run: ReturnType<typeof useAction>['run']; onRotated: (key: CreatedKey) => void }): JSX.Element {
+  const [asking, setAsking] = useState(false);
+  const [grace, setGrace] = useState(0);
+  if (!asking) {
+    return (
+      <button type="button" disabled={busy} onClick={() => setAsking(true)}>
+        Rotate
+      </button>
+    );
+  }
+  const rotate = async (): Promise<void> => {
+    setAsking(false);
+    const key = await run(() => api<RotatedApiKey>('POST', `/keys/${apiKey.id}/rotate`, { graceSeconds: grace }));
+    if (key) onRotated(key);
+  };
+  return (
+    <Confirmation question="Rotate this key" label="Rotate" danger={false} disabled={busy} onConfirm={() => void rotate()} onCancel={() => setAsking(false)}>
+      A new key replaces this one, which{' '}
+      <select name="grace" aria-label="The old key" value={String(grace)} onChange={(e) => setGrace(Number((e.currentTarget as HTMLSelectElement).value))}>
+        {GRACE_CHOICES.map((c) => (
+          <option key={c.seconds} value={String(c.seconds)}>
+            {c.label}
+          </option>
+        ))}
+      </select>
+    </Confirmation>
+  );
+}
+
 function KeyRow({ apiKey, onRotated, onRevoked }: { apiKey: ApiKey; onRotated: (key: CreatedKey) => void; onRevoked: () => void }): JSX.Element {
   const { busy, error, run } = useAction();
   const expired = apiKey.expiresAt !== null && new Date(apiKey.expiresAt).getTime() <= Date.now();
-  const status = apiKey.revokedAt ? <Badge tone="bad">revoked</Badge> : expired ? <Badge tone="warn">expired</Badge> : <Badge tone="good">active</Badge>;
   return (
     <tr data-key={apiKey.id}>
       <td data-label="Name">{apiKey.name ?? <span class="muted">(no name)</span>}</td>
@@ -133,7 +178,7 @@ function KeyRow({ apiKey, onRotated, onRevoked }: { apiKey: ApiKey; onRotated: (
         <code>{apiKey.prefix}…</code>
       </td>
       <td data-label="Status">
-        {status}
+        <KeyStatus apiKey={apiKey} />
         {apiKey.revokedAt ? (
           <span class="muted small">
             {' '}
@@ -151,15 +196,9 @@ function KeyRow({ apiKey, onRotated, onRevoked }: { apiKey: ApiKey; onRotated: (
         <Time iso={apiKey.expiresAt} empty="never" />
       </td>
       <td data-label="Actions">
-        {apiKey.revokedAt ? null : (
+        {apiKey.revokedAt || expired ? null : (
           <div class="actions">
-            <ConfirmButton
-              label="Rotate"
-              question="A new key replaces this one, which stops working."
-              danger={false}
-              disabled={busy}
-              onConfirm={() => void run(() => api<CreatedKey>('POST', `/keys/${apiKey.id}/rotate`, {})).then((key) => key && onRotated(key))}
-            />
+            {apiKey.replacedBy ? null : <RotateKey apiKey={apiKey} busy={busy} run={run} onRotated={onRotated} />}
             <ConfirmButton
               label="Revoke"
               question="Its live relays close with 4401."

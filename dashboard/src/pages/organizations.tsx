@@ -1,8 +1,11 @@
-/** Organizations with their subscription and plan: create, activate or change plan, cancel. */
+/**
+ * Organizations with their subscription and plan: create, rename, delete (after saying what
+ * goes with it), activate or change plan, cancel.
+ */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, type Organization, type Subscription } from '../api';
-import { Badge, ConfirmButton, Field, FormError, Id, LoadError, PageHeader, Section, Time, useAction, useLoad } from '../components';
+import { api, type ApiKey, type DeletedOrganization, type Model, type Organization, type Subscription } from '../api';
+import { Badge, ConfirmButton, Confirmation, Field, FormError, Id, LoadError, PageHeader, Section, Time, useAction, useLoad } from '../components';
 import { href, navigate, type Location } from '../router';
 
 interface Row {
@@ -87,7 +90,7 @@ function OrganizationRow({ row, onChanged }: { row: Row; onChanged: () => void }
   return (
     <tr data-org={org.id}>
       <td data-label="Name">
-        <strong>{org.name}</strong> {org.sandbox ? <Badge tone="warn">sandbox</Badge> : null}
+        <OrganizationName org={org} onChanged={onChanged} />
         <div class="row-links">
           <a href={`/dashboard${href('/keys', org.id)}`} onClick={(e) => (e.preventDefault(), navigate(href('/keys', org.id)))}>
             Keys
@@ -123,5 +126,75 @@ function OrganizationRow({ row, onChanged }: { row: Row; onChanged: () => void }
         <FormError error={error} />
       </td>
     </tr>
+  );
+}
+
+/** The name, with Rename (in place) and Delete (which first says what goes with it). */
+function OrganizationName({ org, onChanged }: { org: Organization; onChanged: () => void }): JSX.Element {
+  const [editing, setEditing] = useState(false);
+  const [name, setName] = useState(org.name);
+  const [doomed, setDoomed] = useState<{ keys: number; models: number; subscription: string } | undefined>();
+  const { busy, error, setError, run } = useAction();
+
+  const rename = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    if (name.trim() === '') return setError('Name: required');
+    if (await run(() => api<Organization>('PATCH', `/organizations/${org.id}`, { name: name.trim() }))) {
+      setEditing(false);
+      onChanged();
+    }
+  };
+  // Counted when asked, so the question names what the deletion takes with it.
+  const askDelete = async (): Promise<void> => {
+    const counted = await run(async () => {
+      const [keys, models, subscription] = await Promise.all([
+        api<ApiKey[]>('GET', `/organizations/${org.id}/keys`),
+        api<Model[]>('GET', `/organizations/${org.id}/models`),
+        api<Subscription>('GET', `/organizations/${org.id}/subscription`),
+      ]);
+      return { keys: keys.length, models: models.length, subscription: subscription.status };
+    });
+    if (counted) setDoomed(counted);
+  };
+  const remove = async (): Promise<void> => {
+    if (await run(() => api<DeletedOrganization>('DELETE', `/organizations/${org.id}`))) onChanged();
+    else setDoomed(undefined);
+  };
+
+  if (editing) {
+    return (
+      <form class="row-form" onSubmit={(e) => void rename(e)} aria-label={`Rename ${org.name}`} noValidate>
+        <input name="name" value={name} aria-label="New name" onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
+        <button type="submit" class="primary" disabled={busy}>
+          Save
+        </button>
+        <button type="button" onClick={() => (setEditing(false), setName(org.name), setError(undefined))}>
+          Cancel
+        </button>
+        <FormError error={error} />
+      </form>
+    );
+  }
+  const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  return (
+    <>
+      <strong>{org.name}</strong> {org.sandbox ? <Badge tone="warn">sandbox</Badge> : null}
+      {doomed ? (
+        <Confirmation question={`Delete ${org.name}?`} label="Delete" disabled={busy} onConfirm={() => void remove()} onCancel={() => setDoomed(undefined)}>
+          Delete {org.name} with {plural(doomed.keys, 'API key')}, {plural(doomed.models, 'model')}
+          {doomed.subscription === 'none' ? '' : ' and its subscription'}? Its live relays close (4401). The audit trail keeps its name.
+        </Confirmation>
+      ) : (
+        <div class="actions">
+          <button type="button" disabled={busy} onClick={() => (setName(org.name), setEditing(true))}>
+            Rename
+          </button>
+          <button type="button" class="danger" disabled={busy} onClick={() => void askDelete()}>
+            Delete
+          </button>
+        </div>
+      )}
+      <FormError error={error} />
+    </>
   );
 }

@@ -3,7 +3,8 @@
  * output columns and small argument helpers, so both speak the same interface.
  */
 import { readFileSync } from 'node:fs';
-import type { ModelEvent } from '../../store/types.js';
+import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MAX_GRACE_SECONDS, type AuditQuery, type ModelEvent } from '../../store/types.js';
+import { isoDate } from '../../store/validation.js';
 import { UsageError, type OptionSpec } from '../args.js';
 import type { Printable } from '../output.js';
 
@@ -41,7 +42,82 @@ export const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'wsUrl', 'hasWsTo
 export const EVENT_COLUMNS = ['seq', 'at', 'kind', 'reason'];
 /** Events `model show` includes; `model events` pages further. */
 export const SHOWN_EVENTS = 10;
-export const KEY_COLUMNS = ['id', 'name', 'prefix', 'createdAt', 'lastUsedAt', 'revokedAt', 'expiresAt'];
+export const KEY_COLUMNS = ['id', 'name', 'prefix', 'createdAt', 'lastUsedAt', 'revokedAt', 'expiresAt', 'replacedBy'];
+export const AUDIT_COLUMNS = ['seq', 'at', 'actorKind', 'actorDetail', 'action', 'orgName', 'targetName'];
+
+export const AUDIT_OPTIONS = {
+  org: { type: 'string' },
+  action: { type: 'string' },
+  actor: { type: 'string' },
+  target: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  before: { type: 'string' },
+  limit: { type: 'string' },
+} as const satisfies OptionSpec;
+
+const SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * `--grace 24h`: how long a rotated key keeps working, in seconds (`0`, or a number with s,
+ * m, h or d; at most 30 days). Absent: 0, the old key stops at once.
+ */
+export function graceSeconds(value: string | undefined, command: string): number {
+  if (value === undefined || value.trim() === '0') return 0;
+  const match = /^(\d{1,7})([smhd])$/.exec(value.trim());
+  const seconds = match ? Number(match[1]) * (SECONDS[match[2] as string] ?? 0) : Number.NaN;
+  if (!(seconds <= MAX_GRACE_SECONDS)) {
+    throw new UsageError(`${command}: --grace must be 0 or a duration such as 90s, 15m, 24h or 7d, at most 30d (got "${value}")`);
+  }
+  return seconds;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ACTION_FILTERS: readonly string[] = [...AUDIT_ACTIONS, ...AUDIT_TARGET_KINDS];
+
+/** An ISO date flag, checked here so the message names the flag. */
+function dateFlag(value: string | undefined, flag: string, command: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isoDate.safeParse(value).success) {
+    throw new UsageError(`${command}: ${flag} must be an ISO 8601 date, e.g. 2027-01-31 or 2027-01-31T12:00:00Z (got "${value}")`);
+  }
+  return value;
+}
+
+/** `ofgw audit`'s filters as a query; a bad one is a UsageError naming its flag (ids are not echoed). */
+export function auditFilters(values: { [K in keyof typeof AUDIT_OPTIONS]?: string }, command: string): AuditQuery {
+  for (const flag of ['org', 'target'] as const) {
+    const id = values[flag];
+    if (id !== undefined && !UUID.test(id)) throw new UsageError(`${command}: --${flag} must be an id (a UUID)`);
+  }
+  if (values.action !== undefined && !ACTION_FILTERS.includes(values.action)) {
+    throw new UsageError(`${command}: --action must be one of ${AUDIT_TARGET_KINDS.join(', ')} or an action (${AUDIT_ACTIONS.join(', ')}) (got "${values.action}")`);
+  }
+  if (values.actor !== undefined && !(ACTOR_KINDS as readonly string[]).includes(values.actor)) {
+    throw new UsageError(`${command}: --actor must be one of ${ACTOR_KINDS.join(', ')} (got "${values.actor}")`);
+  }
+  const before = values.before;
+  if (before !== undefined && !/^[1-9]\d{0,15}$/.test(before)) throw new UsageError(`${command}: --before must be a whole number from 1 (an entry's seq) (got "${before}")`);
+  return {
+    orgId: values.org,
+    action: values.action,
+    actorKind: values.actor,
+    targetId: values.target,
+    since: dateFlag(values.since, '--since', command),
+    until: dateFlag(values.until, '--until', command),
+    before: before === undefined ? undefined : Number(before),
+    limit: eventLimit(values.limit, command),
+  };
+}
+
+/** The query string of an audit query for GET /events (the API calls the actor filter `actor`). */
+export function auditSearch(query: AuditQuery): string {
+  const search = new URLSearchParams();
+  const { actorKind, ...rest } = query;
+  for (const [name, value] of Object.entries({ ...rest, actor: actorKind })) if (value !== undefined) search.set(name, String(value));
+  const text = search.toString();
+  return text === '' ? '' : `?${text}`;
+}
 
 /** `--ws-token -` reads the token from stdin, keeping it out of shell history and `ps`. */
 export function secretArg(value: string | undefined): string | undefined {

@@ -8,15 +8,33 @@ import { openStore } from '../../store/index.js';
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../../store/types.js';
 import type { ModelEvent, ModelPatch, Store } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
-import { CREDENTIAL_FIELDS, dbLocation, eventLimit, eventLines, EVENT_COLUMNS, KEY_COLUMNS, MODEL_COLUMNS, MODEL_FIELDS, SHOWN_EVENTS, secretArg, type CommandResult } from './record-fields.js';
+import { localActor } from '../operator.js';
+import {
+  AUDIT_COLUMNS,
+  AUDIT_OPTIONS,
+  auditFilters,
+  CREDENTIAL_FIELDS,
+  dbLocation,
+  eventLimit,
+  eventLines,
+  EVENT_COLUMNS,
+  graceSeconds,
+  KEY_COLUMNS,
+  MODEL_COLUMNS,
+  MODEL_FIELDS,
+  SHOWN_EVENTS,
+  secretArg,
+  type CommandResult,
+} from './record-fields.js';
 import { withRemote } from './remote.js';
 
 type Handler = (argv: string[]) => Promise<CommandResult>;
 
+/** Runs `fn` on the local store as the `cli` actor, so its changes are in the audit trail. */
 async function withStore<T>(db: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStore(dbLocation(db));
   try {
-    return await fn(store);
+    return await fn(store.as(localActor()));
   } finally {
     await store.close();
   }
@@ -53,6 +71,17 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       const { values, positionals } = parse(argv, {}, 'org list');
       noPositionals(positionals, 'org list');
       return { result: (await withStore(values.db, (s) => s.listOrganizations())) };
+    },
+    async rename(argv) {
+      const { values, positionals } = parse(argv, { name: { type: 'string' } }, 'org rename');
+      const id = onePositional(positionals, 'ORG_ID', 'org rename');
+      const name = required(values.name, '--name', 'org rename');
+      return { result: await withStore(values.db, (s) => s.renameOrganization(id, name)) };
+    },
+    async delete(argv) {
+      const { values, positionals } = parse(argv, {}, 'org delete');
+      const id = onePositional(positionals, 'ORG_ID', 'org delete');
+      return { result: await withStore(values.db, (s) => s.deleteOrganization(id)) };
     },
   },
 
@@ -98,6 +127,12 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       const { values, positionals } = parse(argv, {}, 'key revoke');
       const id = onePositional(positionals, 'KEY_ID', 'key revoke');
       return { result: (await withStore(values.db, (s) => s.revokeApiKey(id))) };
+    },
+    async rotate(argv) {
+      const { values, positionals } = parse(argv, { grace: { type: 'string' } }, 'key rotate');
+      const id = onePositional(positionals, 'KEY_ID', 'key rotate');
+      const grace = graceSeconds(values.grace, 'key rotate');
+      return { result: await withStore(values.db, (s) => s.rotateApiKey(id, { graceSeconds: grace })) };
     },
   },
 
@@ -177,6 +212,16 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       const id = onePositional(positionals, 'MODEL_ID', 'model remove');
       await withStore(values.db, (s) => s.removeModel(id));
       return { result: { id, removed: true } };
+    },
+  },
+
+  audit: {
+    /** `ofgw audit [filters]` (main.ts supplies the `list`). */
+    async list(argv) {
+      const { values, positionals } = parse(argv, AUDIT_OPTIONS, 'audit');
+      noPositionals(positionals, 'audit');
+      const query = auditFilters(values, 'audit');
+      return { result: await withStore(values.db, (s) => s.listAudit(query)), columns: AUDIT_COLUMNS };
     },
   },
 };

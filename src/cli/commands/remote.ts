@@ -8,7 +8,26 @@
 import { StoreError, type StoreErrorCode } from '../../store/errors.js';
 import { SUBSCRIPTION_STATUSES, type ModelEvent, type SubscriptionStatus } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
-import { CREDENTIAL_FIELDS, eventLimit, eventLines, EVENT_COLUMNS, KEY_COLUMNS, MODEL_COLUMNS, MODEL_FIELDS, SHOWN_EVENTS, secretArg, type CommandResult } from './record-fields.js';
+import { CLIENT_HEADER, OPERATOR_HEADER } from '../../admin/actor.js';
+import { operatorName } from '../operator.js';
+import { packageVersion } from '../version.js';
+import {
+  AUDIT_COLUMNS,
+  AUDIT_OPTIONS,
+  auditFilters,
+  auditSearch,
+  CREDENTIAL_FIELDS,
+  eventLimit,
+  eventLines,
+  EVENT_COLUMNS,
+  graceSeconds,
+  KEY_COLUMNS,
+  MODEL_COLUMNS,
+  MODEL_FIELDS,
+  SHOWN_EVENTS,
+  secretArg,
+  type CommandResult,
+} from './record-fields.js';
 
 type Handler = (argv: string[]) => Promise<CommandResult>;
 type Groups = Record<string, Record<string, Handler>>;
@@ -77,7 +96,13 @@ class AdminClient {
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          // Names the CLI and its user in the gateway's audit trail (the `cli-remote` actor).
+          [CLIENT_HEADER]: `cli/${packageVersion()}`,
+          [OPERATOR_HEADER]: operatorName(),
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
         body: body ? JSON.stringify(body) : undefined,
       });
     } catch (err) {
@@ -145,6 +170,17 @@ const REMOTE: Groups = {
       noPositionals(positionals, 'org list');
       return { result: await api.call<object>('GET', '/organizations') };
     },
+    async rename(argv) {
+      const { values, positionals, api } = remote(argv, { name: { type: 'string' } }, 'org rename');
+      const orgId = onePositional(positionals, 'ORG_ID', 'org rename');
+      const name = required(values.name, '--name', 'org rename');
+      return { result: await api.call<object>('PATCH', `/organizations/${id(orgId)}`, { name }) };
+    },
+    async delete(argv) {
+      const { positionals, api } = remote(argv, {}, 'org delete');
+      const orgId = onePositional(positionals, 'ORG_ID', 'org delete');
+      return { result: await api.call<object>('DELETE', `/organizations/${id(orgId)}`) };
+    },
   },
 
   subscription: {
@@ -185,11 +221,11 @@ const REMOTE: Groups = {
       const keyId = onePositional(positionals, 'KEY_ID', 'key revoke');
       return { result: await api.call<object>('POST', `/keys/${id(keyId)}/revoke`, {}) };
     },
-    /** Remote only: the old key is revoked and a new one with its name is shown once. */
     async rotate(argv) {
-      const { positionals, api } = remote(argv, {}, 'key rotate');
+      const { values, positionals, api } = remote(argv, { grace: { type: 'string' } }, 'key rotate');
       const keyId = onePositional(positionals, 'KEY_ID', 'key rotate');
-      return { result: await api.call<object>('POST', `/keys/${id(keyId)}/rotate`, {}) };
+      const grace = graceSeconds(values.grace, 'key rotate');
+      return { result: await api.call<object>('POST', `/keys/${id(keyId)}/rotate`, { graceSeconds: grace }) };
     },
   },
 
@@ -249,6 +285,15 @@ const REMOTE: Groups = {
       const modelId = onePositional(positionals, 'MODEL_ID', 'model remove');
       await api.call<undefined>('DELETE', `/models/${id(modelId)}`);
       return { result: { id: modelId, removed: true } };
+    },
+  },
+
+  audit: {
+    async list(argv) {
+      const { values, positionals, api } = remote(argv, AUDIT_OPTIONS, 'audit');
+      noPositionals(positionals, 'audit');
+      const query = auditFilters(values, 'audit');
+      return { result: await api.call<object>('GET', `/events${auditSearch(query)}`), columns: AUDIT_COLUMNS };
     },
   },
 };

@@ -1,11 +1,12 @@
 /**
  * Versioned migrations, listed in code rather than found by scanning a folder: the compiled
- * output lives in `dist/` and must not depend on where files land. Add `002_…` here.
+ * output lives in `dist/` and must not depend on where files land. Add `004_…` here.
  */
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import type { DialectName } from '../dialect.js';
 import * as initial from './001_initial.js';
 import * as modelLifecycle from './002_model_lifecycle.js';
+import * as operatorAudit from './003_operator_audit.js';
 
 interface VersionedMigration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -15,6 +16,7 @@ interface VersionedMigration {
 const MIGRATIONS: Readonly<Record<string, VersionedMigration>> = {
   '001_initial': initial,
   '002_model_lifecycle': modelLifecycle,
+  '003_operator_audit': operatorAudit,
 };
 
 function migrationsFor(dialect: DialectName): Record<string, Migration> {
