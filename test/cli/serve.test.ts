@@ -77,6 +77,7 @@ describe('ofgw serve', () => {
       const metrics = await (await fetch(`${base}/metrics`)).text();
       assert.match(metrics, /^# TYPE ofgw_relays_active gauge$/m);
       assert.match(metrics, /^ofgw_event_loop_lag_seconds\{stat="p99"\} /m);
+      assert.doesNotMatch(metrics, /ofgw_cluster_coordination_up/, 'no Redis, no coordination series');
     } finally {
       assert.equal(await served.stop(), 0);
     }

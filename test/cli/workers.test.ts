@@ -265,6 +265,8 @@ describe('ofgw serve --workers', { skip: await serviceSkip('redis') }, () => {
       assert.equal(sample(body, 'ofgw_relay_messages_total{direction="client_to_upstream"}'), 6);
       assert.equal(body.match(/^# TYPE ofgw_event_loop_lag_seconds gauge$/gm)?.length, 1);
       assert.ok((sample(body, 'process_max_fds') ?? 0) > 0);
+      // With redis (which workers need) the series exists: the lowest worker's, all reach Redis.
+      assert.equal(sample(body, 'ofgw_cluster_coordination_up'), 1, body);
     }
     // Every worker answers the health check.
     for (let i = 0; i < 3; i++) {
