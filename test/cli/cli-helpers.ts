@@ -3,7 +3,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers.js';
 
-export const OFGW = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const OFGW = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 
 export interface CliResult {
   code: number;
