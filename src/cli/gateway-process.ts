@@ -33,6 +33,8 @@ import { packageVersion } from './version.js';
  * Opens the store `ofgw serve` runs on (the primary's and every worker's), with the
  * configured keyring and pool size; a PostgreSQL connection that fails while idle is logged
  * (the pool replaces it), never thrown.
+ * @throws {SecretsError} `KEYRING_MISMATCH` when the keys cannot decrypt the stored secrets: a
+ *   gateway that would close every relay with 1011 does not start.
  */
 export async function openServeStore(config: GatewayConfig, logger: Logger): Promise<Store> {
   const store = await openStore(config.db, {
@@ -40,6 +42,7 @@ export async function openServeStore(config: GatewayConfig, logger: Logger): Pro
     masterKey: config.masterKey,
     env: process.env,
     poolSize: config.dbPoolSize,
+    verifyKeys: true,
   });
   if (!storeConnectionError.hasSubscribers) {
     diagnostics.subscribe(storeConnectionError.name, (message) => {
