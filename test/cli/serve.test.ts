@@ -6,29 +6,42 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SANDBOX_ORG_NAME } from '../../src/cli/first-run.js';
 import { openStore } from '../../src/store/index.js';
 import { freePort, TestClient, waitFor } from '../helpers.js';
-import { bannerCommand, runCli, spawnCli, startServe } from './cli-helpers.js';
+import { bannerCommand, runCli, spawnCli, startServe, type CliResult } from './cli-helpers.js';
 
 /** The runner's own key settings must not reach these processes. */
 const NO_KEYS = { OFGW_MASTER_KEY: '', OFGW_MASTER_KEY_PREVIOUS: '', OFGW_MASTER_KEY_FILE: '' };
 
-/** Another program on a port: a bare TCP listener on loopback. */
-async function holdPort(port: number): Promise<Server> {
-  const server = createServer((socket) => socket.destroy());
+/** `ofgw serve ARGS` while another program (a bare TCP listener on loopback) holds `port`. */
+async function serveWhileHeld(port: number, args: string[]): Promise<CliResult> {
+  const holder = createServer((socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
+    holder.once('error', reject);
+    holder.listen(port, '127.0.0.1', resolve);
   });
-  return server;
+  try {
+    return await runCli(['serve', ...args], NO_KEYS);
+  } finally {
+    await new Promise((resolve) => holder.close(resolve));
+  }
 }
 
-const release = (server: Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
+/** `ofgw serve ARGS` seeds: its banner's key relays the sandbox model. */
+async function seedsAndRelays(args: string[]): Promise<void> {
+  const served = await startServe(args, NO_KEYS);
+  try {
+    const { modelId, apiKey } = bannerCommand(served.stderr());
+    await relayConfirms(served.port, modelId, apiKey);
+  } finally {
+    assert.equal(await served.stop(), 0);
+  }
+}
 
 /** The `gateway listening` log line. */
 function listeningLine(stdout: string): Record<string, unknown> {
@@ -108,13 +121,7 @@ describe('ofgw serve', () => {
     const db = join(dir, 'busy-port', 'ofgw.db');
     const port = await freePort();
     const sandboxPort = String(await freePort());
-    const holder = await holdPort(port);
-    let refused;
-    try {
-      refused = await runCli(['serve', '--port', String(port), '--db', db, '--sandbox-port', sandboxPort], NO_KEYS);
-    } finally {
-      await release(holder);
-    }
+    const refused = await serveWhileHeld(port, ['--port', String(port), '--db', db, '--sandbox-port', sandboxPort]);
     assert.equal(refused.code, 1, refused.stderr);
     assert.equal(
       refused.stderr,
@@ -122,25 +129,13 @@ describe('ofgw serve', () => {
     );
     assert.deepEqual((await runCli(['org', 'list', '--json', '--db', db], NO_KEYS)).json(), [], 'nothing seeded');
 
-    const served = await startServe(['--port', String(port), '--db', db, '--sandbox-port', sandboxPort], NO_KEYS);
-    try {
-      const { modelId, apiKey } = bannerCommand(served.stderr());
-      await relayConfirms(served.port, modelId, apiKey);
-    } finally {
-      assert.equal(await served.stop(), 0);
-    }
+    await seedsAndRelays(['--port', String(port), '--db', db, '--sandbox-port', sandboxPort]);
   });
 
   it('a taken sandbox port is named as --sandbox-port (not the --port given) and leaves no half-made organization', async () => {
     const db = join(dir, 'busy-sandbox', 'ofgw.db');
     const sandboxPort = await freePort();
-    const holder = await holdPort(sandboxPort);
-    let refused;
-    try {
-      refused = await runCli(['serve', '--port', '0', '--db', db, '--sandbox-port', String(sandboxPort)], NO_KEYS);
-    } finally {
-      await release(holder);
-    }
+    const refused = await serveWhileHeld(sandboxPort, ['--port', '0', '--db', db, '--sandbox-port', String(sandboxPort)]);
     assert.equal(refused.code, 1, refused.stderr);
     assert.equal(
       refused.stderr,
@@ -149,13 +144,7 @@ describe('ofgw serve', () => {
     );
     assert.deepEqual((await runCli(['org', 'list', '--json', '--db', db], NO_KEYS)).json(), [], 'no organization without its subscription, key and model');
 
-    const served = await startServe(['--port', '0', '--db', db, '--sandbox-port', String(sandboxPort)], NO_KEYS);
-    try {
-      const { modelId, apiKey } = bannerCommand(served.stderr());
-      await relayConfirms(served.port, modelId, apiKey);
-    } finally {
-      assert.equal(await served.stop(), 0);
-    }
+    await seedsAndRelays(['--port', '0', '--db', db, '--sandbox-port', String(sandboxPort)]);
   });
 
   it('completes a sandbox an interrupted start left half made, with a fresh key in the banner, and follows a new --sandbox-port', async () => {
