@@ -11,7 +11,7 @@
  * prints the banner. What the operator did on purpose is left alone: a cancelled
  * subscription, a removed or disconnected model, revoked keys.
  */
-import { DASHBOARD_PREFIX, ENABLE_DASHBOARD } from '../dashboard/access.js';
+import { dashboardAccess } from '../dashboard/access.js';
 import { signToken, verifyToken } from '../sandbox/tokens.js';
 import type { Store } from '../store/types.js';
 
@@ -111,7 +111,7 @@ export interface BannerInput {
 /** The first-start banner with the key, or the one-line reminder printed on later starts. */
 export function sandboxBanner(b: BannerInput): string {
   const wsUrl = b.baseUrl.replace(/^http/, 'ws');
-  const dashboard = b.adminToken === '' ? `off: ${ENABLE_DASHBOARD}` : `${b.baseUrl}${DASHBOARD_PREFIX}  (sign in with OFGW_ADMIN_TOKEN)`;
+  const dashboard = `${dashboardAccess(b.adminToken, b.baseUrl)}${b.adminToken === '' ? '' : '  (sign in with OFGW_ADMIN_TOKEN)'}`;
   const keyCommand = `npx ofgw key create --org ${b.orgId}${b.dbFlag === undefined ? '' : ` --db ${b.dbFlag}`}`;
   if (b.apiKey === undefined) {
     return [
