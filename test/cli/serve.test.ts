@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SANDBOX_ORG_NAME } from '../../src/cli/first-run.js';
+import { startSimulator } from '../../src/sandbox/index.js';
 import { openStore } from '../../src/store/index.js';
 import { freePort, TestClient, waitFor } from '../helpers.js';
 import { bannerCommand, runCli, spawnCli, startServe, type CliResult } from './cli-helpers.js';
@@ -175,6 +176,20 @@ describe('ofgw serve', () => {
       await relayConfirms(again.port, modelId, apiKey);
     } finally {
       assert.equal(await again.stop(), 0);
+    }
+  });
+
+  it('a restart refuses a sandbox port held by a simulator of another sandbox (ofgw sandbox), which would reject the token', async () => {
+    const db = join(dir, 'foreign-simulator', 'ofgw.db');
+    const sandboxPort = await freePort();
+    await seedsAndRelays(['--port', '0', '--db', db, '--sandbox-port', String(sandboxPort)]);
+    const foreign = await startSimulator({ port: sandboxPort });
+    try {
+      const refused = await runCli(['serve', '--port', '0', '--db', db, '--sandbox-port', String(sandboxPort)], NO_KEYS);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`^ofgw: cannot listen on 127\\.0\\.0\\.1:${sandboxPort} for the sandbox simulator: the port is already in use\\. .*--sandbox-port`));
+    } finally {
+      await foreign.close();
     }
   });
 
