@@ -4,7 +4,7 @@
  * node's and prom-client's own messages on the same channel are told apart.
  */
 import type { GatewayConfig } from '../config.js';
-import type { FdLimit } from './gateway-process.js';
+import type { FdLimit } from './fd-limit.js';
 
 /** One metric as `registry.getMetricsAsJSON()` gives it at run time (plain data). */
 export interface MetricJson {

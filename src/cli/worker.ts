@@ -16,7 +16,7 @@ import type { Gateway } from '../gateway/server.js';
 import { createLogger, type Logger } from '../log.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/types.js';
-import { buildGateway, fdLimit, openServeStore } from './gateway-process.js';
+import { buildGateway, descriptorBudget, listenGateway, openServeStore } from './gateway-process.js';
 import { isOfgwMessage, type FromWorker, type MetricsSnapshot, type ToWorker } from './worker-protocol.js';
 
 /** The primary sends `start` right after our `ready`; this only catches a primary that never does. */
@@ -100,11 +100,11 @@ async function start(slot: number, cfg: GatewayConfig): Promise<void> {
     const built = buildGateway(cfg, store, log, { exposition: requestAggregate });
     gateway = built.gateway;
     metrics = built.metrics();
-    const address = await gateway.listen();
-    const limit = fdLimit();
-    log.info({ host: address.address, port: address.port, fdLimit: limit ?? 'unknown' }, 'worker listening');
+    const address = await listenGateway(gateway, cfg);
+    const budget = descriptorBudget();
+    log.info({ host: address.address, port: address.port, ...budget }, 'worker listening');
     state = 'listening';
-    await send({ ofgw: 'listening', address: address.address, port: address.port, fdLimit: limit });
+    await send({ ofgw: 'listening', address: address.address, port: address.port, fdLimit: budget.fdLimit === 'unknown' ? undefined : budget.fdLimit });
   } catch (err) {
     log.error({ error: errorText(err) }, 'worker could not start');
     await send({ ofgw: 'failed', message: errorText(err), config: err instanceof ConfigError });

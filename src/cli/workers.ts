@@ -24,11 +24,11 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, withoutPassword, type GatewayConfig } from '../config.js';
+import { ConfigError, type GatewayConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { nativeMasking } from '../wire/frames.js';
 import { aggregateText, RetiredTotals } from './cluster-metrics.js';
-import { hostForUrl, openServeStore, prepareSandbox, type FdLimit, type PreparedSandbox } from './gateway-process.js';
+import type { FdLimit } from './fd-limit.js';
+import { baseUrlOf, descriptorBudget, listeningFields, openServeStore, prepareSandbox, warnOnSmallBudget, type PreparedSandbox } from './gateway-process.js';
 import { isOfgwMessage, type FromWorker, type MetricsSnapshot, type ToWorker } from './worker-protocol.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -421,46 +421,39 @@ class Supervisor {
 /** Runs the primary until SIGTERM/SIGINT; resolves with the exit code. */
 export async function servePrimary(config: GatewayConfig, baseLogger: Logger): Promise<number> {
   const logger = baseLogger.child({ role: 'primary', pid: process.pid });
-  // Once, before any worker: migrations, the key file, the sandbox seed and its simulator.
+  // Once, before any worker: migrations and the key file. The sandbox waits until the
+  // workers listen, so a taken port stops the start before anything is seeded.
   const store = await openServeStore(config, logger);
-  let sandbox: PreparedSandbox | undefined;
-  try {
-    sandbox = config.production ? undefined : await prepareSandbox(store, config, logger);
-  } finally {
-    await store.close();
-  }
   const supervisor = new Supervisor(config, logger);
   const finished = handleSignals(supervisor, config, logger);
   let listening: Listening[];
+  let sandbox: PreparedSandbox | undefined;
   try {
     listening = await supervisor.start();
+    sandbox = config.production || supervisor.isStopping ? undefined : await prepareSandbox(store, config, logger);
   } catch (err) {
     if (!supervisor.isStopping) {
       await supervisor.stop();
       finished.detach();
-      await sandbox?.simulator.close();
+      await store.close();
       if (err instanceof WorkerStartError && err.config) throw new ConfigError(err.message);
       throw err;
     }
     // A signal arrived during the start: its shutdown decides the exit code.
     listening = [];
   }
+  // The workers have their own connections; the primary's was for the start only.
+  await store.close();
   const first = listening[0];
   if (first) {
+    const address = { address: first.address, port: first.port, family: '' };
+    // The workers inherit this process's limit: one warning here, not one per worker.
+    warnOnSmallBudget(logger, descriptorBudget());
     logger.info(
-      {
-        host: first.address,
-        port: first.port,
-        workers: config.workers,
-        pids: supervisor.pids(),
-        db: withoutPassword(config.db),
-        production: config.production,
-        nativeMasking,
-        fdLimitPerWorker: first.fdLimit ?? 'unknown',
-      },
+      { ...listeningFields(config, address), workers: config.workers, pids: supervisor.pids(), fdLimitPerWorker: first.fdLimit ?? 'unknown' },
       'gateway listening',
     );
-    if (sandbox?.banner) process.stderr.write(sandbox.banner(`ws://${hostForUrl(first.address)}:${first.port}`));
+    if (sandbox?.banner) process.stderr.write(sandbox.banner(baseUrlOf(address)));
   }
   const code = await finished.code;
   finished.detach();

@@ -12,10 +12,9 @@ import { SessionSigner } from '../admin/auth.js';
 import { sendError } from '../admin/http.js';
 import type { HttpRoute } from '../gateway/server.js';
 import type { Logger } from '../log.js';
+import { DASHBOARD_PREFIX, ENABLE_DASHBOARD } from './access.js';
 import { createSessionApi } from './session-api.js';
 import { securityHeaders, sendNotFound, StaticFiles } from './static-files.js';
-
-export const DASHBOARD_PREFIX = '/dashboard';
 
 /** Where `vite build` writes the dashboard: `dist/dashboard`, beside this module's `dist/src`. */
 export const DEFAULT_ASSETS_DIR = fileURLToPath(new URL('../../dashboard/', import.meta.url));
@@ -70,7 +69,7 @@ export function createDashboardRoutes(options: DashboardOptions): HttpRoute {
   };
 }
 
-const DISABLED_TEXT = 'The dashboard and the management API are disabled: set adminToken (OFGW_ADMIN_TOKEN, at least 32 characters) and restart';
+const DISABLED_TEXT = `The dashboard and the management API are disabled: ${ENABLE_DASHBOARD}`;
 
 const DISABLED_PAGE = `<h1>The dashboard is disabled</h1>
 <p>It runs on the management API, which is off because this gateway has no admin token.</p>

@@ -178,6 +178,14 @@ export class Gateway {
     return this.coordinator?.isAvailable ?? true;
   }
 
+  /**
+   * True when `redis` is configured: the node joins a cluster when it listens. Known from the
+   * start, unlike {@link clustered}, so metrics can leave cluster-only series out altogether.
+   */
+  get joinsCluster(): boolean {
+    return this.config.redis !== '';
+  }
+
   /** True when this gateway coordinates with others through Redis. */
   get clustered(): boolean {
     return this.coordinator !== undefined;

@@ -76,14 +76,18 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     },
   });
 
-  new Gauge({
-    name: 'ofgw_cluster_coordination_up',
-    help: 'With redis set: 1 while the node reaches Redis, 0 while it does not (new relays are refused with 1011 meanwhile). Absent on a single node.',
-    registers: [registry],
-    collect() {
-      if (gateway.clustered) this.set(gateway.coordinationAvailable ? 1 : 0);
-    },
-  });
+  // Registered only with redis set: an unlabelled gauge is exposed as 0 until set, which on a
+  // single node would read as "Redis lost" to every alert on it.
+  if (gateway.joinsCluster) {
+    new Gauge({
+      name: 'ofgw_cluster_coordination_up',
+      help: 'With redis set: 1 while the node reaches Redis, 0 while it does not (new relays are refused with 1011 meanwhile). Absent on a single node.',
+      registers: [registry],
+      collect() {
+        this.set(gateway.clustered && gateway.coordinationAvailable ? 1 : 0);
+      },
+    });
+  }
 
   // Counters derived at scrape time: the finished totals plus what live relays have moved so
   // far. A relay leaves the live set and enters the finished totals in the same tick, so the

@@ -11,6 +11,7 @@
  * - `MALFORMED`: a stored value is not in the `ofgw1:` format.
  * - `DECRYPT_FAILED`: authentication failed (tampered, or moved to another row or field).
  * - `NOT_APPLICABLE`: the operation does not apply to this key source (e.g. prune in env mode).
+ * - `KEYRING_MISMATCH`: the keys cannot decrypt what the store holds (`ofgw serve` refuses to start).
  */
 export type SecretsErrorCode =
   | 'INVALID_KEY'
@@ -19,7 +20,8 @@ export type SecretsErrorCode =
   | 'UNKNOWN_KEY'
   | 'MALFORMED'
   | 'DECRYPT_FAILED'
-  | 'NOT_APPLICABLE';
+  | 'NOT_APPLICABLE'
+  | 'KEYRING_MISMATCH';
 
 export class SecretsError extends Error {
   readonly code: SecretsErrorCode;

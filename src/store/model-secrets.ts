@@ -40,7 +40,8 @@ export function openField(keyring: Keyring, ref: ModelRef, field: SecretField, s
     return keyring.decrypt(stored, secretAad(ref.orgId, ref.modelId, field));
   } catch (error) {
     if (!(error instanceof SecretsError)) throw error;
-    throw new SecretsError(error.code, `cannot decrypt ${field} of model ${ref.modelId}: ${error.message}`, { cause: error });
+    // The cause's message is in this one already: as a `cause` too, logs would say it twice.
+    throw new SecretsError(error.code, `cannot decrypt ${field} of model ${ref.modelId}: ${error.message}`);
   }
 }
 

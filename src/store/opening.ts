@@ -8,7 +8,7 @@ import type { DialectName } from './dialect.js';
 import { writeLocks } from './locks.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
-import { encryptPlaintextSecrets, hasEncryptedSecrets } from './secret-maintenance.js';
+import { encryptPlaintextSecrets, hasEncryptedSecrets, verifyKeyring } from './secret-maintenance.js';
 
 /**
  * Where the store's secrets key comes from. Without `keyring`, it is loaded as
@@ -25,6 +25,8 @@ export interface OpenStoreOptions {
   env?: NodeJS.ProcessEnv;
   /** PostgreSQL only: connections this process keeps at most (default {@link DEFAULT_POOL_SIZE}). */
   poolSize?: number;
+  /** Refuse to open unless the keyring decrypts the stored secrets (see {@link verifyKeyring}); `ofgw serve` sets it. */
+  verifyKeys?: boolean;
 }
 
 /**
@@ -65,6 +67,7 @@ export async function prepareDatabase(db: Kysely<Database>, target: PrepareTarge
         env: options.env,
         createKeyFile: !(await hasEncryptedSecrets(db)),
       });
+    if (options.verifyKeys) await verifyKeyring(db, keyring);
     if ((await encryptPlaintextSecrets(db, keyring, writeLocks(target.dialect))) > 0) await target.afterPlaintextEncrypted?.(db);
     return { db, keyring, dialect: target.dialect };
   } catch (error) {

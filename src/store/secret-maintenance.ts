@@ -21,6 +21,8 @@ import {
   SECRET_FIELDS,
   sealField,
   storedKeyId,
+  tryOpenField,
+  type ModelRef,
   type SecretField,
 } from './model-secrets.js';
 import type { WriteLocks } from './locks.js';
@@ -87,17 +89,82 @@ export async function encryptPlaintextSecrets(db: Db, keyring: Keyring, locks: W
   });
 }
 
-/** Values per key id ({@link PLAINTEXT} and {@link MALFORMED} included, should any exist). */
-async function countByKey(db: Db): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  const rows = await db.selectFrom('models').select(['ws_token', 'cookie', 'proxy_url']).execute();
+/** One stored secret and where it is bound. */
+interface StoredValue {
+  ref: ModelRef;
+  field: SecretField;
+  stored: string;
+}
+
+/** Every stored secret by the key id it names ({@link PLAINTEXT} and {@link MALFORMED} included, should any exist). */
+async function valuesByKey(db: Db): Promise<Map<string, StoredValue[]>> {
+  const byKey = new Map<string, StoredValue[]>();
+  const rows = await db.selectFrom('models').select(['id', 'org_id', 'ws_token', 'cookie', 'proxy_url']).execute();
   for (const row of rows) {
-    for (const column of Object.values(SECRET_COLUMNS)) {
-      const id = storedKeyId(row[column]);
-      if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+    for (const field of SECRET_FIELDS) {
+      const stored = row[SECRET_COLUMNS[field]];
+      const id = storedKeyId(stored);
+      if (id === undefined || stored === null) continue;
+      const values = byKey.get(id) ?? [];
+      values.push({ ref: { orgId: row.org_id, modelId: row.id }, field, stored });
+      byKey.set(id, values);
     }
   }
-  return counts;
+  return byKey;
+}
+
+/** Values per key id ({@link PLAINTEXT} and {@link MALFORMED} included, should any exist). */
+async function countByKey(db: Db): Promise<Map<string, number>> {
+  return new Map([...(await valuesByKey(db))].map(([id, values]) => [id, values.length]));
+}
+
+/** Whether the keyring opens a stored value (a value under a key id it lacks does not). */
+function opens(keyring: Keyring, value: StoredValue): boolean {
+  return tryOpenField(keyring, value.ref, value.field, value.stored) !== undefined;
+}
+
+/** Values the keyring cannot open, per key id it holds; every value of a key id it lacks. */
+function unreadableByKey(keyring: Keyring, byKey: Map<string, StoredValue[]>): Map<string, number> {
+  const unreadable = new Map<string, number>();
+  for (const [id, values] of byKey) {
+    if (id === PLAINTEXT) continue;
+    const failed = id === MALFORMED || !keyring.hasKey(id) ? values.length : values.filter((v) => !opens(keyring, v)).length;
+    if (failed > 0) unreadable.set(id, failed);
+  }
+  return unreadable;
+}
+
+/** Values tried per key id at start-up: enough to tell a wrong key from one damaged value. */
+const START_SAMPLES_PER_KEY = 3;
+
+/**
+ * Refuses a keyring that cannot decrypt what the store holds: every key id in use must be
+ * held, and must open at least one of (up to three of) its values — a wrong key under a
+ * matching id (a replaced key file, a mistyped `id:key` in OFGW_MASTER_KEY_PREVIOUS) is
+ * caught too. Run before anything is written, so a wrong key never encrypts new values.
+ * @throws {SecretsError} `KEYRING_MISMATCH`, naming each key id and where the keys came from,
+ *   never key material.
+ */
+export async function verifyKeyring(db: Db, keyring: Keyring): Promise<void> {
+  keyring.currentKeyId(); // picks up a key file changed since it was loaded
+  const missing: string[] = [];
+  const wrong: string[] = [];
+  for (const [id, values] of await valuesByKey(db)) {
+    if (id === PLAINTEXT || id === MALFORMED) continue;
+    const count = `${values.length} value${values.length === 1 ? '' : 's'}`;
+    if (!keyring.hasKey(id)) missing.push(`${id} (${count})`);
+    else if (!values.slice(0, START_SAMPLES_PER_KEY).some((v) => opens(keyring, v))) wrong.push(`${id} (${count})`);
+  }
+  if (missing.length === 0 && wrong.length === 0) return;
+  const problems = [
+    ...(missing.length > 0 ? [`${keyring.location} has no key ${missing.join(', ')}`] : []),
+    ...(wrong.length > 0 ? [`the key ${wrong.join(', ')} in ${keyring.location} is not the one that encrypted them`] : []),
+  ];
+  throw new SecretsError(
+    'KEYRING_MISMATCH',
+    `the store holds model secrets these keys cannot decrypt: ${problems.join('; ')}. Start with the key that encrypted them ` +
+      `(OFGW_MASTER_KEY, older ones in OFGW_MASTER_KEY_PREVIOUS, or OFGW_MASTER_KEY_FILE); \`ofgw secrets status\` lists the key ids in use`,
+  );
 }
 
 export interface KeyUsage {
@@ -107,6 +174,8 @@ export interface KeyUsage {
   known: boolean;
   /** Stored values encrypted with this key. */
   values: number;
+  /** Of those, values the keyring cannot decrypt (all of them for an unknown key). */
+  unreadable: number;
 }
 
 export interface SecretsStatus {
@@ -118,20 +187,22 @@ export interface SecretsStatus {
   /** Values in clear or unreadable envelopes; 0 unless the database was edited by hand. */
   plaintext: number;
   malformed: number;
+  /** Stored values that cannot be decrypted: those of every key's `unreadable`, and the malformed ones. */
+  unreadable: number;
 }
 
-/** Key ids, which is current, and how many values each encrypts. */
+/** Key ids, which is current, how many values each encrypts, and how many of them do not decrypt (every value is tried). */
 export async function secretsStatus(db: Db, keyring: Keyring): Promise<SecretsStatus> {
   const current = keyring.currentKeyId();
-  const counts = await countByKey(db);
-  const plaintext = counts.get(PLAINTEXT) ?? 0;
-  const malformed = counts.get(MALFORMED) ?? 0;
-  counts.delete(PLAINTEXT);
-  counts.delete(MALFORMED);
+  const byKey = await valuesByKey(db);
+  const failed = unreadableByKey(keyring, byKey);
+  const count = (id: string): number => byKey.get(id)?.length ?? 0;
   const held = keyring.keyIds();
-  const keys: KeyUsage[] = held.map((id) => ({ id, current: id === current, known: true, values: counts.get(id) ?? 0 }));
-  for (const [id, values] of counts) if (!held.includes(id)) keys.push({ id, current: false, known: false, values });
-  return { source: keyring.source, location: keyring.location, current, keys, plaintext, malformed };
+  const usage = (id: string, known: boolean): KeyUsage => ({ id, current: id === current, known, values: count(id), unreadable: failed.get(id) ?? 0 });
+  const keys: KeyUsage[] = held.map((id) => usage(id, true));
+  for (const id of byKey.keys()) if (id !== PLAINTEXT && id !== MALFORMED && !held.includes(id)) keys.push(usage(id, false));
+  const unreadable = [...failed.values()].reduce((a, b) => a + b, 0);
+  return { source: keyring.source, location: keyring.location, current, keys, plaintext: count(PLAINTEXT), malformed: count(MALFORMED), unreadable };
 }
 
 export interface RotationStep {

@@ -1,9 +1,10 @@
 /** Runs the built `ofgw` binary as a real process. */
+import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers.js';
 
-export const OFGW = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const OFGW = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 
 export interface CliResult {
   code: number;
@@ -72,4 +73,11 @@ export async function startServe(args: string[], env: Record<string, string> = {
       return exited;
     },
   };
+}
+
+/** The model and key of the sandbox banner's copy-paste command (fails when no key was printed). */
+export function bannerCommand(stderr: string): { modelId: string; apiKey: string } {
+  const m = /npx ofgw connect (\S+) --api-key (ofgw_sk_\S+) --url (\S+)/.exec(stderr);
+  assert.ok(m, `a banner with a key:\n${stderr}`);
+  return { modelId: m[1] as string, apiKey: m[2] as string };
 }

@@ -20,7 +20,8 @@ const skip = postgresSkip;
 interface Status {
   source: string;
   current: string;
-  keys: { id: string; current: boolean; known: boolean; values: number }[];
+  keys: { id: string; current: boolean; known: boolean; values: number; unreadable: number }[];
+  unreadable: number;
 }
 
 /** The test schema's URL, with a password trust auth ignores (so outputs can be checked for it). */
@@ -55,7 +56,7 @@ test('secrets status, rotate and prune with OFGW_MASTER_KEY_FILE; nothing in cle
   assert.equal(before.code, 0, before.stderr);
   const s1 = before.json<Status>();
   assert.equal(s1.source, 'file');
-  assert.deepEqual(s1.keys, [{ id: s1.current, current: true, known: true, values: 3 }]);
+  assert.deepEqual(s1.keys, [{ id: s1.current, current: true, known: true, values: 3, unreadable: 0 }]);
 
   const rotated = await cli(['secrets', 'rotate', '--batch-size', '1', '--json', '--db', url], env);
   assert.equal(rotated.code, 0, rotated.stderr);

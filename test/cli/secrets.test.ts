@@ -19,7 +19,8 @@ const NO_KEYS = { OFGW_MASTER_KEY: '', OFGW_MASTER_KEY_PREVIOUS: '', OFGW_MASTER
 interface Status {
   source: string;
   current: string;
-  keys: { id: string; current: boolean; known: boolean; values: number }[];
+  keys: { id: string; current: boolean; known: boolean; values: number; unreadable: number }[];
+  unreadable: number;
   plaintext: number;
 }
 
@@ -116,7 +117,7 @@ describe('ofgw secrets and the model lifecycle commands', () => {
     assert.equal(before.code, 0, before.stderr);
     const s1 = before.json<Status>();
     assert.equal(s1.source, 'file');
-    assert.deepEqual(s1.keys, [{ id: s1.current, current: true, known: true, values: 3 }]);
+    assert.deepEqual(s1.keys, [{ id: s1.current, current: true, known: true, values: 3, unreadable: 0 }]);
 
     const rotated = await cli(['secrets', 'rotate', '--json', '--db', db]);
     assert.equal(rotated.code, 0, rotated.stderr);
@@ -189,6 +190,45 @@ describe('ofgw secrets and the model lifecycle commands', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /OFGW_MASTER_KEY is not base64/);
     assert.ok(!bad.stderr.includes('too-short'));
+  });
+
+  it('a master key that cannot decrypt the stored secrets: serve refuses naming the key id, secrets status exits 1 (both looked healthy)', async () => {
+    const db = join(dir, 'wrong-key', 'ofgw.db');
+    const key = randomBytes(32).toString('base64');
+    const wrongKey = randomBytes(32).toString('base64');
+    await addModel(db, { OFGW_MASTER_KEY: key });
+    const right = { OFGW_MASTER_KEY: key };
+    const wrong = { OFGW_MASTER_KEY: wrongKey };
+    const keyId = (await cli(['secrets', 'status', '--json', '--db', db], right)).json<Status>().current;
+
+    const refused = await cli(['serve', '--port', '0', '--production', '--db', db], wrong);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.equal(
+      refused.stderr,
+      `ofgw: the store holds model secrets these keys cannot decrypt: OFGW_MASTER_KEY has no key ${keyId} (3 values). ` +
+        'Start with the key that encrypted them (OFGW_MASTER_KEY, older ones in OFGW_MASTER_KEY_PREVIOUS, or OFGW_MASTER_KEY_FILE); `ofgw secrets status` lists the key ids in use\n',
+    );
+    assert.doesNotMatch(refused.stdout, /gateway listening/);
+
+    const status = await cli(['secrets', 'status', '--db', db], wrong);
+    assert.equal(status.code, 1);
+    assert.match(status.stdout, new RegExp(`${keyId} +3 values  UNKNOWN: not in the keyring`), 'the status is printed');
+    assert.match(status.stdout, /^unreadable +3$/m);
+    assert.equal(status.stderr, `ofgw: secrets status: 3 stored values cannot be decrypted: 3 under key ${keyId}, which OFGW_MASTER_KEY does not hold\n`);
+    const json = await cli(['secrets', 'status', '--json', '--db', db], wrong);
+    assert.equal(json.code, 1);
+    assert.equal(json.json<Status>().unreadable, 3);
+    assert.match(JSON.parse(json.stderr).error, new RegExp(`3 under key ${keyId}`));
+    for (const out of [refused, status, json]) assert.ok(!(out.stdout + out.stderr).includes(key) && !(out.stdout + out.stderr).includes(wrongKey), 'no key material');
+
+    // With the key that encrypted them, both are fine.
+    assert.equal((await cli(['secrets', 'status', '--db', db], right)).code, 0);
+    const served = await startServe(['--port', '0', '--production', '--db', db], { ...NO_KEYS, ...right });
+    try {
+      assert.deepEqual(await (await fetch(`http://127.0.0.1:${served.port}/readyz`)).json(), { status: 'ready' });
+    } finally {
+      assert.equal(await served.stop(), 0);
+    }
   });
 
   it('rotates and prunes while `ofgw serve` keeps relaying the sandbox model', async () => {

@@ -92,5 +92,14 @@ test('ofgw serve on PostgreSQL seeds the sandbox, relays, and sees CLI changes m
   assert.match(keyless.stderr, /a PostgreSQL store \(127\.0\.0\.1:5432\/test\) needs OFGW_MASTER_KEY .* or OFGW_MASTER_KEY_FILE/);
   outputs.push(keyless.stdout, keyless.stderr);
 
+  // With a master key that did not encrypt the stored secrets it does not start either: it
+  // would answer /readyz and close every relay with 1011.
+  const otherKey = randomBytes(32).toString('base64');
+  const wrongKey = await runCli(['serve', ...serveArgs], { ...env, OFGW_MASTER_KEY: otherKey });
+  assert.equal(wrongKey.code, 1, wrongKey.stderr);
+  assert.match(wrongKey.stderr, /^ofgw: the store holds model secrets these keys cannot decrypt: OFGW_MASTER_KEY has no key env-[0-9a-f]{8} \(1 value\)\. /);
+  assert.ok(!wrongKey.stderr.includes(otherKey) && !wrongKey.stderr.includes(env.OFGW_MASTER_KEY), 'no key material');
+  outputs.push(wrongKey.stdout, wrongKey.stderr);
+
   for (const output of outputs) assert.equal(output.includes(PASSWORD), false, 'no output holds the database password');
 });

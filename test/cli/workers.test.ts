@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort, TestClient, waitFor } from '../helpers.js';
 import { REDIS_URL, serviceSkip } from '../services.js';
 import { deleteKeys } from '../cluster/cluster-helpers.js';
-import { fdLimit } from '../../src/cli/gateway-process.js';
+import { fdLimit } from '../../src/cli/fd-limit.js';
 import { runCli, startServe, type Served } from './cli-helpers.js';
 
 const ADMIN_TOKEN = 'workers-test-operator-token-'.padEnd(48, 'w');
@@ -265,6 +265,8 @@ describe('ofgw serve --workers', { skip: await serviceSkip('redis') }, () => {
       assert.equal(sample(body, 'ofgw_relay_messages_total{direction="client_to_upstream"}'), 6);
       assert.equal(body.match(/^# TYPE ofgw_event_loop_lag_seconds gauge$/gm)?.length, 1);
       assert.ok((sample(body, 'process_max_fds') ?? 0) > 0);
+      // With redis (which workers need) the series exists: the lowest worker's, all reach Redis.
+      assert.equal(sample(body, 'ofgw_cluster_coordination_up'), 1, body);
     }
     // Every worker answers the health check.
     for (let i = 0; i < 3; i++) {
@@ -407,17 +409,20 @@ describe('ofgw serve --workers', { skip: await serviceSkip('redis') }, () => {
     assert.ok(Date.now() - began < 20_000, 'no retry loop');
     assert.equal(r.stdout.match(/"msg":"replacing worker"/g), null);
 
-    // The port taken by another process: the workers cannot listen.
+    // The port taken by another process: the workers cannot listen, the message names --port,
+    // and the sandbox is not seeded (the primary seeds only once every worker listens).
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     try {
       const port = (blocker.address() as net.AddressInfo).port;
+      const db = join(dir, 'taken.db');
       const taken = await runCli([
-        'serve', '--workers', '2', '--port', String(port), '--db', join(dir, 'taken.db'), '--production',
+        'serve', '--workers', '2', '--port', String(port), '--db', db, '--sandbox-port', String(await freePort()),
         '--redis', REDIS_URL, '--redis-prefix', `${PREFIX}taken:`,
       ]);
       assert.equal(taken.code, 1, taken.stderr);
-      assert.match(taken.stderr, /worker \d could not start: .*EADDRINUSE/);
+      assert.match(taken.stderr, new RegExp(`worker \\d could not start: cannot listen on 127\\.0\\.0\\.1:${port} for the gateway: the port is already in use\\. .*--port or OFGW_PORT`));
+      assert.deepEqual((await runCli(['org', 'list', '--json', '--db', db])).json(), [], 'nothing seeded');
     } finally {
       blocker.close();
     }

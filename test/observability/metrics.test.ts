@@ -58,6 +58,13 @@ describe('metrics', () => {
     assert.ok(samples.some((s) => s.name === 'nodejs_heap_size_used_bytes'), 'default Node.js metrics');
   });
 
+  it('a single node without redis has no ofgw_cluster_coordination_up series (it read 0, firing every alert on it)', async () => {
+    const res = await stack.request('/metrics');
+    const { samples, types } = parseExposition(res.body);
+    assert.equal(types.get('ofgw_cluster_coordination_up'), undefined, 'no TYPE line');
+    assert.equal(samples.some((s) => s.name === 'ofgw_cluster_coordination_up'), false, 'no sample');
+  });
+
   it('HEAD answers without a body; other methods get 405', async () => {
     const head = await stack.request('/metrics', 'HEAD');
     assert.equal(head.status, 200);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { stdSerializers } from 'pino';
 import { loadKeyring } from '../../src/secrets/load.js';
 import type { RotationStep } from '../../src/store/index.js';
 import * as initial from '../../src/store/migrations/001_initial.js';
@@ -210,6 +211,52 @@ storeTest('OFGW_MASTER_KEY mode: no key file, the same key reads, another key is
 
   const wrong = await db.open({ env: { OFGW_MASTER_KEY: randomBytes(32).toString('base64') } });
   await assert.rejects(wrong.getModelCredentials(made[0]!.id), isSecretsError('UNKNOWN_KEY', /which OFGW_MASTER_KEY does not hold/));
+});
+
+storeTest('a decryption error names its cause once (the relay\'s log line said it twice)', async (db) => {
+  const store = await db.open({ env: { OFGW_MASTER_KEY: randomBytes(32).toString('base64') } });
+  const { made } = await seed(store, 1);
+  const wrong = await db.open({ env: { OFGW_MASTER_KEY: randomBytes(32).toString('base64') } });
+  const error = await wrong.getModelCredentials(made[0]!.id).then(
+    () => assert.fail('decrypted with the wrong key'),
+    (e: unknown) => e as Error,
+  );
+  // What pino writes for `err`: the message followed by each cause's.
+  const logged = stdSerializers.err(error).message;
+  assert.match(logged, /^cannot decrypt wsToken of model \S+: stored secret is encrypted with key env-\w+, which OFGW_MASTER_KEY does not hold$/);
+});
+
+storeTest('opened for serving, the store refuses keys that cannot decrypt what it holds, naming each key id (it started and failed every relay)', async (db) => {
+  const key = randomBytes(32).toString('base64');
+  const other = randomBytes(32).toString('base64');
+  const store = await db.open({ env: { OFGW_MASTER_KEY: key } });
+  const { made } = await seed(store, 2);
+  const keyId = (await db.openSecretsAdmin({ env: { OFGW_MASTER_KEY: key } })).keyring.currentKeyId();
+  const refusedWith = (env: NodeJS.ProcessEnv, message: RegExp) =>
+    assert.rejects(db.open({ env, verifyKeys: true }), (error: unknown) => {
+      isSecretsError('KEYRING_MISMATCH', message)(error);
+      for (const material of [key, other]) assert.ok(!(error as Error).message.includes(material), 'no key material in the message');
+      return true;
+    });
+
+  // A different key: the key id the values name is missing.
+  await refusedWith({ OFGW_MASTER_KEY: other }, new RegExp(`^the store holds model secrets these keys cannot decrypt: OFGW_MASTER_KEY has no key ${keyId} \\(6 values\\)\\. Start with the key that encrypted them`));
+  // The right id with the wrong key behind it.
+  await refusedWith({ OFGW_MASTER_KEY: other, OFGW_MASTER_KEY_PREVIOUS: `${keyId}:${other}` }, new RegExp(`the key ${keyId} \\(6 values\\) in OFGW_MASTER_KEY is not the one that encrypted them`));
+  // Without the check (the CLI's record commands) the store opens, as before.
+  await (await db.open({ env: { OFGW_MASTER_KEY: other } })).listModels();
+
+  // One damaged value is not a wrong key: the right key still opens the store for serving.
+  await db.query('update models set cookie = (select cookie from models where id = ?) where id = ?', [made[0]!.id, made[1]!.id]);
+  await (await db.open({ env: { OFGW_MASTER_KEY: key }, verifyKeys: true })).listModels();
+
+  // `secrets status` tries every value: the damaged one, and all six under a missing key.
+  const right = await (await db.openSecretsAdmin({ env: { OFGW_MASTER_KEY: key } })).status();
+  assert.equal(right.unreadable, 1);
+  assert.deepEqual(right.keys.map((k) => [k.id, k.known, k.values, k.unreadable]), [[keyId, true, 6, 1]]);
+  const wrongStatus = await (await db.openSecretsAdmin({ env: { OFGW_MASTER_KEY: other } })).status();
+  assert.equal(wrongStatus.unreadable, 6);
+  assert.deepEqual(wrongStatus.keys.map((k) => [k.known, k.values, k.unreadable]), [[true, 0, 0], [false, 6, 6]]);
 });
 
 storeTest('OFGW_MASTER_KEY rotation: the new key with the old one in OFGW_MASTER_KEY_PREVIOUS re-encrypts everything', async (db) => {

@@ -4,8 +4,9 @@
  * key rules as `ofgw serve` (OFGW_MASTER_KEY, else `--key-file` / OFGW_MASTER_KEY_FILE, else
  * the key file beside a SQLite database), and is safe to run while servers use it.
  */
-import { openSecretsAdmin, SecretsError, type KeyUsage, type SecretsAdmin } from '../../store/index.js';
+import { openSecretsAdmin, SecretsError, type KeyUsage, type SecretsAdmin, type SecretsStatus } from '../../store/index.js';
 import { noPositionals, parse, UsageError, type OptionSpec } from '../args.js';
+import { printResult } from '../output.js';
 import { dbLocation, type CommandResult } from './record-fields.js';
 
 type Handler = (argv: string[]) => Promise<CommandResult>;
@@ -24,8 +25,21 @@ async function withAdmin<T>(values: { db?: string; 'key-file'?: string }, fn: (a
 /** Human form of the key list: one aligned line per key. */
 function keyLines(keys: KeyUsage[]): string {
   const width = Math.max(...keys.map((k) => k.id.length));
-  const note = (k: KeyUsage): string => (k.current ? 'current' : k.known ? '' : 'UNKNOWN: not in the keyring');
+  const note = (k: KeyUsage): string => {
+    if (!k.known) return 'UNKNOWN: not in the keyring';
+    const unreadable = k.unreadable > 0 ? `${k.unreadable} CANNOT BE DECRYPTED` : '';
+    return [k.current ? 'current' : '', unreadable].filter(Boolean).join(', ');
+  };
   return keys.map((k) => `\n  ${k.id.padEnd(width)}  ${String(k.values).padStart(6)} values  ${note(k)}`.trimEnd()).join('');
+}
+
+/** Why a status with undecryptable values fails: each key id and its count, where the keys came from. */
+function unreadableError(status: SecretsStatus): Error {
+  const parts = status.keys
+    .filter((k) => k.unreadable > 0)
+    .map((k) => `${k.unreadable} under key ${k.id}${k.known ? ', which does not decrypt them (another key under that id, or damaged values)' : `, which ${status.location} does not hold`}`);
+  if (status.malformed > 0) parts.push(`${status.malformed} not in the ofgw1: format`);
+  return new SecretsError('KEYRING_MISMATCH', `secrets status: ${status.unreadable} stored value${status.unreadable === 1 ? '' : 's'} cannot be decrypted: ${parts.join('; ')}`);
 }
 
 function positiveInt(value: string | undefined, flag: string, command: string): number | undefined {
@@ -35,11 +49,16 @@ function positiveInt(value: string | undefined, flag: string, command: string): 
 }
 
 export const SECRETS_COMMANDS: Record<string, Handler> = {
+  /** Fails (exit 1) after printing when a stored value cannot be decrypted. */
   async status(argv) {
     const { values, positionals } = parse(argv, KEY_OPTIONS, 'secrets status');
     noPositionals(positionals, 'secrets status');
     const status = await withAdmin(values, (admin) => admin.status());
-    return { result: values.json ? status : { ...status, keys: keyLines(status.keys) } };
+    const shown = values.json ? status : { ...status, keys: keyLines(status.keys) };
+    if (status.unreadable === 0) return { result: shown };
+    // The status is the evidence: print it, then fail (exit 1) naming the key ids.
+    printResult(shown, values.json === true);
+    throw unreadableError(status);
   },
 
   /**

@@ -1,17 +1,27 @@
 /**
- * `ofgw serve`: opens the store, seeds the sandbox on a first non-production start, starts
- * the gateway and drains it on SIGTERM/SIGINT within shutdownTimeoutMs. With `--workers N`
- * (N > 1) this process becomes the primary of N gateway processes instead (../workers.ts).
+ * `ofgw serve`: opens the store, listens, runs the sandbox outside production mode (seeding an
+ * empty store, completing an unfinished sandbox), and drains on SIGTERM/SIGINT within
+ * shutdownTimeoutMs. With `--workers N` (N > 1) this process becomes the primary of N gateway
+ * processes instead (../workers.ts).
  */
-import { nativeMasking } from '../../wire/frames.js';
-import { withoutPassword, type GatewayConfig } from '../../config.js';
+import type { GatewayConfig } from '../../config.js';
 import type { Gateway } from '../../gateway/server.js';
 import type { GatewayMetrics } from '../../observability/metrics.js';
 import { createLogger, type Logger } from '../../log.js';
-import type { OnlyFansSimulator } from '../../sandbox/index.js';
 import type { Store } from '../../store/types.js';
 import { configFromArgs } from '../settings-flags.js';
-import { buildGateway, fdLimit, hostForUrl, openServeStore, prepareSandbox } from '../gateway-process.js';
+import {
+  baseUrlOf,
+  buildGateway,
+  descriptorBudget,
+  listenGateway,
+  listeningFields,
+  openServeStore,
+  prepareSandbox,
+  warnOnSmallBudget,
+  type PreparedSandbox,
+} from '../gateway-process.js';
+import type { SandboxSimulator } from '../sandbox-simulator.js';
 import { servePrimary } from '../workers.js';
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -21,42 +31,33 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (config.workers > 1) return servePrimary(config, logger);
   // The store loads the keyring itself so it can refuse to replace a lost key file.
   const store = await openServeStore(config, logger);
-  let simulator: OnlyFansSimulator | undefined;
+  let sandbox: PreparedSandbox | undefined;
   let gateway: Gateway | undefined;
   let metrics: GatewayMetrics | undefined;
   try {
-    const sandbox = config.production ? undefined : await prepareSandbox(store, config, logger);
-    simulator = sandbox?.simulator;
     const built = buildGateway(config, store, logger);
     gateway = built.gateway;
     metrics = built.metrics();
-    const address = await gateway.listen();
-    logger.info(
-      {
-        host: address.address,
-        port: address.port,
-        db: withoutPassword(config.db),
-        production: config.production,
-        nativeMasking,
-        fdLimit: fdLimit() ?? 'unknown',
-      },
-      'gateway listening',
-    );
-    if (sandbox?.banner) process.stderr.write(sandbox.banner(`ws://${hostForUrl(address.address)}:${address.port}`));
+    const address = await listenGateway(gateway, config);
+    sandbox = config.production ? undefined : await prepareSandbox(store, config, logger);
+    const budget = descriptorBudget();
+    warnOnSmallBudget(logger, budget);
+    logger.info({ ...listeningFields(config, address), ...budget }, 'gateway listening');
+    if (sandbox?.banner) process.stderr.write(sandbox.banner(baseUrlOf(address)));
   } catch (err) {
     await gateway?.close();
     metrics?.close();
-    await simulator?.close();
+    await sandbox?.simulator.close();
     await store.close();
     throw err;
   }
-  const code = await waitForSignal(gateway, store, simulator, config, logger);
+  const code = await waitForSignal(gateway, store, sandbox?.simulator, config, logger);
   metrics?.close();
   return code;
 }
 
 /** Resolves with the exit code once a signal has drained everything (or the deadline hit). */
-function waitForSignal(gateway: Gateway, store: Store, simulator: OnlyFansSimulator | undefined, config: GatewayConfig, logger: Logger): Promise<number> {
+function waitForSignal(gateway: Gateway, store: Store, simulator: SandboxSimulator | undefined, config: GatewayConfig, logger: Logger): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
