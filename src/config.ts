@@ -108,6 +108,14 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 
+/**
+ * The `serve` / `config` flag of a setting: its name in kebab case.
+ * @example flagOf('redisPrefix') // '--redis-prefix'
+ */
+export function flagOf(name: string): string {
+  return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
 /** The validated configuration: one field per setting, typed by its schema. */
 export type GatewayConfig = { -readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
 

@@ -16,6 +16,7 @@ import { COMMANDS } from './commands/records.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { SECRETS_COMMANDS } from './commands/secrets.js';
 import { serveCommand } from './commands/serve.js';
+import { settingFlagsUsage } from './settings-flags.js';
 import { printError, printResult } from './output.js';
 
 const USAGE = `Usage: ofgw <command> [options]        (every command takes --json and --db PATH)
@@ -24,9 +25,10 @@ const USAGE = `Usage: ofgw <command> [options]        (every command takes --jso
   running gateway's management API with --url http://HOST:PORT (or OFGW_URL) and the operator
   token in OFGW_ADMIN_TOKEN.
 
-  serve [--config FILE] [--host H] [--port P] [--db PATH] [--production] [--<setting> V]
-                                    run the gateway (settings: see README, OFGW_* variables or a JSON file)
-  config [--config FILE] [--<setting> V]   print the effective configuration, secrets masked
+  serve [--<setting> V]…            run the gateway; each setting (README) is a flag, an OFGW_*
+                                    variable or a key of the --config JSON file (secrets: no flags)
+${settingFlagsUsage('      ', 100)}
+  config [--<setting> V]…           print the effective configuration, secrets masked
   org create --name NAME            create an organization
   org list
   subscription set --org ORG_ID --status active|canceled [--plan NAME]
