@@ -99,17 +99,22 @@ async function run(argv: string[]): Promise<number> {
     printResult(result, json, columns);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
-      printError(err.message, err instanceof UsageError ? 'USAGE' : 'CONFIG', json);
-      return 2;
-    }
-    if (err instanceof StoreError) {
-      printError(err.message, err.code, json);
-      return 1;
-    }
-    printError(err instanceof Error ? err.message : String(err), 'ERROR', json);
-    return 1;
+    const failure = failureOf(err);
+    printError(failure.message, failure.code, json);
+    return failure.exitCode;
   }
+}
+
+/**
+ * The one mapping from a kind of failure to what is printed and the exit code the README
+ * promises: 2 for bad usage or configuration only; 1 for a failed operation, whichever command
+ * and whether local or remote (a record or store not found, an invalid value, a refusal).
+ */
+function failureOf(err: unknown): { message: string; code: string; exitCode: 1 | 2 } {
+  if (err instanceof UsageError) return { message: err.message, code: 'USAGE', exitCode: 2 };
+  if (err instanceof ConfigError) return { message: err.message, code: 'CONFIG', exitCode: 2 };
+  if (err instanceof StoreError) return { message: err.message, code: err.code, exitCode: 1 };
+  return { message: err instanceof Error ? err.message : String(err), code: 'ERROR', exitCode: 1 };
 }
 
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { NOT_FOUND_COMMANDS, UNKNOWN_ID } from '../cli/cli-helpers.js';
 import { freePort, TestClient } from '../helpers.js';
 import { ADMIN_TOKEN, startAdminStack, type AdminStack } from './admin-helpers.js';
 
@@ -108,6 +109,16 @@ describe('remote CLI (--url)', () => {
     const refused = await ofgw(['org', 'list', '--url', `http://127.0.0.1:${await freePort()}`, '--json']);
     assert.equal(refused.code, 1);
     assert.match(JSON.parse(refused.stderr).error, /cannot reach .*ECONNREFUSED/);
+  });
+
+  it('"not found" exits 1 with NOT_FOUND from every command, as locally', async () => {
+    for (const args of [...NOT_FOUND_COMMANDS, ['key', 'rotate', UNKNOWN_ID]]) {
+      const r = await remote(args);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      const error = JSON.parse(r.stderr) as { error: string; code: string };
+      assert.equal(error.code, 'NOT_FOUND', args.join(' '));
+      assert.match(error.error, /not found/i, args.join(' '));
+    }
   });
 
   it('exit 2 for bad usage: no token, bad --url, --url with --db, bad status', async () => {

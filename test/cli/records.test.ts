@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from './cli-helpers.js';
+import { NOT_FOUND_COMMANDS, runCli } from './cli-helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -89,7 +89,7 @@ describe('ofgw record commands', () => {
     ['an unknown organization', ['key', 'create', '--org', '00000000-0000-4000-8000-000000000000'], 1, /organization .* not found/],
     ['a bad ws-url', ['model', 'add', '--org', '00000000-0000-4000-8000-000000000000', '--ws-url', 'http://x', '--ws-token', 't'], 1, /wsUrl|not found/],
     ['a missing model id', ['model', 'show'], 2, /missing MODEL_ID/],
-    ['an unknown model', ['model', 'show', '00000000-0000-4000-8000-000000000000'], 2, /not found/],
+    ['an unknown model', ['model', 'show', '00000000-0000-4000-8000-000000000000'], 1, /model 00000000-0000-4000-8000-000000000000 not found/],
     ['an empty update', ['model', 'update', '00000000-0000-4000-8000-000000000000'], 2, /nothing to change/],
   ];
   for (const [what, args, code, message] of bad) {
@@ -103,6 +103,18 @@ describe('ofgw record commands', () => {
       assert.equal(typeof err.code, 'string');
     });
   }
+
+  it('"not found" exits 1 with NOT_FOUND from every command (model show and subscription show exited 2 with USAGE)', async () => {
+    assert.equal((await runCli(['org', 'create', '--name', 'Present', '--db', db])).code, 0);
+    for (const args of NOT_FOUND_COMMANDS) {
+      const r = await runCli([...args, '--json', '--db', db]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      const error = JSON.parse(r.stderr) as { error: string; code: string };
+      assert.equal(error.code, 'NOT_FOUND', args.join(' '));
+      assert.match(error.error, /(organization|API key|model) (\S+ )?not found/, args.join(' '));
+      assert.ok(!error.error.includes('not-a-uuid'), 'a malformed id is not echoed');
+    }
+  });
 
   it('names the field and never echoes a secret on invalid input', async () => {
     const org = (await runCli(['org', 'create', '--name', 'Val', '--json', '--db', db])).json<{ id: string }>();

@@ -5,6 +5,7 @@
  * `--url` they go through a running gateway's management API instead (remote.ts).
  */
 import { openStore } from '../../store/index.js';
+import { notFound, requireId } from '../../store/validation.js';
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../../store/types.js';
 import type { ModelEvent, ModelPatch, Store } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
@@ -41,6 +42,20 @@ function credentialPatch(values: { [K in keyof typeof CREDENTIAL_FIELDS]?: strin
 
 const isEmptyPatch = (patch: ModelPatch): boolean => Object.values(patch).every((v) => v === undefined);
 
+/**
+ * `found`, or the store's own NOT_FOUND for `id` (exit 1, as the management API answers 404):
+ * a well-formed id is named, a malformed one is not echoed (it may be a pasted key).
+ */
+function orNotFound<T>(found: T | undefined, what: string, id: string): T {
+  if (found === undefined) throw notFound(what, requireId(what, id));
+  return found;
+}
+
+/** A listing filtered by organization refuses an unknown one, as the management API does. */
+async function requireOrganization(store: Store, id: string): Promise<void> {
+  orNotFound(await store.getOrganization(id), 'organization', id);
+}
+
 const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
   org: {
     async create(argv) {
@@ -73,7 +88,7 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       noPositionals(positionals, 'subscription show');
       const org = required(values.org, '--org', 'subscription show');
       const result = await withStore(values.db, async (s) => {
-        if (!(await s.getOrganization(org))) throw new UsageError(`subscription show: organization ${org} not found`);
+        await requireOrganization(s, org);
         return (await s.getSubscription(org)) ?? { orgId: org, status: 'none', plan: null };
       });
       return { result: result };
@@ -92,7 +107,11 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       const { values, positionals } = parse(argv, { org: { type: 'string' } }, 'key list');
       noPositionals(positionals, 'key list');
       const org = required(values.org, '--org', 'key list');
-      return { result: (await withStore(values.db, (s) => s.listApiKeys(org))), columns: KEY_COLUMNS };
+      const keys = await withStore(values.db, async (s) => {
+        await requireOrganization(s, org);
+        return s.listApiKeys(org);
+      });
+      return { result: keys, columns: KEY_COLUMNS };
     },
     async revoke(argv) {
       const { values, positionals } = parse(argv, {}, 'key revoke');
@@ -123,16 +142,20 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
     async list(argv) {
       const { values, positionals } = parse(argv, { org: { type: 'string' } }, 'model list');
       noPositionals(positionals, 'model list');
-      return { result: (await withStore(values.db, (s) => s.listModels(values.org))), columns: MODEL_COLUMNS };
+      const org = values.org;
+      const models = await withStore(values.db, async (s) => {
+        if (org !== undefined) await requireOrganization(s, org);
+        return s.listModels(org);
+      });
+      return { result: models, columns: MODEL_COLUMNS };
     },
     async show(argv) {
       const { values, positionals } = parse(argv, {}, 'model show');
       const id = onePositional(positionals, 'MODEL_ID', 'model show');
       const shown = await withStore(values.db, async (s) => {
-        const model = await s.getModel(id);
-        return model && { ...model, events: await s.listModelEvents(model.id, SHOWN_EVENTS) };
+        const model = orNotFound(await s.getModel(id), 'model', id);
+        return { ...model, events: await s.listModelEvents(model.id, SHOWN_EVENTS) };
       });
-      if (!shown) throw new UsageError(`model show: model ${id} not found`);
       return { result: values.json ? shown : { ...shown, events: eventLines(shown.events) } };
     },
     async events(argv) {
@@ -142,7 +165,7 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       const events = await withStore(values.db, async (s) => {
         const found = await s.listModelEvents(id, limit);
         // The trail outlives the model, so only "no events and no model" is unknown.
-        if (found.length === 0 && !(await s.getModel(id))) throw new UsageError(`model events: model ${id} not found`);
+        if (found.length === 0) orNotFound(await s.getModel(id), 'model', id);
         return found;
       });
       return { result: events, columns: EVENT_COLUMNS };

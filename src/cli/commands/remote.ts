@@ -207,8 +207,9 @@ const REMOTE: Groups = {
     async list(argv) {
       const { values, positionals, api } = remote(argv, { org: { type: 'string' } }, 'model list');
       noPositionals(positionals, 'model list');
-      const query = values.org === undefined ? '' : `?orgId=${encodeURIComponent(values.org)}`;
-      return { result: (await api.call<Model[]>('GET', `/models${query}`)).map(storeShape), columns: MODEL_COLUMNS };
+      // The organization's own listing answers 404 for an unknown one, as the local command does.
+      const path = values.org === undefined ? '/models' : `/organizations/${id(values.org)}/models`;
+      return { result: (await api.call<Model[]>('GET', path)).map(storeShape), columns: MODEL_COLUMNS };
     },
     async show(argv) {
       const { values, positionals, api } = remote(argv, {}, 'model show');
