@@ -3,11 +3,11 @@
  * `--json` output, non-zero exits and messages that name what was wrong.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { NOT_FOUND_COMMANDS, runCli } from './cli-helpers.js';
+import { NOT_FOUND_COMMANDS, runCli, UNKNOWN_ID } from './cli-helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -114,6 +114,24 @@ describe('ofgw record commands', () => {
       assert.match(error.error, /(organization|API key|model) (\S+ )?not found/, args.join(' '));
       assert.ok(!error.error.includes('not-a-uuid'), 'a malformed id is not echoed');
     }
+  });
+
+  it('a mistyped --db: every command but org create says no store is there and creates nothing (org list answered "(none)" and made folders)', async () => {
+    const typo = join(dir, 'typo', 'ofgw.dbb');
+    const commands = [['org', 'list'], ['secrets', 'status'], ['secrets', 'rotate'], ['secrets', 'prune'], ['model', 'list'], ...NOT_FOUND_COMMANDS];
+    for (const args of commands) {
+      const r = await runCli([...args, '--json', '--db', typo]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.deepEqual(JSON.parse(r.stderr), { error: `no store at ${typo} (from --db; start one with ofgw serve, or pass --db)`, code: 'NOT_FOUND' }, args.join(' '));
+    }
+    assert.equal(existsSync(join(dir, 'typo')), false, 'no folder, file or key file was created');
+    // The message says where the location came from.
+    const fromEnv = await runCli(['key', 'list', '--org', UNKNOWN_ID], { OFGW_DB: typo });
+    assert.equal(fromEnv.code, 1);
+    assert.equal(fromEnv.stderr, `ofgw: no store at ${typo} (from OFGW_DB; start one with ofgw serve, or pass --db)\n`);
+    // org create makes the first store, as serve does.
+    assert.equal((await runCli(['org', 'create', '--name', 'First', '--db', typo])).code, 0);
+    assert.match((await runCli(['org', 'list', '--db', typo])).stdout, /First/);
   });
 
   it('names the field and never echoes a secret on invalid input', async () => {

@@ -3,6 +3,8 @@
  * output columns and small argument helpers, so both speak the same interface.
  */
 import { readFileSync } from 'node:fs';
+import { SETTINGS } from '../../config.js';
+import { StoreError, type OpenStoreOptions } from '../../store/index.js';
 import type { ModelEvent } from '../../store/types.js';
 import { UsageError, type OptionSpec } from '../args.js';
 import type { Printable } from '../output.js';
@@ -13,11 +15,39 @@ export interface CommandResult {
 }
 
 /**
- * The store location, in the order `serve` reads the `db` setting: `--db`, OFGW_DB, then
- * DATABASE_URL (a postgres:// URL, as hosting platforms set it), then the default file.
+ * The store location and what gave it, in the order `serve` reads the `db` setting: `--db`,
+ * OFGW_DB, then DATABASE_URL (a postgres:// URL, as hosting platforms set it), then the default.
  */
-export function dbLocation(flag: string | undefined): string {
-  return flag ?? process.env.OFGW_DB ?? process.env.DATABASE_URL ?? './data/ofgw.db';
+function storeLocation(flag: string | undefined): { location: string; from: string } {
+  if (flag !== undefined) return { location: flag, from: 'from --db' };
+  const { env, envAliases, default: fallback } = SETTINGS.db;
+  const variable = [env, ...envAliases].find((name) => process.env[name] !== undefined);
+  return variable === undefined ? { location: fallback, from: 'the default' } : { location: process.env[variable] as string, from: `from ${variable}` };
+}
+
+/**
+ * Opens the local store (see {@link storeLocation}) with `open` (openStore or openSecretsAdmin).
+ * Only a command that may create the store (`create`: org create, whose record is the first
+ * any store needs) makes one where there is none; the others fail with NOT_FOUND naming the
+ * location and where it came from, so a mistyped `--db` is not answered from a new, empty
+ * store, and nothing is created.
+ */
+export async function openLocal<T>(
+  flag: string | undefined,
+  open: (location: string, options: OpenStoreOptions) => Promise<T>,
+  options: OpenStoreOptions & { create: boolean },
+): Promise<T> {
+  const { location, from } = storeLocation(flag);
+  const { create, ...rest } = options;
+  try {
+    return await open(location, { ...rest, createIfMissing: create });
+  } catch (error) {
+    // Opening involves no record, so its NOT_FOUND is the missing store.
+    if (error instanceof StoreError && error.code === 'NOT_FOUND') {
+      throw new StoreError('NOT_FOUND', `${error.message} (${from}; start one with ofgw serve, or pass --db)`);
+    }
+    throw error;
+  }
 }
 
 export const MODEL_FIELDS = {

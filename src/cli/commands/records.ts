@@ -9,13 +9,17 @@ import { notFound, requireId } from '../../store/validation.js';
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../../store/types.js';
 import type { ModelEvent, ModelPatch, Store } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
-import { CREDENTIAL_FIELDS, dbLocation, eventLimit, eventLines, EVENT_COLUMNS, KEY_COLUMNS, MODEL_COLUMNS, MODEL_FIELDS, SHOWN_EVENTS, secretArg, type CommandResult } from './record-fields.js';
+import { CREDENTIAL_FIELDS, eventLimit, eventLines, EVENT_COLUMNS, KEY_COLUMNS, MODEL_COLUMNS, MODEL_FIELDS, openLocal, SHOWN_EVENTS, secretArg, type CommandResult } from './record-fields.js';
 import { withRemote } from './remote.js';
 
 type Handler = (argv: string[]) => Promise<CommandResult>;
 
-async function withStore<T>(db: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(dbLocation(db));
+/**
+ * Runs `fn` on the store `--db` names. Only `create: true` (org create) may create the store;
+ * every other command refers to records a new store cannot hold, so it says none is there.
+ */
+async function withStore<T>(db: string | undefined, fn: (store: Store) => Promise<T>, { create = false } = {}): Promise<T> {
+  const store = await openLocal(db, openStore, { create });
   try {
     return await fn(store);
   } finally {
@@ -62,7 +66,7 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       const { values, positionals } = parse(argv, { name: { type: 'string' } }, 'org create');
       noPositionals(positionals, 'org create');
       const name = required(values.name, '--name', 'org create');
-      return { result: await withStore(values.db, (s) => s.createOrganization({ name })) };
+      return { result: await withStore(values.db, (s) => s.createOrganization({ name }), { create: true }) };
     },
     async list(argv) {
       const { values, positionals } = parse(argv, {}, 'org list');
