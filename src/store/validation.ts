@@ -91,7 +91,10 @@ export const subscriptionInput = z.object({
   plan: boundedText(100).nullish(),
 });
 
-export const apiKeyInput = z.object({ name: name.nullish(), expiresAt: isoDate.nullish() });
+/** A key's expiry must lie ahead: a key created already expired could never be used. */
+const futureDate = isoDate.refine((iso) => Date.parse(iso) > Date.now(), 'must be in the future');
+
+export const apiKeyInput = z.object({ name: name.nullish(), expiresAt: futureDate.nullish() });
 
 export const modelInput = z.object({
   name: name.nullish(),

@@ -197,6 +197,12 @@ describe('management API', () => {
     it('bad expiresAt names the field', async () => {
       assertError(await stack.admin('POST', `/organizations/${orgId}/keys`, { expiresAt: 'tomorrow' }), 400, 'INVALID_INPUT', 'expiresAt');
     });
+
+    it('an expiry in the past is refused, naming expiresAt (a key could be created already expired)', async () => {
+      const before = (await stack.admin('GET', `/organizations/${orgId}/keys`)).json<unknown[]>().length;
+      assertError(await stack.admin('POST', `/organizations/${orgId}/keys`, { expiresAt: '2020-01-01' }), 400, 'INVALID_INPUT', 'expiresAt must be in the future');
+      assert.equal((await stack.admin('GET', `/organizations/${orgId}/keys`)).json<unknown[]>().length, before, 'no key was created');
+    });
   });
 
   describe('models', () => {

@@ -134,6 +134,16 @@ describe('ofgw record commands', () => {
     assert.match((await runCli(['org', 'list', '--db', typo])).stdout, /First/);
   });
 
+  it('key create refuses --expires-at in the past (a key could be created already expired)', async () => {
+    const org = (await runCli(['org', 'create', '--name', 'Expiry', '--json', '--db', db])).json<{ id: string }>();
+    const r = await runCli(['key', 'create', '--org', org.id, '--expires-at', '2020-01-01', '--json', '--db', db]);
+    assert.equal(r.code, 1, r.stderr);
+    const error = JSON.parse(r.stderr) as { error: string; code: string };
+    assert.equal(error.code, 'INVALID_INPUT');
+    assert.match(error.error, /must be in the future/);
+    assert.deepEqual((await runCli(['key', 'list', '--org', org.id, '--json', '--db', db])).json(), [], 'no key was created');
+  });
+
   it('names the field and never echoes a secret on invalid input', async () => {
     const org = (await runCli(['org', 'create', '--name', 'Val', '--json', '--db', db])).json<{ id: string }>();
     const r = await runCli(['model', 'add', '--org', org.id, '--ws-url', 'ftp://nope', '--ws-token', 'SECRET-TOKEN-1', '--json', '--db', db]);
