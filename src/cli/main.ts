@@ -12,6 +12,7 @@ import { UsageError } from './args.js';
 import { packageVersion } from './version.js';
 import { configCommand } from './commands/config.js';
 import { connectCommand } from './commands/connect.js';
+import { inFlags } from './commands/record-fields.js';
 import { COMMANDS } from './commands/records.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { SECRETS_COMMANDS } from './commands/secrets.js';
@@ -113,7 +114,7 @@ async function run(argv: string[]): Promise<number> {
 function failureOf(err: unknown): { message: string; code: string; exitCode: 1 | 2 } {
   if (err instanceof UsageError) return { message: err.message, code: 'USAGE', exitCode: 2 };
   if (err instanceof ConfigError) return { message: err.message, code: 'CONFIG', exitCode: 2 };
-  if (err instanceof StoreError) return { message: err.message, code: err.code, exitCode: 1 };
+  if (err instanceof StoreError) return { message: inFlags(err), code: err.code, exitCode: 1 };
   return { message: err instanceof Error ? err.message : String(err), code: 'ERROR', exitCode: 1 };
 }
 

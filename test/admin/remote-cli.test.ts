@@ -121,6 +121,16 @@ describe('remote CLI (--url)', () => {
     }
   });
 
+  it('names the flags, not the API\'s fields, as the local commands do (it said expiresAt)', async () => {
+    const org = ok(await remote(['org', 'create', '--name', 'Flags'])).json<{ id: string }>();
+    const expired = await remote(['key', 'create', '--org', org.id, '--expires-at', '2020-01-01']);
+    assert.equal(expired.code, 1);
+    assert.deepEqual(JSON.parse(expired.stderr), { error: '--expires-at must be in the future', code: 'INVALID_INPUT' });
+    const model = await remote(['model', 'add', '--org', org.id, '--ws-url', 'http://x', '--ws-token', 'x', '--proxy', 'gopher://h']);
+    assert.equal(model.code, 1);
+    assert.match(JSON.parse(model.stderr).error, /^--ws-url must be a ws:\/\/ or wss:\/\/ URL; --proxy must be/);
+  });
+
   it('exit 2 for bad usage: no token, bad --url, --url with --db, bad status', async () => {
     const noToken = await remote(['org', 'list'], { OFGW_ADMIN_TOKEN: undefined });
     assert.equal(noToken.code, 2);

@@ -87,7 +87,7 @@ describe('ofgw record commands', () => {
     ['an unknown subcommand', ['key', 'burn'], 2, /unknown subcommand "burn"/],
     ['a bad status', ['subscription', 'set', '--org', '00000000-0000-4000-8000-000000000000', '--status', 'paused'], 2, /--status must be one of active, canceled/],
     ['an unknown organization', ['key', 'create', '--org', '00000000-0000-4000-8000-000000000000'], 1, /organization .* not found/],
-    ['a bad ws-url', ['model', 'add', '--org', '00000000-0000-4000-8000-000000000000', '--ws-url', 'http://x', '--ws-token', 't'], 1, /wsUrl|not found/],
+    ['a bad ws-url', ['model', 'add', '--org', '00000000-0000-4000-8000-000000000000', '--ws-url', 'http://x', '--ws-token', 't'], 1, /--ws-url|not found/],
     ['a missing model id', ['model', 'show'], 2, /missing MODEL_ID/],
     ['an unknown model', ['model', 'show', '00000000-0000-4000-8000-000000000000'], 1, /model 00000000-0000-4000-8000-000000000000 not found/],
     ['an empty update', ['model', 'update', '00000000-0000-4000-8000-000000000000'], 2, /nothing to change/],
@@ -138,20 +138,20 @@ describe('ofgw record commands', () => {
     const org = (await runCli(['org', 'create', '--name', 'Expiry', '--json', '--db', db])).json<{ id: string }>();
     const r = await runCli(['key', 'create', '--org', org.id, '--expires-at', '2020-01-01', '--json', '--db', db]);
     assert.equal(r.code, 1, r.stderr);
-    const error = JSON.parse(r.stderr) as { error: string; code: string };
-    assert.equal(error.code, 'INVALID_INPUT');
-    assert.match(error.error, /must be in the future/);
+    assert.deepEqual(JSON.parse(r.stderr), { error: '--expires-at must be in the future', code: 'INVALID_INPUT' });
     assert.deepEqual((await runCli(['key', 'list', '--org', org.id, '--json', '--db', db])).json(), [], 'no key was created');
   });
 
-  it('names the field and never echoes a secret on invalid input', async () => {
+  it('names the flag, not the store field, and never echoes a secret on invalid input (it said wsUrl and proxyUrl)', async () => {
     const org = (await runCli(['org', 'create', '--name', 'Val', '--json', '--db', db])).json<{ id: string }>();
     const r = await runCli(['model', 'add', '--org', org.id, '--ws-url', 'ftp://nope', '--ws-token', 'SECRET-TOKEN-1', '--json', '--db', db]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /wsUrl/);
+    assert.deepEqual(JSON.parse(r.stderr), { error: '--ws-url must be a ws:// or wss:// URL', code: 'INVALID_INPUT' });
     const p = await runCli(['model', 'add', '--org', org.id, '--ws-url', 'wss://x/ws3/1', '--ws-token', 'SECRET-TOKEN-2', '--proxy', 'gopher://u:SECRETPW@h', '--json', '--db', db]);
     assert.equal(p.code, 1);
-    assert.match(p.stderr, /proxyUrl/);
+    assert.match(JSON.parse(p.stderr).error, /^--proxy must be an http:\/\/, https:\/\/, socks5:\/\/ or socks5h:\/\/ URL with a host$/);
+    const several = await runCli(['model', 'add', '--org', org.id, '--ws-url', 'wss://x/ws3/1', '--ws-token', 'has space', '--user-agent', 'é', '--name', ' ', '--db', db]);
+    assert.equal(several.stderr, 'ofgw: --name must be 1–200 characters; --ws-token must not contain whitespace or control characters; --user-agent must contain only printable ASCII characters\n');
     for (const s of ['SECRET-TOKEN-1', 'SECRET-TOKEN-2', 'SECRETPW']) assert.ok(!(r.stderr + p.stderr).includes(s));
   });
 });

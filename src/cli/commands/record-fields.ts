@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { SETTINGS } from '../../config.js';
+import { describeIssues } from '../../input-issues.js';
 import { StoreError, type OpenStoreOptions } from '../../store/index.js';
 import type { ModelEvent } from '../../store/types.js';
 import { UsageError, type OptionSpec } from '../args.js';
@@ -66,6 +67,28 @@ export const CREDENTIAL_FIELDS = {
   cookie: MODEL_FIELDS.cookie,
   proxy: MODEL_FIELDS.proxy,
 } as const satisfies OptionSpec;
+
+/** The flag that gives each store field, so a refused value is named as the user typed it. */
+const FIELD_FLAGS: Readonly<Record<string, string>> = {
+  name: '--name',
+  status: '--status',
+  plan: '--plan',
+  expiresAt: '--expires-at',
+  wsUrl: '--ws-url',
+  wsToken: '--ws-token',
+  userAgent: '--user-agent',
+  cookie: '--cookie',
+  proxyUrl: '--proxy',
+  limit: '--limit',
+};
+
+/**
+ * A store (or management API) refusal in the CLI's words: each field it names by its flag,
+ * `--expires-at must be in the future` rather than `expiresAt must be in the future`.
+ */
+export function inFlags(error: StoreError): string {
+  return error.issues.length === 0 ? error.message : describeIssues(error.issues, (field) => FIELD_FLAGS[field] ?? (field || 'input'));
+}
 
 export const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'wsUrl', 'hasWsToken', 'updatedAt'];
 export const EVENT_COLUMNS = ['seq', 'at', 'kind', 'reason'];

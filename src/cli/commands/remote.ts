@@ -5,6 +5,7 @@
  * operation, with the API's message; 2 for bad usage). The admin token comes from
  * OFGW_ADMIN_TOKEN only: a flag would show it in `ps`.
  */
+import type { InputIssue } from '../../input-issues.js';
 import { StoreError, type StoreErrorCode } from '../../store/errors.js';
 import { SUBSCRIPTION_STATUSES, type ModelEvent, type SubscriptionStatus } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
@@ -93,11 +94,19 @@ class AdminClient {
       throw new Error(`${this.base}${path} answered ${res.status} without JSON: is --url a gateway?`);
     }
     if (res.ok) return parsed as T;
-    const { error, code } = (parsed ?? {}) as { error?: unknown; code?: unknown };
+    const { error, code, issues } = (parsed ?? {}) as { error?: unknown; code?: unknown; issues?: unknown };
     const message = typeof error === 'string' ? error : `HTTP ${res.status}`;
-    if (typeof code === 'string' && STORE_CODES.includes(code)) throw new StoreError(code as StoreErrorCode, message);
+    if (typeof code === 'string' && STORE_CODES.includes(code)) throw new StoreError(code as StoreErrorCode, message, inputIssuesOf(issues));
     throw new Error(typeof code === 'string' ? `${message} (${code})` : message);
   }
+}
+
+/** The API's `issues` (INVALID_INPUT), so the CLI names the flags as it does locally; none if malformed. */
+function inputIssuesOf(value: unknown): InputIssue[] {
+  if (!Array.isArray(value)) return [];
+  const issues = (value as unknown[]).map((i) => (i ?? {}) as Partial<Record<keyof InputIssue, unknown>>);
+  if (!issues.every((i) => typeof i.field === 'string' && typeof i.rule === 'string')) return [];
+  return issues.map((i) => ({ field: i.field as string, rule: i.rule as string }));
 }
 
 /** Parses the command's options plus `--url`, and connects. */
