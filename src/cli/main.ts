@@ -23,8 +23,9 @@ import { printError, printResult } from './output.js';
 const USAGE = `Usage: ofgw <command> [options]        (every command takes --json and --db PATH)
 
   org, subscription, key and model commands work on the local store (--db, OFGW_DB), or on a
-  running gateway's management API with --url http://HOST:PORT (or OFGW_URL) and the operator
-  token in OFGW_ADMIN_TOKEN.
+  running gateway's management API with --url http://HOST:PORT (or OFGW_ADMIN_URL) and the
+  operator token in OFGW_ADMIN_TOKEN. ofgw connect takes the gateway's --url ws://HOST:PORT
+  (or OFGW_GATEWAY_URL).
 
   serve [--<setting> V]…            run the gateway; each setting (README) is a flag, an OFGW_*
                                     variable or a key of the --config JSON file (secrets: no flags)

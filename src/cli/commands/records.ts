@@ -208,5 +208,5 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
   },
 };
 
-/** The record commands; with `--url` (or OFGW_URL) they drive a remote gateway instead (see remote.ts). */
+/** The record commands; with `--url` (or OFGW_ADMIN_URL) they drive a remote gateway instead (see remote.ts). */
 export const COMMANDS = withRemote(LOCAL_COMMANDS);

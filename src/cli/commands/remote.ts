@@ -1,6 +1,6 @@
 /**
  * Remote mode of `ofgw org|subscription|key|model …`: with `--url http://HOST:PORT` (or
- * OFGW_URL), the commands drive a running gateway's management API instead of opening a
+ * OFGW_ADMIN_URL, see ../urls.ts), the commands drive a running gateway's management API instead of opening a
  * store, printing the same shapes and exiting with the same codes (1 for a refused
  * operation, with the API's message; 2 for bad usage). The admin token comes from
  * OFGW_ADMIN_TOKEN only: a flag would show it in `ps`.
@@ -9,28 +9,18 @@ import type { InputIssue } from '../../input-issues.js';
 import { StoreError, type StoreErrorCode } from '../../store/errors.js';
 import { SUBSCRIPTION_STATUSES, type ModelEvent, type SubscriptionStatus } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
+import { adminUrl, wantsAdminUrl } from '../urls.js';
 import { CREDENTIAL_FIELDS, eventLimit, eventLines, EVENT_COLUMNS, KEY_COLUMNS, MODEL_COLUMNS, MODEL_FIELDS, SHOWN_EVENTS, secretArg, type CommandResult } from './record-fields.js';
 
 type Handler = (argv: string[]) => Promise<CommandResult>;
 type Groups = Record<string, Record<string, Handler>>;
 
 const URL_OPTION = { url: { type: 'string' } } as const satisfies OptionSpec;
-/** The API shares the relay's port, so the ws:// URL `ofgw connect` uses works too. */
-const HTTP_SCHEMES: Record<string, string> = { 'http:': 'http:', 'https:': 'https:', 'ws:': 'http:', 'wss:': 'https:' };
 const STORE_CODES: readonly string[] = ['NOT_FOUND', 'INVALID_INPUT', 'CONFLICT'] satisfies StoreErrorCode[];
 
 /**
- * True when the command should go to a remote gateway: `--url` given, or OFGW_URL set and
- * no `--db` asking for a local store.
- */
-function wantsRemote(argv: string[]): boolean {
-  if (argv.some((a) => a === '--url' || a.startsWith('--url='))) return true;
-  const local = argv.some((a) => a === '--db' || a.startsWith('--db='));
-  return !local && (process.env.OFGW_URL ?? '') !== '';
-}
-
-/**
- * The record commands with remote mode: each runs remotely when {@link wantsRemote}, else
+ * The record commands with remote mode: each runs remotely when `--url` or OFGW_ADMIN_URL asks
+ * for it (and no `--db` for a local store, see {@link wantsAdminUrl}), else
  * locally. A subcommand only one side has explains which mode it needs.
  */
 export function withRemote(local: Groups): Groups {
@@ -39,9 +29,9 @@ export function withRemote(local: Groups): Groups {
     const handlers: Record<string, Handler> = {};
     for (const sub of new Set([...Object.keys(local[group] ?? {}), ...Object.keys(REMOTE[group] ?? {})])) {
       handlers[sub] = (argv) => {
-        const handler = wantsRemote(argv) ? REMOTE[group]?.[sub] : local[group]?.[sub];
+        const handler = wantsAdminUrl(argv) ? REMOTE[group]?.[sub] : local[group]?.[sub];
         if (!handler) {
-          throw new UsageError(wantsRemote(argv) ? `${group} ${sub}: not available with --url` : `${group} ${sub}: needs --url (a running gateway's management API)`);
+          throw new UsageError(wantsAdminUrl(argv) ? `${group} ${sub}: not available with --url` : `${group} ${sub}: needs --url (a running gateway's management API)`);
         }
         return handler(argv);
       };
@@ -57,18 +47,10 @@ class AdminClient {
   private readonly token: string;
 
   constructor(url: string | undefined, command: string) {
-    const given = url ?? process.env.OFGW_URL ?? '';
-    let parsed: URL;
-    try {
-      parsed = new URL(given);
-    } catch {
-      throw new UsageError(`${command}: --url must be an http:// or https:// URL (got "${given}")`);
-    }
-    const scheme = HTTP_SCHEMES[parsed.protocol];
-    if (!scheme) throw new UsageError(`${command}: --url must be an http:// or https:// URL (got "${given}")`);
+    const base = adminUrl(url, command);
     const token = process.env.OFGW_ADMIN_TOKEN ?? '';
     if (token === '') throw new UsageError(`${command}: remote mode needs the admin token in OFGW_ADMIN_TOKEN (never a flag: ps would show it)`);
-    this.base = `${scheme}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}/admin/v1`;
+    this.base = `${base}/admin/v1`;
     this.token = token;
   }
 
