@@ -33,27 +33,32 @@ const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
 process.once('SIGTERM', () => controller.abort());
 
+let printed = 0;
+// Given to connect(), so they are attached before the first attempt: with retryInitial the
+// waits while the gateway is unreachable happen before connect() resolves, and an event may
+// arrive together with the confirmation.
+const on = {
+  message: ({ frame, raw, binary }) => {
+    // An OnlyFans frame is a JSON object whose keys are its events; anything else is printed raw.
+    const line = frame ? { keys: Object.keys(frame), frame } : { raw: binary ? Buffer.from(raw).toString('base64') : raw, binary };
+    console.log(JSON.stringify({ at: new Date().toISOString(), ...line }));
+    if (++printed >= count) controller.abort();
+  },
+  reconnecting: ({ attempt, delayMs, error }) => console.error(`reconnecting in ${delayMs} ms (attempt ${attempt}) after ${describe(error)}`),
+  open: ({ reconnected }) => reconnected && console.error('reconnected'),
+};
+
 let client;
 try {
   // retryInitial: keep trying while the gateway restarts or OnlyFans is unreachable; a wrong
   // key or model still fails at once.
-  client = await connect({ baseUrl, modelId, apiKey, signal: controller.signal, retryInitial: true });
+  client = await connect({ baseUrl, modelId, apiKey, signal: controller.signal, retryInitial: true, on });
 } catch (error) {
   if (error instanceof OfgwError && error.code === 'ABORTED') process.exit(0);
   console.error(`print-events: could not connect: ${describe(error)}`);
   process.exit(1);
 }
 console.error(`connected to model ${modelId}`);
-
-let printed = 0;
-client.on('message', ({ frame, raw, binary }) => {
-  // An OnlyFans frame is a JSON object whose keys are its events; anything else is printed raw.
-  const line = frame ? { keys: Object.keys(frame), frame } : { raw: binary ? Buffer.from(raw).toString('base64') : raw, binary };
-  console.log(JSON.stringify({ at: new Date().toISOString(), ...line }));
-  if (++printed >= count) controller.abort();
-});
-client.on('reconnecting', ({ attempt, delayMs, error }) => console.error(`reconnecting in ${delayMs} ms (attempt ${attempt}) after ${describe(error)}`));
-client.on('open', ({ reconnected }) => reconnected && console.error('reconnected'));
 
 const final = await client.closed;
 if (final.code === 'ABORTED') process.exit(0);

@@ -121,6 +121,21 @@ describe('the @ofgw/client package', () => {
       assert.ok(!(out.stdout + out.stderr).includes(stack.apiKey), 'the key is not printed');
     });
 
+    it('prints its reconnecting lines while the gateway is unreachable, then connects when it appears (it printed nothing until connected)', async () => {
+      await stack.stopGateway();
+      const { child, out, exited } = run([stack.modelId], stack.apiKey);
+      try {
+        await waitFor(() => /^reconnecting in \d+ ms \(attempt 1\) after CLOSED \(close 1006\)/m.test(out.stderr), 10_000, `a reconnecting line (stderr: ${out.stderr})`);
+        assert.ok(!out.stderr.includes('connected to model'), 'not connected yet');
+      } finally {
+        await stack.startGateway();
+      }
+      await waitFor(() => out.stderr.includes(`connected to model ${stack.modelId}`), 40_000, `the connection once the gateway is up (stderr: ${out.stderr})`);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out.stderr);
+      assert.ok(!out.stderr.includes(stack.apiKey), 'the key is not printed');
+    });
+
     it('OFGW_URL (the CLI\'s management API) is not taken for the gateway: exit 2 naming OFGW_GATEWAY_URL', async () => {
       const { out, exited } = run([stack.modelId], stack.apiKey, { OFGW_URL: stack.baseUrl });
       assert.equal(await exited, 2);
