@@ -57,6 +57,8 @@ export const keyRoutes: Route[] = [
       const old = await store.getApiKey(params.keyId ?? '');
       if (!old) throw new ApiError('NOT_FOUND', `API key ${params.keyId ?? ''} not found`);
       if (old.revokedAt) throw new ApiError('CONFLICT', `API key ${old.id} is already revoked: create a new key instead`);
+      // Its replacement would carry the same past expiry, which the store refuses.
+      if (old.expiresAt && Date.parse(old.expiresAt) <= Date.now()) throw new ApiError('CONFLICT', `API key ${old.id} has expired: create a new key instead`);
       // The new key exists before the old one stops working, so a failure in between
       // leaves the caller with a working key, never with none.
       const created = await store.createApiKey(old.orgId, { name: old.name, expiresAt: old.expiresAt });

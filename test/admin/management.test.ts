@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { TestClient } from '../helpers.js';
+import { expiredKey, TestClient } from '../helpers.js';
 import { ADMIN_TOKEN, request, startAdminStack, type AdminStack, type Answer } from './admin-helpers.js';
 
 function assertError(answer: Answer, status: number, code: string, mentions?: string): void {
@@ -192,6 +192,12 @@ describe('management API', () => {
       assert.equal((await stack.admin('POST', `/keys/${key.id}/revoke`, {})).json().revokedAt, revokedAt);
       assertError(await stack.admin('POST', `/keys/${key.id}/rotate`), 409, 'CONFLICT', 'already revoked');
       assertError(await stack.admin('POST', `/keys/${key.id}/revoke`, { force: true }), 400, 'INVALID_INPUT', 'body field force is not a known field');
+    });
+
+    it('rotate refuses an expired key (409), as a revoked one: its replacement would be born expired', async () => {
+      const expired = await expiredKey(stack.store, orgId);
+      assertError(await stack.admin('POST', `/keys/${expired.id}/rotate`), 409, 'CONFLICT', `API key ${expired.id} has expired: create a new key instead`);
+      assert.equal((await stack.admin('GET', `/organizations/${orgId}/keys`)).json<{ id: string; revokedAt: string | null }[]>().find((k) => k.id === expired.id)?.revokedAt, null, 'left as it was');
     });
 
     it('bad expiresAt names the field', async () => {
