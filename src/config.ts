@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseWithIssues } from './input-issues.js';
+import { locateJsonSyntaxError } from './json-syntax.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -13,7 +15,7 @@ const MiB = 1024 * KiB;
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveNumber = z.coerce.number().positive().finite();
 const positiveInt = z.coerce.number().int().min(1);
-const bool = z.union([z.boolean(), z.enum(['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off', ''])]).transform(
+const bool = z.union([z.boolean(), z.enum(['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off', ''])], { error: 'must be true or false (or 1/0, yes/no, on/off)' }).transform(
   (v) => v === true || v === '1' || v === 'true' || v === 'yes' || v === 'on',
 );
 
@@ -31,13 +33,14 @@ const planSchema = z
   })
   .strict();
 
-/** From the file as an object, from the environment as JSON text. */
-const plansSchema = z.preprocess((v) => {
+/** From the file as an object, from the environment (or a flag) as JSON text. */
+const plansSchema = z.preprocess((v, ctx) => {
   if (typeof v !== 'string') return v;
   try {
     return JSON.parse(v) as unknown;
   } catch {
-    return v; // reported by the record schema below as "expected record"
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of plans, e.g. {"pro":{"maxRelaysPerOrg":200}}' });
+    return z.NEVER;
   }
 }, z.record(z.string().min(1), planSchema));
 
@@ -108,6 +111,14 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 
+/**
+ * The `serve` / `config` flag of a setting: its name in kebab case.
+ * @example flagOf('redisPrefix') // '--redis-prefix'
+ */
+export function flagOf(name: string): string {
+  return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
 /** The validated configuration: one field per setting, typed by its schema. */
 export type GatewayConfig = { -readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
 
@@ -119,10 +130,43 @@ export class ConfigError extends Error {
   }
 }
 
+/** Where a setting's value came from, so a message names it the way the user gave it. */
+type Source = { from: 'default' } | { from: 'flag' } | { from: 'env'; variable: string } | { from: 'file'; path: string };
+
 /**
- * Builds the effective configuration. Flags (`overrides`) win over the environment, which
- * wins over the config file (`configFile`, else `OFGW_CONFIG`), which wins over defaults.
- * @throws {ConfigError} naming the first unknown or invalid setting and where it came from.
+ * A setting (or a part of it, `path`) named as the user gave it: `--port`, `OFGW_PORT`,
+ * `port in the config file ./ofgw.json`; a default by what would change it (the flag, or the
+ * variable of a secret).
+ */
+function givenAs(name: SettingName, source: Source, path = ''): string {
+  const at = path === '' ? '' : ` at ${path}`;
+  switch (source.from) {
+    case 'flag':
+      return `${flagOf(name)}${at}`;
+    case 'env':
+      return `${source.variable}${at}`;
+    case 'file':
+      return `${path === '' ? name : `${name}.${path}`} in the config file ${source.path}`;
+    default: {
+      const setting: Setting = SETTINGS[name];
+      return `${setting.secret ? setting.env : flagOf(name)}${at}`;
+    }
+  }
+}
+
+/** ` (got "abc")` for a value that is safe to show: not a secret, a URL without its password. */
+function shownValue(setting: Setting, raw: unknown): string {
+  if (setting.secret || (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean')) return '';
+  return ` (got ${JSON.stringify(setting.urlWithPassword && typeof raw === 'string' ? withoutPassword(raw) : raw)})`;
+}
+
+/**
+ * Builds the effective configuration. Flags (`overrides`, by setting name) win over the
+ * environment, which wins over the config file (`configFile`, else `OFGW_CONFIG`), which wins
+ * over defaults.
+ * @throws {ConfigError} naming each invalid setting as it was given (`--port must be a
+ *   number (got "abc")`, `OFGW_PORT …`, `port in the config file ./ofgw.json …`), or the
+ *   first unknown one.
  * @example loadConfig({ port: 9000 }, process.env, './ofgw.json')
  */
 export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}, configFile?: string): GatewayConfig {
@@ -132,32 +176,32 @@ export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.
   const filePath = configFile ?? env.OFGW_CONFIG;
   const file = filePath ? readConfigFile(filePath) : {};
   const out: Record<string, unknown> = {};
+  const sources = {} as Record<SettingName, Source>;
+  const problems: string[] = [];
   for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
     let raw: unknown = setting.default;
-    let source = 'default';
-    if (file[name] !== undefined) {
+    let source: Source = { from: 'default' };
+    if (file[name] !== undefined && filePath) {
       raw = file[name];
-      source = `config file ${filePath}`;
+      source = { from: 'file', path: filePath };
     }
     const fromEnv = [setting.env, ...(setting.envAliases ?? [])].find((variable) => env[variable] !== undefined);
     if (fromEnv !== undefined) {
       raw = env[fromEnv];
-      source = `environment variable ${fromEnv}`;
+      source = { from: 'env', variable: fromEnv };
     }
     if (overrides[name] !== undefined) {
       raw = overrides[name];
-      source = `option ${name}`;
+      source = { from: 'flag' };
     }
-    const parsed = setting.schema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-      throw new ConfigError(`invalid ${name}${where} (from ${source}): ${issue?.message ?? 'invalid value'}`);
-    }
-    out[name] = parsed.data;
+    sources[name] = source;
+    const parsed = parseWithIssues(setting.schema, raw);
+    if (parsed.ok) out[name] = parsed.data;
+    else for (const { field, rule } of parsed.issues) problems.push(`${givenAs(name, source, field)} ${rule}${field === '' ? shownValue(setting, raw) : ''}`);
   }
+  if (problems.length > 0) throw new ConfigError(problems.join('; '));
   const config = out as GatewayConfig;
-  checkRelations(config);
+  checkRelations(config, (name) => givenAs(name, sources[name]));
   return config;
 }
 
@@ -165,15 +209,18 @@ export function loadConfig(overrides: Record<string, unknown> = {}, env: NodeJS.
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // An editor's byte order mark is not part of the JSON.
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     throw new ConfigError(`cannot read the config file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`the config file ${path} is not valid JSON: ${(err as Error).message}`);
+  } catch {
+    // JSON.parse's own message quotes the file around the mistake, and the file may hold secrets.
+    const at = locateJsonSyntaxError(text);
+    throw new ConfigError(`the config file ${path} is not valid JSON${at ? `: line ${at.line}, column ${at.column}: ${at.problem}` : ''}`);
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError(`the config file ${path} must hold a JSON object`);
   for (const name of Object.keys(data)) {
@@ -221,9 +268,10 @@ export function planLimits(config: GatewayConfig, plan: string | null): Required
   };
 }
 
-function checkRelations(c: GatewayConfig): void {
+/** Rules between settings, each named by `said` as the user gave it. */
+function checkRelations(c: GatewayConfig, said: (name: SettingName) => string): void {
   if (c.adminToken && c.adminToken.length < 32) {
-    throw new ConfigError('invalid adminToken: must be at least 32 characters (e.g. openssl rand -hex 32)');
+    throw new ConfigError(`${said('adminToken')} must be at least 32 characters (e.g. openssl rand -hex 32)`);
   }
   if (c.credentialRefreshUrl) {
     let url: URL | undefined;
@@ -233,25 +281,25 @@ function checkRelations(c: GatewayConfig): void {
       url = undefined;
     }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new ConfigError('invalid credentialRefreshUrl: must be an http:// or https:// URL');
+      throw new ConfigError(`${said('credentialRefreshUrl')} must be an http:// or https:// URL`);
     }
     if (!c.credentialRefreshSecret) {
-      throw new ConfigError('invalid credentialRefreshSecret: required when credentialRefreshUrl is set (OFGW_CREDENTIAL_REFRESH_SECRET)');
+      throw new ConfigError(`${said('credentialRefreshSecret')} is required when ${said('credentialRefreshUrl')} is set`);
     }
   }
   if (c.redis && !/^rediss?:\/\/[^/]/i.test(c.redis)) {
-    throw new ConfigError('invalid redis: must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379');
+    throw new ConfigError(`${said('redis')} must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379`);
   }
   if (c.workers > 1 && !c.redis) {
-    throw new ConfigError(`invalid workers: ${c.workers} workers share limits and relays through Redis; set redis (--redis redis://…) or use 1 worker`);
+    throw new ConfigError(`${said('workers')} ${c.workers} needs Redis: the workers share limits and relays through it; set ${said('redis')} (redis://…) or use 1 worker`);
   }
   if (c.lowWaterBytes >= c.highWaterBytes) {
-    throw new ConfigError(`invalid lowWaterBytes: must be below highWaterBytes (${c.lowWaterBytes} >= ${c.highWaterBytes})`);
+    throw new ConfigError(`${said('lowWaterBytes')} must be below ${said('highWaterBytes')} (${c.lowWaterBytes} >= ${c.highWaterBytes})`);
   }
   const biggest = Math.max(c.maxMessageBytes, c.upstreamMaxMessageBytes);
   if (c.hardCapBytes <= c.highWaterBytes + biggest) {
     throw new ConfigError(
-      `invalid hardCapBytes: must exceed highWaterBytes + the largest message size (${c.highWaterBytes} + ${biggest}), ` +
+      `${said('hardCapBytes')} must exceed ${said('highWaterBytes')} + the largest message size (${c.highWaterBytes} + ${biggest}), ` +
         'or a single large message would end a healthy relay',
     );
   }

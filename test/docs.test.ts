@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { withConfigTable } from '../src/docs/config-doc.js';
+import { renderConfigDoc, withConfigTable } from '../src/docs/config-doc.js';
 import { renderErrorsDoc } from '../src/docs/errors-doc.js';
 import { ERROR_CATALOG } from '../src/errors.js';
 
@@ -21,6 +21,13 @@ describe('docs', () => {
   it('the README settings table matches the settings schema (run `ofgw docs config`)', () => {
     const readme = readFileSync(new URL('README.md', root), 'utf8');
     assert.equal(readme, withConfigTable(readme), 'run `npm run docs`');
+  });
+
+  it('the settings table shows defaults as one would write them (plans showed [object Object])', () => {
+    const table = renderConfigDoc();
+    assert.ok(!table.includes('[object Object]'), 'no [object Object]');
+    assert.match(table, /^\| `plans` \| `--plans` \| `OFGW_PLANS` \| `\{\}` \|/m);
+    assert.match(table, /^\| `redis` \| `--redis` \| `OFGW_REDIS` \| `""` \|/m, 'an empty default is "", not an empty code span');
   });
 
   it('the catalog follows 4000 + HTTP status', () => {

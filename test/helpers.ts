@@ -12,7 +12,7 @@ import { Gateway, type HttpRoute } from '../src/gateway/server.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { startSimulator, type OnlyFansSimulator, type SimulatorOptions } from '../src/sandbox/index.js';
 import { openStore } from '../src/store/index.js';
-import type { Store } from '../src/store/types.js';
+import type { CreatedApiKey, Store } from '../src/store/types.js';
 
 export const MODEL_USER_ID = 424242;
 
@@ -31,6 +31,17 @@ export const TEST_LIMITS = {
  */
 export function tamperedKey(key: string): string {
   return `${key.slice(0, -1)}${key.endsWith('x') ? 'y' : 'x'}`;
+}
+
+/**
+ * An API key of `orgId` that has just expired: the store refuses to create a key already
+ * expired, so it gets an expiry a moment ahead and the test waits until that has passed.
+ */
+export async function expiredKey(store: Store, orgId: string): Promise<CreatedApiKey> {
+  const expiresAt = Date.now() + 100;
+  const key = await store.createApiKey(orgId, { expiresAt: new Date(expiresAt).toISOString() });
+  await waitFor(() => Date.now() > expiresAt, 5000, 'the key to expire');
+  return key;
 }
 
 /** Collects log lines so tests can read them (and check them for secrets). */

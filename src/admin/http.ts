@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import { describeIssues, parseWithIssues, type InputIssue } from '../input-issues.js';
 
 /** Bodies are small records; anything bigger is a mistake or an attack. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -25,14 +26,19 @@ export const API_ERRORS = {
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
 
-/** A failure answered as `{error, code}` with the code's status. The message never holds a secret. */
+/**
+ * A failure answered as `{error, code}` with the code's status, plus `issues` for
+ * INVALID_INPUT (each field as sent and the rule it broke). The message never holds a secret.
+ */
 export class ApiError extends Error {
   readonly code: ApiErrorCode;
+  readonly issues: readonly InputIssue[];
 
-  constructor(code: ApiErrorCode, message: string) {
+  constructor(code: ApiErrorCode, message: string, issues: readonly InputIssue[] = []) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
+    this.issues = issues;
   }
 
   get status(): number {
@@ -60,6 +66,11 @@ export function sendJson(res: ServerResponse, status: number, body?: unknown, he
 /** Writes the `{error, code}` answer; `status` defaults to the code's own. */
 export function sendError(res: ServerResponse, code: string, message: string, status: number, headers: Record<string, string> = {}): void {
   sendJson(res, status, { error: message, code }, headers);
+}
+
+/** Writes `error` as `{error, code}`, with its `issues` when it has any. */
+export function sendApiError(res: ServerResponse, error: ApiError, headers: Record<string, string> = {}): void {
+  sendJson(res, error.status, { error: error.message, code: error.code, ...(error.issues.length > 0 ? { issues: error.issues } : {}) }, headers);
 }
 
 /**
@@ -97,20 +108,16 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+const SENT_AS = { body: 'body field', query: 'query parameter' } as const;
+
 /**
- * Validates `value` against `schema`, or throws INVALID_INPUT naming every bad field and
- * its rule (never the value, which may be a secret).
+ * Validates `value` against `schema`, or throws INVALID_INPUT naming every bad field as it
+ * was sent and its rule (`query parameter limit must be a whole number`), never the value,
+ * which may be a secret.
  */
 export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => `${where}.${[...issue.path, k].join('.')}: unknown field`).join('; ');
-    }
-    const field = [where, ...issue.path.map(String)].join('.');
-    if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return `${field}: required`;
-    return `${field}: ${issue.message}`;
-  });
-  throw new ApiError('INVALID_INPUT', `Invalid ${where}: ${problems.join('; ')}`);
+  const parsed = parseWithIssues(schema, value);
+  if (parsed.ok) return parsed.data;
+  const message = describeIssues(parsed.issues, (field) => (field === '' ? `the ${where}` : `${SENT_AS[where]} ${field}`));
+  throw new ApiError('INVALID_INPUT', message, parsed.issues);
 }

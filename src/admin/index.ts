@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { StoreError } from '../store/errors.js';
 import { actorOf } from './actor.js';
 import { CSRF_HEADER, hasCsrfToken, SessionSigner } from './auth.js';
-import { ApiError, sendError, sendJson } from './http.js';
+import { ApiError, sendApiError, sendError, sendJson } from './http.js';
 import { keyRoutes } from './keys.js';
 import { modelRoutes } from './models.js';
 import { ADMIN_PREFIX, openApiDocument } from './openapi.js';
@@ -99,7 +99,7 @@ export function createAdminRoutes(gateway: Gateway, options: AdminOptions): Http
       if (res.headersSent) res.destroy();
       else if (!known) sendError(res, 'INTERNAL', 'Internal error', 500);
       // A body we stopped reading would otherwise be parsed as the next request.
-      else sendError(res, known.code, known.message, known.status, known.code === 'BODY_TOO_LARGE' ? { connection: 'close' } : {});
+      else sendApiError(res, known, known.code === 'BODY_TOO_LARGE' ? { connection: 'close' } : {});
     } finally {
       // One line per request for the audit trail: ids only, never a body.
       logger.info({ method: req.method, route: route?.path ?? path, params, status: res.statusCode, ms: Date.now() - started }, 'admin request');
@@ -110,6 +110,6 @@ export function createAdminRoutes(gateway: Gateway, options: AdminOptions): Http
 /** The store's errors map one-to-one onto the API's codes. */
 function asApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err instanceof StoreError) return new ApiError(err.code, err.message);
+  if (err instanceof StoreError) return new ApiError(err.code, err.message, err.issues);
   return undefined;
 }

@@ -52,6 +52,15 @@ export function openApiDocument(table: readonly Route[], version: string): Recor
           properties: {
             error: { type: 'string', description: 'What was wrong, for humans' },
             code: { type: 'string', enum: Object.keys(API_ERRORS), description: 'Stable code to branch on' },
+            issues: {
+              type: 'array',
+              description: 'INVALID_INPUT only: each bad field (a body field or query parameter, as sent) and the rule it broke',
+              items: {
+                type: 'object',
+                required: ['field', 'rule'],
+                properties: { field: { type: 'string', description: 'Dotted path; empty for the whole body' }, rule: { type: 'string', description: 'e.g. "must be in the future"' } },
+              },
+            },
           },
         },
       },

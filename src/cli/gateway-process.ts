@@ -22,7 +22,7 @@ import type { Logger } from '../log.js';
 import { openStore, storeConnectionError, type StoreConnectionErrorMessage } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { nativeMasking } from '../wire/frames.js';
-import { dbLocation } from './commands/record-fields.js';
+import { storeLocation } from './commands/record-fields.js';
 import { FD_RECOMMENDED, fdLimit, openDescriptors, raiseAdvice, relayCapacity, type FdLimit } from './fd-limit.js';
 import { completeSandbox, createSandboxOrg, findSandboxOrg, issueSandboxKey, sandboxBanner, sandboxSecret, sandboxWsUrl, SANDBOX_HOST } from './first-run.js';
 import { assertPortFree, GATEWAY_PORT, portUnavailableError, SANDBOX_PORT } from './listen-errors.js';
@@ -139,7 +139,7 @@ export async function prepareSandbox(store: Store, config: GatewayConfig, logger
 
 /** The `--db` a CLI command needs to reach this store, or undefined when it finds it unaided. */
 function dbFlag(db: string): string | undefined {
-  if (dbLocation(undefined) === db) return undefined;
+  if (storeLocation(undefined).location === db) return undefined;
   // A password is not printed: the operator repeats what they gave the gateway.
   if (withoutPassword(db) !== db) return '"<the --db of this gateway>"';
   return /^[\w./:@-]+$/.test(db) ? db : `'${db.replace(/'/g, `'\\''`)}'`;

@@ -12,21 +12,25 @@ import { UsageError } from './args.js';
 import { packageVersion } from './version.js';
 import { configCommand } from './commands/config.js';
 import { connectCommand } from './commands/connect.js';
+import { inFlags } from './commands/record-fields.js';
 import { COMMANDS } from './commands/records.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { SECRETS_COMMANDS } from './commands/secrets.js';
 import { serveCommand } from './commands/serve.js';
+import { settingFlagsUsage } from './settings-flags.js';
 import { printError, printResult } from './output.js';
 
 const USAGE = `Usage: ofgw <command> [options]        (every command takes --json and --db PATH)
 
-  org, subscription, key, model and audit commands work on the local store (--db, OFGW_DB), or on a
-  running gateway's management API with --url http://HOST:PORT (or OFGW_URL) and the operator
-  token in OFGW_ADMIN_TOKEN.
+  org, subscription, key, model and audit commands work on the local store (--db, OFGW_DB), or on
+  a running gateway's management API with --url http://HOST:PORT (or OFGW_ADMIN_URL) and the
+  operator token in OFGW_ADMIN_TOKEN. ofgw connect takes the gateway's --url ws://HOST:PORT
+  (or OFGW_GATEWAY_URL).
 
-  serve [--config FILE] [--host H] [--port P] [--db PATH] [--production] [--<setting> V]
-                                    run the gateway (settings: see README, OFGW_* variables or a JSON file)
-  config [--config FILE] [--<setting> V]   print the effective configuration, secrets masked
+  serve [--<setting> V]…            run the gateway; each setting (README) is a flag, an OFGW_*
+                                    variable or a key of the --config JSON file (secrets: no flags)
+${settingFlagsUsage('      ', 100)}
+  config [--<setting> V]…           print the effective configuration, secrets masked
   org create --name NAME            create an organization
   org list
   org rename ORG_ID --name NAME
@@ -108,17 +112,22 @@ async function run(argv: string[]): Promise<number> {
     printResult(result, json, columns);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
-      printError(err.message, err instanceof UsageError ? 'USAGE' : 'CONFIG', json);
-      return 2;
-    }
-    if (err instanceof StoreError) {
-      printError(err.message, err.code, json);
-      return 1;
-    }
-    printError(err instanceof Error ? err.message : String(err), 'ERROR', json);
-    return 1;
+    const failure = failureOf(err);
+    printError(failure.message, failure.code, json);
+    return failure.exitCode;
   }
+}
+
+/**
+ * The one mapping from a kind of failure to what is printed and the exit code the README
+ * promises: 2 for bad usage or configuration only; 1 for a failed operation, whichever command
+ * and whether local or remote (a record or store not found, an invalid value, a refusal).
+ */
+function failureOf(err: unknown): { message: string; code: string; exitCode: 1 | 2 } {
+  if (err instanceof UsageError) return { message: err.message, code: 'USAGE', exitCode: 2 };
+  if (err instanceof ConfigError) return { message: err.message, code: 'CONFIG', exitCode: 2 };
+  if (err instanceof StoreError) return { message: inFlags(err), code: err.code, exitCode: 1 };
+  return { message: err instanceof Error ? err.message : String(err), code: 'ERROR', exitCode: 1 };
 }
 
 

@@ -136,7 +136,7 @@ export async function openPostgresDatabase(url: string, options: OpenStoreOption
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return prepareDatabase(db, { dialect: 'postgres', location: url, schema }, options);
+  return prepareDatabase(db, { dialect: 'postgres', location: url, where: `${target.where} (schema ${schema})`, schema }, options);
 }
 
 /**

@@ -4,6 +4,7 @@
  * and the rule it broke, never the value: the value may be a token, a cookie or a key.
  */
 import { z } from 'zod';
+import { describeIssues, parseWithIssues } from '../input-issues.js';
 import { StoreError } from './errors.js';
 import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MAX_GRACE_SECONDS, MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from './types.js';
 
@@ -74,7 +75,7 @@ const proxyUrl = urlText(
   'must be an http://, https://, socks5:// or socks5h:// URL with a host',
 );
 
-const ISO_DATE = 'must be an ISO 8601 date, e.g. 2027-01-31 or 2027-01-31T00:00:00Z';
+const ISO_DATE = 'must be an ISO 8601 date: YYYY-MM-DD, or a time with its offset such as YYYY-MM-DDTHH:MM:SSZ';
 /** Stored normalised to UTC milliseconds so timestamps compare correctly as text. */
 export const isoDate = z
   .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: ISO_DATE })
@@ -93,7 +94,10 @@ export const subscriptionInput = z.object({
   plan: boundedText(100).nullish(),
 });
 
-export const apiKeyInput = z.object({ name: name.nullish(), expiresAt: isoDate.nullish() });
+/** A key's expiry must lie ahead: a key created already expired could never be used. */
+const futureDate = isoDate.refine((iso) => Date.parse(iso) > Date.now(), 'must be in the future');
+
+export const apiKeyInput = z.object({ name: name.nullish(), expiresAt: futureDate.nullish() });
 
 const graceRule = `must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS} (30 days)`;
 export const rotationInput = z.object({ graceSeconds: z.number(graceRule).int(graceRule).min(0, graceRule).max(MAX_GRACE_SECONDS, graceRule).default(0) });
@@ -176,22 +180,15 @@ export const changesQuery = z.object({
   limit: z.number().int(pageSize).min(1, pageSize).max(MAX_CHANGES_PAGE, pageSize),
 });
 
-/** Messages for issues a schema leaves to zod's defaults (wrong type, missing field). */
-const fallbackMessage: z.core.$ZodErrorMap = (issue) => {
-  if (issue.code !== 'invalid_type') return 'is invalid';
-  if (issue.input === undefined) return 'is required';
-  return `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
-};
-
 /**
  * Parses `input` or throws `INVALID_INPUT` listing each failing field, e.g.
- * `wsUrl must be a ws:// or wss:// URL; name must be 1–200 characters`.
+ * `wsUrl must be a ws:// or wss:// URL; name must be 1–200 characters`, with the same
+ * fields and rules in its `issues`.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input, { error: fallbackMessage });
-  if (result.success) return result.data;
-  const messages = result.error.issues.map((issue) => `${issue.path.join('.') || 'input'} ${issue.message}`);
-  throw new StoreError('INVALID_INPUT', [...new Set(messages)].join('; '));
+  const parsed = parseWithIssues(schema, input);
+  if (parsed.ok) return parsed.data;
+  throw new StoreError('INVALID_INPUT', describeIssues(parsed.issues), parsed.issues);
 }
 
 const uuid = z.uuid();

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { TestClient } from '../helpers.js';
+import { expiredKey, TestClient } from '../helpers.js';
 import { ADMIN_TOKEN, request, startAdminStack, type AdminStack, type Answer } from './admin-helpers.js';
 
 function assertError(answer: Answer, status: number, code: string, mentions?: string): void {
@@ -82,13 +82,13 @@ describe('management API', () => {
     });
 
     it('bad input names the field; unknown fields are refused', async () => {
-      assertError(await stack.admin('POST', '/organizations', {}), 400, 'INVALID_INPUT', 'body.name: required');
-      assertError(await stack.admin('POST', '/organizations', { name: 'x', color: 'red' }), 400, 'INVALID_INPUT', 'body.color: unknown field');
-      assertError(await stack.admin('POST', '/organizations', { name: 42 }), 400, 'INVALID_INPUT', 'body.name');
+      assertError(await stack.admin('POST', '/organizations', {}), 400, 'INVALID_INPUT', 'body field name is required');
+      assertError(await stack.admin('POST', '/organizations', { name: 'x', color: 'red' }), 400, 'INVALID_INPUT', 'body field color is not a known field');
+      assertError(await stack.admin('POST', '/organizations', { name: 42 }), 400, 'INVALID_INPUT', 'body field name must be a string');
       assertError(await stack.admin('POST', '/organizations', { name: '   ' }), 400, 'INVALID_INPUT', 'name');
       assertError(await stack.admin('POST', '/organizations', '{"name":'), 400, 'INVALID_INPUT', 'not valid JSON');
       const org = (await stack.admin('POST', '/organizations', { name: 'Sub test' })).json<{ id: string }>();
-      assertError(await stack.admin('PUT', `/organizations/${org.id}/subscription`, { status: 'paused' }), 400, 'INVALID_INPUT', 'body.status');
+      assertError(await stack.admin('PUT', `/organizations/${org.id}/subscription`, { status: 'paused' }), 400, 'INVALID_INPUT', 'body field status');
     });
 
     it('unknown ids: 404 NOT_FOUND', async () => {
@@ -196,11 +196,23 @@ describe('management API', () => {
       assert.equal(typeof revokedAt, 'string');
       assert.equal((await stack.admin('POST', `/keys/${key.id}/revoke`, {})).json().revokedAt, revokedAt);
       assertError(await stack.admin('POST', `/keys/${key.id}/rotate`), 409, 'CONFLICT', 'already revoked');
-      assertError(await stack.admin('POST', `/keys/${key.id}/revoke`, { force: true }), 400, 'INVALID_INPUT', 'body.force: unknown field');
+      assertError(await stack.admin('POST', `/keys/${key.id}/revoke`, { force: true }), 400, 'INVALID_INPUT', 'body field force is not a known field');
+    });
+
+    it('rotate refuses an expired key (409), as a revoked one: its replacement would be born expired', async () => {
+      const expired = await expiredKey(stack.store, orgId);
+      assertError(await stack.admin('POST', `/keys/${expired.id}/rotate`), 409, 'CONFLICT', `API key ${expired.id} expired at ${expired.expiresAt}: create a new key instead`);
+      assert.equal((await stack.admin('GET', `/organizations/${orgId}/keys`)).json<{ id: string; revokedAt: string | null }[]>().find((k) => k.id === expired.id)?.revokedAt, null, 'left as it was');
     });
 
     it('bad expiresAt names the field', async () => {
       assertError(await stack.admin('POST', `/organizations/${orgId}/keys`, { expiresAt: 'tomorrow' }), 400, 'INVALID_INPUT', 'expiresAt');
+    });
+
+    it('an expiry in the past is refused, naming expiresAt (a key could be created already expired)', async () => {
+      const before = (await stack.admin('GET', `/organizations/${orgId}/keys`)).json<unknown[]>().length;
+      assertError(await stack.admin('POST', `/organizations/${orgId}/keys`, { expiresAt: '2020-01-01' }), 400, 'INVALID_INPUT', 'expiresAt must be in the future');
+      assert.equal((await stack.admin('GET', `/organizations/${orgId}/keys`)).json<unknown[]>().length, before, 'no key was created');
     });
   });
 
@@ -267,14 +279,31 @@ describe('management API', () => {
 
     it('bad input names the field', async () => {
       assertError(await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: 'http://x' , wsToken: 't' }), 400, 'INVALID_INPUT', 'wsUrl');
-      assertError(await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl() }), 400, 'INVALID_INPUT', 'body.wsToken: required');
-      assertError(await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: 't', password: 'x' }), 400, 'INVALID_INPUT', 'body.password: unknown field');
+      assertError(await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl() }), 400, 'INVALID_INPUT', 'body field wsToken is required');
+      assertError(await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: 't', password: 'x' }), 400, 'INVALID_INPUT', 'body field password is not a known field');
       const model = (await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: stack.wsToken })).json<{ id: string }>();
       assertError(await stack.admin('PATCH', `/models/${model.id}`, {}), 400, 'INVALID_INPUT', 'nothing to change');
       assertError(await stack.admin('PATCH', `/models/${model.id}`, { proxyUrl: 'ftp://x' }), 400, 'INVALID_INPUT', 'proxyUrl');
-      assertError(await stack.admin('GET', `/models/${model.id}/events?limit=0`), 400, 'INVALID_INPUT', 'query.limit');
-      assertError(await stack.admin('GET', `/models/${model.id}/events?since=1`), 400, 'INVALID_INPUT', 'query.since: unknown field');
+      assertError(await stack.admin('GET', `/models/${model.id}/events?limit=0`), 400, 'INVALID_INPUT', 'query parameter limit must be at least 1');
+      assertError(await stack.admin('GET', `/models/${model.id}/events?since=1`), 400, 'INVALID_INPUT', 'query parameter since is not a known field');
       assertError(await stack.admin('DELETE', `/models/00000000-0000-4000-8000-000000000000`), 404, 'NOT_FOUND');
+    });
+
+    it('names query parameters and body fields as sent, with the rule, also as issues (it said "expected number, received NaN")', async () => {
+      const model = (await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: stack.wsToken })).json<{ id: string }>();
+      const notNumber = await stack.admin('GET', `/models/${model.id}/events?limit=abc`);
+      assert.equal(notNumber.status, 400);
+      assert.deepEqual(notNumber.json(), { error: 'query parameter limit must be a number', code: 'INVALID_INPUT', issues: [{ field: 'limit', rule: 'must be a number' }] });
+      assertError(await stack.admin('GET', `/models/${model.id}/events?limit=1.5`), 400, 'INVALID_INPUT', '^query parameter limit must be a whole number$');
+      const body = await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: 'http://x', wsToken: 7, extra: true });
+      assert.deepEqual(body.json().issues, [
+        { field: 'wsToken', rule: 'must be a string' },
+        { field: 'extra', rule: 'is not a known field' },
+      ]);
+      assert.equal(body.json().error, 'body field wsToken must be a string; body field extra is not a known field');
+      // The store's own rules arrive the same way.
+      const store = await stack.admin('POST', `/organizations/${orgId}/keys`, { expiresAt: '2020-01-01' });
+      assert.deepEqual(store.json(), { error: 'expiresAt must be in the future', code: 'INVALID_INPUT', issues: [{ field: 'expiresAt', rule: 'must be in the future' }] });
     });
   });
 });

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { NOT_FOUND_COMMANDS } from '../cli/cli-helpers.js';
 import { freePort, TestClient } from '../helpers.js';
 import { ADMIN_TOKEN, startAdminStack, type AdminStack } from './admin-helpers.js';
 
@@ -21,7 +22,15 @@ interface Run {
 }
 
 function ofgw(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> {
-  const merged: NodeJS.ProcessEnv = { ...process.env, OFGW_URL: undefined, OFGW_DB: undefined, OFGW_ADMIN_TOKEN: ADMIN_TOKEN, ...env };
+  const merged: NodeJS.ProcessEnv = {
+    ...process.env,
+    OFGW_URL: undefined,
+    OFGW_ADMIN_URL: undefined,
+    OFGW_GATEWAY_URL: undefined,
+    OFGW_DB: undefined,
+    OFGW_ADMIN_TOKEN: ADMIN_TOKEN,
+    ...env,
+  };
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [OFGW, ...args], { env: merged, timeout: 30_000 }, (err, stdout, stderr) => {
@@ -84,9 +93,10 @@ describe('remote CLI (--url)', () => {
     assert.deepEqual(shownRemote, shownLocal);
     assert.equal(shownRemote.events.length, 3);
     const orgsLocal = ok(await ofgw(['org', 'list', '--db', stack.dbPath, '--json'])).json();
-    // OFGW_URL works like --url; --db still forces the local store.
+    // OFGW_ADMIN_URL works like --url (so does OFGW_URL, its older name); --db still forces the local store.
+    assert.deepEqual(ok(await ofgw(['org', 'list', '--json'], { OFGW_ADMIN_URL: url })).json(), orgsLocal);
     assert.deepEqual(ok(await ofgw(['org', 'list', '--json'], { OFGW_URL: url })).json(), orgsLocal);
-    assert.deepEqual(ok(await ofgw(['org', 'list', '--json', '--db', stack.dbPath], { OFGW_URL: 'http://127.0.0.1:9' })).json(), orgsLocal);
+    assert.deepEqual(ok(await ofgw(['org', 'list', '--json', '--db', stack.dbPath], { OFGW_ADMIN_URL: 'http://127.0.0.1:9' })).json(), orgsLocal);
 
     const revoked = ok(await remote(['key', 'revoke', key.id])).json();
     assert.equal(typeof revoked.revokedAt, 'string');
@@ -109,6 +119,41 @@ describe('remote CLI (--url)', () => {
     const refused = await ofgw(['org', 'list', '--url', `http://127.0.0.1:${await freePort()}`, '--json']);
     assert.equal(refused.code, 1);
     assert.match(JSON.parse(refused.stderr).error, /cannot reach .*ECONNREFUSED/);
+  });
+
+  it('"not found" exits 1 with NOT_FOUND from every command, as locally', async () => {
+    for (const args of NOT_FOUND_COMMANDS) {
+      const r = await remote(args);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      const error = JSON.parse(r.stderr) as { error: string; code: string };
+      assert.equal(error.code, 'NOT_FOUND', args.join(' '));
+      assert.match(error.error, /not found/i, args.join(' '));
+    }
+  });
+
+  it('names the flags, not the API\'s fields, as the local commands do (it said expiresAt)', async () => {
+    const org = ok(await remote(['org', 'create', '--name', 'Flags'])).json<{ id: string }>();
+    const expired = await remote(['key', 'create', '--org', org.id, '--expires-at', '2020-01-01']);
+    assert.equal(expired.code, 1);
+    assert.deepEqual(JSON.parse(expired.stderr), { error: '--expires-at must be in the future', code: 'INVALID_INPUT' });
+    const model = await remote(['model', 'add', '--org', org.id, '--ws-url', 'http://x', '--ws-token', 'x', '--proxy', 'gopher://h']);
+    assert.equal(model.code, 1);
+    assert.match(JSON.parse(model.stderr).error, /^--ws-url must be a ws:\/\/ or wss:\/\/ URL; --proxy must be/);
+  });
+
+  it('OFGW_URL meant the management API here and the gateway in the example: the gateway\'s address now has its own name', async () => {
+    // Exported for the example (or ofgw connect), the gateway's address leaves the record commands local.
+    const local = await ofgw(['org', 'list', '--json', '--db', stack.dbPath], { OFGW_GATEWAY_URL: stack.wsUrl });
+    assert.deepEqual(ok(local).json(), ok(await ofgw(['org', 'list', '--json', '--db', stack.dbPath])).json());
+    assert.deepEqual(ok(await ofgw(['org', 'list', '--json'], { OFGW_GATEWAY_URL: stack.wsUrl, OFGW_ADMIN_URL: url })).json(), local.json());
+    // A ws:// address left in OFGW_URL (as the example's README said) is named, with what to do.
+    const old = await ofgw(['org', 'list', '--json'], { OFGW_URL: stack.wsUrl });
+    assert.equal(old.code, 2);
+    assert.match(JSON.parse(old.stderr).error, /^org list: OFGW_URL holds a ws:\/\/ URL, but it names the management API .* in OFGW_GATEWAY_URL .* unset OFGW_URL to use the local store$/);
+    // A wrong scheme names where it came from.
+    const ftp = await ofgw(['org', 'list', '--json'], { OFGW_ADMIN_URL: 'ftp://u:secret@h' });
+    assert.equal(ftp.code, 2);
+    assert.equal(JSON.parse(ftp.stderr).error, 'org list: OFGW_ADMIN_URL must be the management API\'s http:// or https:// URL (got "ftp://u:***@h/")');
   });
 
   it('exit 2 for bad usage: no token, bad --url, --url with --db, bad status', async () => {

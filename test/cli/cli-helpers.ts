@@ -6,6 +6,34 @@ import { waitFor } from '../helpers.js';
 
 export const OFGW = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 
+/** A well-formed id no store holds. */
+export const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+
+/**
+ * Every record command that names an existing record, given one no store holds. Each must exit
+ * 1 with NOT_FOUND, locally and through --url (issue 13 item 6: `model show` and `subscription
+ * show` exited 2 with USAGE). `key rotate` is remote only.
+ */
+export const NOT_FOUND_COMMANDS: readonly string[][] = [
+  ['subscription', 'set', '--org', UNKNOWN_ID, '--status', 'active'],
+  ['subscription', 'show', '--org', UNKNOWN_ID],
+  ['key', 'create', '--org', UNKNOWN_ID],
+  ['key', 'list', '--org', UNKNOWN_ID],
+  ['key', 'revoke', UNKNOWN_ID],
+  ['key', 'rotate', UNKNOWN_ID],
+  ['org', 'rename', UNKNOWN_ID, '--name', 'x'],
+  ['org', 'delete', UNKNOWN_ID],
+  ['model', 'add', '--org', UNKNOWN_ID, '--ws-url', 'wss://ws2.onlyfans.com/ws3/24', '--ws-token', 'eyJ0.e30.c2ln'],
+  ['model', 'list', '--org', UNKNOWN_ID],
+  ['model', 'show', UNKNOWN_ID],
+  ['model', 'show', 'not-a-uuid'],
+  ['model', 'events', UNKNOWN_ID],
+  ['model', 'update', UNKNOWN_ID, '--name', 'x'],
+  ['model', 'connect', UNKNOWN_ID],
+  ['model', 'disconnect', UNKNOWN_ID],
+  ['model', 'remove', UNKNOWN_ID],
+];
+
 export interface CliResult {
   code: number;
   stdout: string;

@@ -3,11 +3,11 @@
  * `--json` output, non-zero exits and messages that name what was wrong.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from './cli-helpers.js';
+import { NOT_FOUND_COMMANDS, runCli, UNKNOWN_ID } from './cli-helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -121,9 +121,9 @@ describe('ofgw record commands', () => {
     ['an unknown subcommand', ['key', 'burn'], 2, /unknown subcommand "burn"/],
     ['a bad status', ['subscription', 'set', '--org', '00000000-0000-4000-8000-000000000000', '--status', 'paused'], 2, /--status must be one of active, canceled/],
     ['an unknown organization', ['key', 'create', '--org', '00000000-0000-4000-8000-000000000000'], 1, /organization .* not found/],
-    ['a bad ws-url', ['model', 'add', '--org', '00000000-0000-4000-8000-000000000000', '--ws-url', 'http://x', '--ws-token', 't'], 1, /wsUrl|not found/],
+    ['a bad ws-url', ['model', 'add', '--org', '00000000-0000-4000-8000-000000000000', '--ws-url', 'http://x', '--ws-token', 't'], 1, /--ws-url|not found/],
     ['a missing model id', ['model', 'show'], 2, /missing MODEL_ID/],
-    ['an unknown model', ['model', 'show', '00000000-0000-4000-8000-000000000000'], 2, /not found/],
+    ['an unknown model', ['model', 'show', '00000000-0000-4000-8000-000000000000'], 1, /model 00000000-0000-4000-8000-000000000000 not found/],
     ['an empty update', ['model', 'update', '00000000-0000-4000-8000-000000000000'], 2, /nothing to change/],
   ];
   for (const [what, args, code, message] of bad) {
@@ -138,14 +138,54 @@ describe('ofgw record commands', () => {
     });
   }
 
-  it('names the field and never echoes a secret on invalid input', async () => {
+  it('"not found" exits 1 with NOT_FOUND from every command (model show and subscription show exited 2 with USAGE)', async () => {
+    assert.equal((await runCli(['org', 'create', '--name', 'Present', '--db', db])).code, 0);
+    for (const args of NOT_FOUND_COMMANDS) {
+      const r = await runCli([...args, '--json', '--db', db]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      const error = JSON.parse(r.stderr) as { error: string; code: string };
+      assert.equal(error.code, 'NOT_FOUND', args.join(' '));
+      assert.match(error.error, /(organization|API key|model) (\S+ )?not found/, args.join(' '));
+      assert.ok(!error.error.includes('not-a-uuid'), 'a malformed id is not echoed');
+    }
+  });
+
+  it('a mistyped --db: every command but org create says no store is there and creates nothing (org list answered "(none)" and made folders)', async () => {
+    const typo = join(dir, 'typo', 'ofgw.dbb');
+    const commands = [['org', 'list'], ['secrets', 'status'], ['secrets', 'rotate'], ['secrets', 'prune'], ['model', 'list'], ...NOT_FOUND_COMMANDS];
+    for (const args of commands) {
+      const r = await runCli([...args, '--json', '--db', typo]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.deepEqual(JSON.parse(r.stderr), { error: `no store at ${typo} (from --db; start one with ofgw serve, or pass --db)`, code: 'NOT_FOUND' }, args.join(' '));
+    }
+    assert.equal(existsSync(join(dir, 'typo')), false, 'no folder, file or key file was created');
+    // The message says where the location came from.
+    const fromEnv = await runCli(['key', 'list', '--org', UNKNOWN_ID], { OFGW_DB: typo });
+    assert.equal(fromEnv.code, 1);
+    assert.equal(fromEnv.stderr, `ofgw: no store at ${typo} (from OFGW_DB; start one with ofgw serve, or pass --db)\n`);
+    // org create makes the first store, as serve does.
+    assert.equal((await runCli(['org', 'create', '--name', 'First', '--db', typo])).code, 0);
+    assert.match((await runCli(['org', 'list', '--db', typo])).stdout, /First/);
+  });
+
+  it('key create refuses --expires-at in the past (a key could be created already expired)', async () => {
+    const org = (await runCli(['org', 'create', '--name', 'Expiry', '--json', '--db', db])).json<{ id: string }>();
+    const r = await runCli(['key', 'create', '--org', org.id, '--expires-at', '2020-01-01', '--json', '--db', db]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(JSON.parse(r.stderr), { error: '--expires-at must be in the future', code: 'INVALID_INPUT' });
+    assert.deepEqual((await runCli(['key', 'list', '--org', org.id, '--json', '--db', db])).json(), [], 'no key was created');
+  });
+
+  it('names the flag, not the store field, and never echoes a secret on invalid input (it said wsUrl and proxyUrl)', async () => {
     const org = (await runCli(['org', 'create', '--name', 'Val', '--json', '--db', db])).json<{ id: string }>();
     const r = await runCli(['model', 'add', '--org', org.id, '--ws-url', 'ftp://nope', '--ws-token', 'SECRET-TOKEN-1', '--json', '--db', db]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /wsUrl/);
+    assert.deepEqual(JSON.parse(r.stderr), { error: '--ws-url must be a ws:// or wss:// URL', code: 'INVALID_INPUT' });
     const p = await runCli(['model', 'add', '--org', org.id, '--ws-url', 'wss://x/ws3/1', '--ws-token', 'SECRET-TOKEN-2', '--proxy', 'gopher://u:SECRETPW@h', '--json', '--db', db]);
     assert.equal(p.code, 1);
-    assert.match(p.stderr, /proxyUrl/);
+    assert.match(JSON.parse(p.stderr).error, /^--proxy must be an http:\/\/, https:\/\/, socks5:\/\/ or socks5h:\/\/ URL with a host$/);
+    const several = await runCli(['model', 'add', '--org', org.id, '--ws-url', 'wss://x/ws3/1', '--ws-token', 'has space', '--user-agent', 'é', '--name', ' ', '--db', db]);
+    assert.equal(several.stderr, 'ofgw: --name must be 1–200 characters; --ws-token must not contain whitespace or control characters; --user-agent must contain only printable ASCII characters\n');
     for (const s of ['SECRET-TOKEN-1', 'SECRET-TOKEN-2', 'SECRETPW']) assert.ok(!(r.stderr + p.stderr).includes(s));
   });
 });

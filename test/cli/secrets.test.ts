@@ -93,11 +93,11 @@ describe('ofgw secrets and the model lifecycle commands', () => {
     assert.equal((await cli(['model', 'remove', modelId, '--db', db])).code, 0);
     const afterRemoval = await cli(['model', 'events', modelId, '--json', '--db', db]);
     assert.equal(afterRemoval.json<{ kind: string }[]>()[0]?.kind, 'removed');
-    assert.equal((await cli(['model', 'show', modelId, '--db', db])).code, 2);
+    assert.equal((await cli(['model', 'show', modelId, '--db', db])).code, 1);
 
     const unknown = await cli(['model', 'events', '00000000-0000-4000-8000-000000000000', '--json', '--db', db]);
-    assert.equal(unknown.code, 2);
-    assert.match(JSON.parse(unknown.stderr).error, /model events: model .* not found/);
+    assert.equal(unknown.code, 1);
+    assert.match(JSON.parse(unknown.stderr).error, /model .* not found/);
     const badLimit = await cli(['model', 'events', modelId, '--limit', '0', '--db', db]);
     assert.equal(badLimit.code, 2);
     assert.match(badLimit.stderr, /--limit must be a whole number from 1 to 1000/);

@@ -435,7 +435,8 @@ describe('ofgw serve --workers without Redis', () => {
     try {
       const r = await runCli(['serve', '--workers', '2', '--port', '0', '--db', join(dir, 'x.db')], { OFGW_REDIS: '' });
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /invalid workers: 2 workers share limits and relays through Redis; set redis/);
+      // OFGW_REDIS is what gave redis its (empty) value here, so that is what the message names.
+      assert.match(r.stderr, /--workers 2 needs Redis: the workers share limits and relays through it; set OFGW_REDIS \(redis:\/\/…\)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startStack, tamperedKey, TestClient, type Stack } from '../helpers.js';
+import { expiredKey, startStack, tamperedKey, TestClient, type Stack } from '../helpers.js';
 
 async function refusal(url: string, headers: Record<string, string> = {}): Promise<{ frame: Record<string, unknown>; code: number; reason: string }> {
   const client = new TestClient(url, { headers });
@@ -72,7 +72,7 @@ describe('contract checks', () => {
   });
 
   it('2. INVALID_API_KEY for an expired key', async () => {
-    const expired = await stack.store.createApiKey(stack.orgId, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    const expired = await expiredKey(stack.store, stack.orgId);
     assertRefused(await refusal(stack.relayUrl(), { 'X-API-Key': expired.key }), 'INVALID_API_KEY', 4401);
   });
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { API_KEY_PREFIX, API_KEY_VISIBLE_LENGTH } from '../../src/auth/api-key.js';
-import { freePort, MODEL_USER_ID, startStack, tamperedKey, TestClient, waitFor, type Stack } from '../helpers.js';
+import { expiredKey, freePort, MODEL_USER_ID, startStack, tamperedKey, TestClient, waitFor, type Stack } from '../helpers.js';
 
 const COOKIE = 'sess=c00kie-S3CRET-value-7f3a; auth_id=424242; fp=q9Zx';
 const PROXY_USER = 'proxyuser';
@@ -126,7 +126,7 @@ describe('log secrecy and relay-closed lines', () => {
     addKey(revoked.key);
     await stack.store.revokeApiKey(revoked.id);
     await refused(stack.relayUrl(), withKey(revoked.key), 'INVALID_API_KEY', 4401);
-    const expired = await stack.store.createApiKey(stack.orgId, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    const expired = await expiredKey(stack.store, stack.orgId);
     addKey(expired.key);
     // In the query parameter this time: a refused key there must not reach the log either.
     await refused(stack.relayUrl(stack.modelId, `?api_key=${expired.key}`), undefined, 'INVALID_API_KEY', 4401);

@@ -329,7 +329,40 @@ describe('SDK in Node', () => {
     assert.equal((await rejection(connecting)).code, 'ABORTED');
   });
 
+  it('listeners given to connect() hear the retries of the first connection (added once it resolved, they heard none)', async () => {
+    const heard: Array<{ event: string; attempt?: number; code: string }> = [];
+    const unreachable = `ws://127.0.0.1:${await freePort()}`;
+    const error = await rejection(
+      connect({
+        baseUrl: unreachable,
+        modelId: stack.modelId,
+        apiKey: stack.apiKey,
+        retryInitial: true,
+        reconnect: { ...FAST_RECONNECT, maxRetries: 2 },
+        on: {
+          reconnecting: ({ attempt, error: cause }) => heard.push({ event: 'reconnecting', attempt, code: cause.code }),
+          error: (cause) => heard.push({ event: 'error', code: cause.code }),
+        },
+      }),
+    );
+    assert.equal(error.code, 'CLOSED');
+    assert.equal(error.closeCode, 1006);
+    assert.deepEqual(heard, [
+      { event: 'error', code: 'CLOSED' },
+      { event: 'reconnecting', attempt: 1, code: 'CLOSED' },
+      { event: 'error', code: 'CLOSED' },
+      { event: 'reconnecting', attempt: 2, code: 'CLOSED' },
+    ]);
+    // …and the same listeners stay on the client once it is connected.
+    const opened: boolean[] = [];
+    const client = await open({ on: { open: ({ reconnected }) => opened.push(reconnected) } });
+    assert.deepEqual(opened, [false]);
+    assert.equal(client.state, 'open');
+  });
+
   it('bad options fail fast with a message naming the option, never echoing the key', async () => {
+    await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: 'm', apiKey: 'k', on: { reconect: () => {} } as never }), /on\.reconect is not an event \(known: open, message, error, close, reconnecting\)/);
+    await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: 'm', apiKey: 'k', on: { open: 'x' } as never }), /on\.open must be a function/);
     await assert.rejects(connect({ baseUrl: 'ftp://x', modelId: 'm', apiKey: 'secret-key' }), /baseUrl/);
     await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: '', apiKey: 'secret-key' }), /modelId/);
     await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: 'm', apiKey: 'secret-key', reconnect: { baseDelayMs: -5 } }), (e: Error) => /reconnect\.baseDelayMs/.test(e.message) && !e.message.includes('secret-key'));

@@ -94,10 +94,10 @@ describe('the @ofgw/client package', () => {
       await stack.close();
     });
 
-    function run(args: string[], apiKey: string) {
+    function run(args: string[], apiKey: string, env: Record<string, string> = { OFGW_GATEWAY_URL: stack.baseUrl }) {
       const child = spawn(process.execPath, ['print-events.mjs', ...args], {
         cwd: scratch,
-        env: { PATH: process.env.PATH ?? '', OFGW_URL: stack.baseUrl, OFGW_API_KEY: apiKey },
+        env: { PATH: process.env.PATH ?? '', OFGW_API_KEY: apiKey, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const out = { stdout: '', stderr: '' };
@@ -119,6 +119,30 @@ describe('the @ofgw/client package', () => {
       assert.deepEqual(lines.map((l) => l.frame), frames.slice(0, 3));
       assert.deepEqual(lines[1]?.keys, ['api2_chat_message']);
       assert.ok(!(out.stdout + out.stderr).includes(stack.apiKey), 'the key is not printed');
+    });
+
+    it('prints its reconnecting lines while the gateway is unreachable, then connects when it appears (it printed nothing until connected)', async () => {
+      await stack.stopGateway();
+      const { child, out, exited } = run([stack.modelId], stack.apiKey);
+      try {
+        await waitFor(() => /^reconnecting in \d+ ms \(attempt 1\) after CLOSED \(close 1006\)/m.test(out.stderr), 10_000, `a reconnecting line (stderr: ${out.stderr})`);
+        assert.ok(!out.stderr.includes('connected to model'), 'not connected yet');
+      } finally {
+        await stack.startGateway();
+      }
+      await waitFor(() => out.stderr.includes(`connected to model ${stack.modelId}`), 40_000, `the connection once the gateway is up (stderr: ${out.stderr})`);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out.stderr);
+      assert.ok(!out.stderr.includes(stack.apiKey), 'the key is not printed');
+    });
+
+    it('OFGW_URL (the CLI\'s management API) is not taken for the gateway: exit 2 naming OFGW_GATEWAY_URL', async () => {
+      const { out, exited } = run([stack.modelId], stack.apiKey, { OFGW_URL: stack.baseUrl });
+      assert.equal(await exited, 2);
+      assert.match(out.stderr, /^print-events: set OFGW_GATEWAY_URL to the gateway \(OFGW_URL is the ofgw CLI's management API URL, not read here\)$/m);
+      const bad = run([stack.modelId], stack.apiKey, { OFGW_GATEWAY_URL: '127.0.0.1:8080' });
+      assert.equal(await bad.exited, 2);
+      assert.match(bad.out.stderr, /OFGW_GATEWAY_URL must be the gateway's ws:\/\/ or wss:\/\/ URL \(got "127\.0\.0\.1:8080"\)/);
     });
 
     it('a wrong key: exit 1 with the code, after one attempt', async () => {

@@ -25,6 +25,10 @@ export interface SdkStack extends Stack {
   allLogs: LogCapture;
   /** Closes the gateway (relays get 1012) and starts a new one on the same port and store. */
   restartGateway(): Promise<void>;
+  /** Closes the gateway: its port refuses connections until {@link startGateway}. */
+  stopGateway(): Promise<void>;
+  /** Starts a new gateway on the stopped one's port and store. */
+  startGateway(): Promise<void>;
   /** How many relays the gateway(s) finished with this outcome (one per connection attempt). */
   attempts(outcome: string): number;
   /** How many relays the gateway(s) confirmed. */
@@ -43,15 +47,20 @@ export async function startSdkStack(options: StackOptions = {}): Promise<SdkStac
   sdk.attempts = (outcome) =>
     sdk.allLogs.records().filter((r) => r.msg === 'relay closed' && r.outcome === outcome).length;
   sdk.opened = () => sdk.allLogs.records().filter((r) => r.msg === 'relay opened').length;
-  sdk.restartGateway = async () => {
-    await sdk.current.close();
+  sdk.stopGateway = () => sdk.current.close();
+  sdk.startGateway = async () => {
     const config = { ...stack.config, port };
     const gateway = new Gateway({ config, store: stack.store, logger: createLogger('info', sdk.allLogs) });
     await gateway.listen();
     sdk.current = gateway;
   };
+  sdk.restartGateway = async () => {
+    await sdk.stopGateway();
+    await sdk.startGateway();
+  };
   const closeStack = stack.close.bind(stack);
   sdk.close = async () => {
+    // The stack closes the first gateway itself (closing twice is harmless); a later one here.
     if (sdk.current !== stack.gateway) await sdk.current.close();
     await closeStack();
   };

@@ -27,13 +27,24 @@ storeTest('createApiKey returns a well-formed key once; reads never include it',
   assert.equal('key' in record, false);
 });
 
+storeTest('createApiKey refuses an expiry in the past or now (a key could be created already expired)', async (db) => {
+  const store = await db.open();
+  const org = await store.createOrganization({ name: 'Acme' });
+  for (const expiresAt of ['2020-01-01', new Date(Date.now() - 1000).toISOString(), new Date().toISOString()]) {
+    await assert.rejects(store.createApiKey(org.id, { expiresAt }), { code: 'INVALID_INPUT', message: 'expiresAt must be in the future' }, expiresAt);
+  }
+  assert.deepEqual(await store.listApiKeys(org.id), [], 'nothing was created');
+  const soon = new Date(Date.now() + 60_000).toISOString();
+  assert.equal((await store.createApiKey(org.id, { expiresAt: soon })).expiresAt, soon);
+});
+
 storeTest('createApiKey normalises expiresAt to UTC and works without input', async (db) => {
   const store = await db.open();
   const org = await store.createOrganization({ name: 'Acme' });
-  const dated = await store.createApiKey(org.id, { expiresAt: '2027-01-31T02:00:00+02:00' });
-  assert.equal(dated.expiresAt, '2027-01-31T00:00:00.000Z');
-  const dayOnly = await store.createApiKey(org.id, { expiresAt: '2027-02-01' });
-  assert.equal(dayOnly.expiresAt, '2027-02-01T00:00:00.000Z');
+  const dated = await store.createApiKey(org.id, { expiresAt: '2099-01-31T02:00:00+02:00' });
+  assert.equal(dated.expiresAt, '2099-01-31T00:00:00.000Z');
+  const dayOnly = await store.createApiKey(org.id, { expiresAt: '2099-02-01' });
+  assert.equal(dayOnly.expiresAt, '2099-02-01T00:00:00.000Z');
   const bare = await store.createApiKey(org.id);
   assert.equal(bare.name, null);
   assert.equal((await store.listApiKeys(org.id)).length, 3);

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { openStore } from '../../src/store/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import { tempDatabase } from './temp-store.js';
+import { storeTest, tempDatabase } from './temp-store.js';
 
 const MIGRATIONS = ['001_initial', '002_model_lifecycle', '003_operator_audit'];
 
@@ -95,4 +96,35 @@ test('a write waits for another connection\'s write lock instead of failing', as
   await store.createOrganization({ name: 'Server' });
   await exited;
   assert.deepEqual((await store.listOrganizations()).map((o) => o.name).sort(), ['CLI', 'Server']);
+});
+
+// Issue 13 item 5: a mistyped --db made a new, empty store (and its folders) for read commands.
+storeTest('createIfMissing: false where no store is: NOT_FOUND naming the location, and nothing created', async (db) => {
+  const refused = await db.open({ createIfMissing: false }).then(
+    () => assert.fail('opened a store that does not exist'),
+    (error: unknown) => error as { code?: string; message?: string },
+  );
+  assert.equal(refused.code, 'NOT_FOUND');
+  const where = db.engine === 'sqlite' ? db.location : `127.0.0.1:5432/test (schema ${db.schema})`;
+  assert.equal(refused.message, `no store at ${where}`);
+  assert.equal(existsSync(db.keyFile), false, 'no key file');
+  if (db.engine === 'sqlite') assert.equal(existsSync(dirname(db.location)), false, 'no folder');
+  else assert.deepEqual(await db.query('select table_name from information_schema.tables where table_schema = ?', [db.schema]), [], 'no tables');
+
+  // Once a store is there, the same open works.
+  const created = await db.open();
+  await created.createOrganization({ name: 'Acme' });
+  const existing = await db.open({ createIfMissing: false });
+  assert.deepEqual((await existing.listOrganizations()).map((o) => o.name), ['Acme']);
+});
+
+test('createIfMissing: false leaves a file that holds no store as it was', async (t) => {
+  const db = await tempDatabase(t);
+  await (await db.open()).close();
+  for (const content of [Buffer.alloc(0), Buffer.from('not a database')]) {
+    const path = `${db.location}-other`;
+    writeFileSync(path, content);
+    await assert.rejects(openSqliteStore(path, { createIfMissing: false, env: {} }), (error: Error) => !existsSync(`${path}-wal`) && /no store at|not a database/.test(error.message));
+    assert.deepEqual(readFileSync(path), content, 'the file is unchanged');
+  }
 });

@@ -75,7 +75,7 @@ storeTest('organization, subscription and key inputs name the bad field', async 
     message: 'plan must be 1–100 characters',
   });
   await assert.rejects(store.createApiKey(org.id, { expiresAt: 'next week' }), {
-    message: 'expiresAt must be an ISO 8601 date, e.g. 2027-01-31 or 2027-01-31T00:00:00Z',
+    message: 'expiresAt must be an ISO 8601 date: YYYY-MM-DD, or a time with its offset such as YYYY-MM-DDTHH:MM:SSZ',
   });
   await assert.rejects(store.createApiKey(org.id, { expiresAt: '2027-02-30' }), { code: 'INVALID_INPUT' });
   await assert.rejects(store.createApiKey(org.id, { name: '' }), { message: 'name must be 1–200 characters' });
@@ -107,4 +107,21 @@ storeTest('no error message echoes a secret value', async (db) => {
       return true;
     });
   }
+});
+
+// Issue 13 item 10: the fields were in the message only, so the CLI could not name its flags.
+storeTest('INVALID_INPUT carries each bad field and its rule apart from the message', async (db) => {
+  const store = await db.open();
+  const org = await store.createOrganization({ name: 'Acme' });
+  const refused = await store.createModel(org.id, { ...good, wsUrl: 'http://x', proxyUrl: 'ftp://p' }).catch((error: unknown) => error);
+  assert.ok(refused instanceof StoreError);
+  assert.equal(refused.message, 'wsUrl must be a ws:// or wss:// URL; proxyUrl must be an http://, https://, socks5:// or socks5h:// URL with a host');
+  assert.deepEqual(refused.issues, [
+    { field: 'wsUrl', rule: 'must be a ws:// or wss:// URL' },
+    { field: 'proxyUrl', rule: 'must be an http://, https://, socks5:// or socks5h:// URL with a host' },
+  ]);
+  await assert.rejects(store.createApiKey(org.id, { expiresAt: '2020-01-01' }), (error: StoreError) => {
+    assert.deepEqual(error.issues, [{ field: 'expiresAt', rule: 'must be in the future' }]);
+    return true;
+  });
 });

@@ -31,7 +31,20 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Default timeout of `getOnlines()`, in ms. Default 10000 (real clients treat 5–10 s without a reply as a dead link). */
   getOnlinesTimeoutMs?: number;
+  /**
+   * Listeners attached before the first attempt, so they hear what happens before `connect()`
+   * resolves: with `retryInitial`, each `reconnecting` wait while the gateway is unreachable
+   * (a listener added with `client.on()` once `connect()` resolved has missed those), and a
+   * `message` that arrives together with the confirmation.
+   *
+   * @example
+   * connect({ baseUrl, modelId, apiKey, retryInitial: true, on: { reconnecting: ({ delayMs }) => console.warn('retrying in', delayMs, 'ms') } })
+   */
+  on?: ClientListeners;
 }
+
+/** One listener per event, for {@link ClientOptions.on}. */
+export type ClientListeners = { [E in keyof ClientEvents]?: (...args: ClientEvents[E]) => void };
 
 /** A relayed message as it came, with its JSON parsed when it is JSON. */
 export interface RelayedMessage {
@@ -130,6 +143,9 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     this.onlinesTimeoutMs = positiveMs(options.getOnlinesTimeoutMs, 10_000, 'getOnlinesTimeoutMs');
     this.signal = options.signal;
     this.closed = new Promise<OfgwError>((resolve) => (this.finish = resolve));
+    for (const [event, listener] of Object.entries(options.on ?? {}) as [keyof ClientEvents, ClientListeners[keyof ClientEvents]][]) {
+      if (listener !== undefined) this.on(event, listener as (...args: ClientEvents[typeof event]) => void);
+    }
   }
 
   /** `connecting`, `open`, `reconnecting` (waiting to retry) or `closed` (for good). */
@@ -361,8 +377,23 @@ function checkOptions(options: ClientOptions): { baseUrl: string; modelId: strin
   if (typeof modelId !== 'string' || modelId === '') throw new TypeError('connect(options): modelId must be a non-empty string');
   // The key's value is never echoed.
   if (typeof apiKey !== 'string') throw new TypeError('connect(options): apiKey must be a string');
+  checkListeners(options.on);
   const ws = baseUrl.replace(/^http/i, 'ws').replace(/\/+$/, '');
   return { baseUrl: ws, modelId, apiKey };
+}
+
+/** Every event a client emits (a Record, so a new event cannot be left out). */
+const CLIENT_EVENTS: Record<keyof ClientEvents, true> = { open: true, message: true, error: true, close: true, reconnecting: true };
+
+function checkListeners(on: unknown): void {
+  if (on === undefined) return;
+  if (typeof on !== 'object' || on === null) throw new TypeError('connect(options): on must be an object of listeners, e.g. { reconnecting: (info) => … }');
+  for (const [event, listener] of Object.entries(on)) {
+    if (!Object.prototype.hasOwnProperty.call(CLIENT_EVENTS, event)) {
+      throw new TypeError(`connect(options): on.${event} is not an event (known: ${Object.keys(CLIENT_EVENTS).join(', ')})`);
+    }
+    if (listener !== undefined && typeof listener !== 'function') throw new TypeError(`connect(options): on.${event} must be a function`);
+  }
 }
 
 function positiveMs(value: number | undefined, fallback: number, name: string): number {

@@ -2,7 +2,7 @@
  * What both entries (browser and Node) export besides `connect`: the client type, errors,
  * the reconnection policy and the OnlyFans event types.
  */
-export { OfgwClient, type ClientEvents, type ClientOptions, type ClientState, type CloseInfo, type ReconnectingInfo, type RelayedMessage } from './client.js';
+export { OfgwClient, type ClientEvents, type ClientListeners, type ClientOptions, type ClientState, type CloseInfo, type ReconnectingInfo, type RelayedMessage } from './client.js';
 export {
   GATEWAY_ERRORS,
   isGatewayErrorCode,

@@ -5,6 +5,7 @@
  */
 import WebSocket from 'ws';
 import { onePositional, parse, required, UsageError } from '../args.js';
+import { gatewayUrl } from '../urls.js';
 
 export async function connectCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -14,7 +15,7 @@ export async function connectCommand(argv: string[]): Promise<number> {
   );
   const modelId = onePositional(positionals, 'MODEL_ID', 'connect');
   const apiKey = required(values['api-key'] ?? process.env.OFGW_API_KEY, '--api-key (or OFGW_API_KEY)', 'connect');
-  const base = values.url ?? process.env.OFGW_URL ?? 'ws://127.0.0.1:8080';
+  const base = gatewayUrl(values.url, 'connect');
   const count = values.count === undefined ? Infinity : Number(values.count);
   if (values.count !== undefined && (!Number.isInteger(count) || count < 1)) {
     throw new UsageError(`connect: --count must be a positive integer (got "${values.count}")`);
@@ -27,12 +28,7 @@ export async function connectCommand(argv: string[]): Promise<number> {
       throw new UsageError(`connect: --send must be JSON (got ${JSON.stringify(s.slice(0, 40))})`);
     }
   }
-  let url: URL;
-  try {
-    url = new URL(`/api/models/${encodeURIComponent(modelId)}/ws`, base);
-  } catch {
-    throw new UsageError(`connect: --url must be a ws:// or wss:// base URL (got "${base}")`);
-  }
+  const url = new URL(`/api/models/${encodeURIComponent(modelId)}/ws`, base);
 
   return new Promise((resolve) => {
     const socket = new WebSocket(url, { headers: { 'X-API-Key': apiKey }, perMessageDeflate: false });

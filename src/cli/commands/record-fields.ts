@@ -3,6 +3,9 @@
  * output columns and small argument helpers, so both speak the same interface.
  */
 import { readFileSync } from 'node:fs';
+import { SETTINGS } from '../../config.js';
+import { describeIssues } from '../../input-issues.js';
+import { StoreError, type OpenStoreOptions } from '../../store/index.js';
 import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MAX_GRACE_SECONDS, type AuditQuery, type ModelEvent } from '../../store/types.js';
 import { isoDate } from '../../store/validation.js';
 import { UsageError, type OptionSpec } from '../args.js';
@@ -14,11 +17,39 @@ export interface CommandResult {
 }
 
 /**
- * The store location, in the order `serve` reads the `db` setting: `--db`, OFGW_DB, then
- * DATABASE_URL (a postgres:// URL, as hosting platforms set it), then the default file.
+ * The store location and what gave it, in the order `serve` reads the `db` setting: `--db`,
+ * OFGW_DB, then DATABASE_URL (a postgres:// URL, as hosting platforms set it), then the default.
  */
-export function dbLocation(flag: string | undefined): string {
-  return flag ?? process.env.OFGW_DB ?? process.env.DATABASE_URL ?? './data/ofgw.db';
+export function storeLocation(flag: string | undefined): { location: string; from: string } {
+  if (flag !== undefined) return { location: flag, from: 'from --db' };
+  const { env, envAliases, default: fallback } = SETTINGS.db;
+  const variable = [env, ...envAliases].find((name) => process.env[name] !== undefined);
+  return variable === undefined ? { location: fallback, from: 'the default' } : { location: process.env[variable] as string, from: `from ${variable}` };
+}
+
+/**
+ * Opens the local store (see {@link storeLocation}) with `open` (openStore or openSecretsAdmin).
+ * Only a command that may create the store (`create`: org create, whose record is the first
+ * any store needs) makes one where there is none; the others fail with NOT_FOUND naming the
+ * location and where it came from, so a mistyped `--db` is not answered from a new, empty
+ * store, and nothing is created.
+ */
+export async function openLocal<T>(
+  flag: string | undefined,
+  open: (location: string, options: OpenStoreOptions) => Promise<T>,
+  options: OpenStoreOptions & { create: boolean },
+): Promise<T> {
+  const { location, from } = storeLocation(flag);
+  const { create, ...rest } = options;
+  try {
+    return await open(location, { ...rest, createIfMissing: create });
+  } catch (error) {
+    // Opening involves no record, so its NOT_FOUND is the missing store.
+    if (error instanceof StoreError && error.code === 'NOT_FOUND') {
+      throw new StoreError('NOT_FOUND', `${error.message} (${from}; start one with ofgw serve, or pass --db)`);
+    }
+    throw error;
+  }
 }
 
 export const MODEL_FIELDS = {
@@ -37,6 +68,29 @@ export const CREDENTIAL_FIELDS = {
   cookie: MODEL_FIELDS.cookie,
   proxy: MODEL_FIELDS.proxy,
 } as const satisfies OptionSpec;
+
+/** The flag that gives each store field, so a refused value is named as the user typed it. */
+const FIELD_FLAGS: Readonly<Record<string, string>> = {
+  name: '--name',
+  status: '--status',
+  plan: '--plan',
+  expiresAt: '--expires-at',
+  wsUrl: '--ws-url',
+  wsToken: '--ws-token',
+  userAgent: '--user-agent',
+  cookie: '--cookie',
+  proxyUrl: '--proxy',
+  limit: '--limit',
+  graceSeconds: '--grace',
+};
+
+/**
+ * A store (or management API) refusal in the CLI's words: each field it names by its flag,
+ * `--expires-at must be in the future` rather than `expiresAt must be in the future`.
+ */
+export function inFlags(error: StoreError): string {
+  return error.issues.length === 0 ? error.message : describeIssues(error.issues, (field) => FIELD_FLAGS[field] ?? (field || 'input'));
+}
 
 export const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'wsUrl', 'hasWsToken', 'updatedAt'];
 export const EVENT_COLUMNS = ['seq', 'at', 'kind', 'reason'];

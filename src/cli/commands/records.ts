@@ -5,6 +5,7 @@
  * `--url` they go through a running gateway's management API instead (remote.ts).
  */
 import { openStore } from '../../store/index.js';
+import { notFound, requireId } from '../../store/validation.js';
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../../store/types.js';
 import type { ModelEvent, ModelPatch, Store } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
@@ -14,7 +15,6 @@ import {
   AUDIT_OPTIONS,
   auditFilters,
   CREDENTIAL_FIELDS,
-  dbLocation,
   eventLimit,
   eventLines,
   EVENT_COLUMNS,
@@ -22,6 +22,7 @@ import {
   KEY_COLUMNS,
   MODEL_COLUMNS,
   MODEL_FIELDS,
+  openLocal,
   SHOWN_EVENTS,
   secretArg,
   type CommandResult,
@@ -30,9 +31,13 @@ import { withRemote } from './remote.js';
 
 type Handler = (argv: string[]) => Promise<CommandResult>;
 
-/** Runs `fn` on the local store as the `cli` actor, so its changes are in the audit trail. */
-async function withStore<T>(db: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(dbLocation(db));
+/**
+ * Runs `fn` on the store `--db` names, as the `cli` actor, so its changes are in the audit
+ * trail. Only `create: true` (org create) may create the store; every other command refers to
+ * records a new store cannot hold, so it says none is there.
+ */
+async function withStore<T>(db: string | undefined, fn: (store: Store) => Promise<T>, { create = false } = {}): Promise<T> {
+  const store = await openLocal(db, openStore, { create });
   try {
     return await fn(store.as(localActor()));
   } finally {
@@ -59,13 +64,27 @@ function credentialPatch(values: { [K in keyof typeof CREDENTIAL_FIELDS]?: strin
 
 const isEmptyPatch = (patch: ModelPatch): boolean => Object.values(patch).every((v) => v === undefined);
 
+/**
+ * `found`, or the store's own NOT_FOUND for `id` (exit 1, as the management API answers 404):
+ * a well-formed id is named, a malformed one is not echoed (it may be a pasted key).
+ */
+function orNotFound<T>(found: T | undefined, what: string, id: string): T {
+  if (found === undefined) throw notFound(what, requireId(what, id));
+  return found;
+}
+
+/** A listing filtered by organization refuses an unknown one, as the management API does. */
+async function requireOrganization(store: Store, id: string): Promise<void> {
+  orNotFound(await store.getOrganization(id), 'organization', id);
+}
+
 const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
   org: {
     async create(argv) {
       const { values, positionals } = parse(argv, { name: { type: 'string' } }, 'org create');
       noPositionals(positionals, 'org create');
       const name = required(values.name, '--name', 'org create');
-      return { result: await withStore(values.db, (s) => s.createOrganization({ name })) };
+      return { result: await withStore(values.db, (s) => s.createOrganization({ name }), { create: true }) };
     },
     async list(argv) {
       const { values, positionals } = parse(argv, {}, 'org list');
@@ -102,7 +121,7 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       noPositionals(positionals, 'subscription show');
       const org = required(values.org, '--org', 'subscription show');
       const result = await withStore(values.db, async (s) => {
-        if (!(await s.getOrganization(org))) throw new UsageError(`subscription show: organization ${org} not found`);
+        await requireOrganization(s, org);
         return (await s.getSubscription(org)) ?? { orgId: org, status: 'none', plan: null };
       });
       return { result: result };
@@ -121,7 +140,11 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       const { values, positionals } = parse(argv, { org: { type: 'string' } }, 'key list');
       noPositionals(positionals, 'key list');
       const org = required(values.org, '--org', 'key list');
-      return { result: (await withStore(values.db, (s) => s.listApiKeys(org))), columns: KEY_COLUMNS };
+      const keys = await withStore(values.db, async (s) => {
+        await requireOrganization(s, org);
+        return s.listApiKeys(org);
+      });
+      return { result: keys, columns: KEY_COLUMNS };
     },
     async revoke(argv) {
       const { values, positionals } = parse(argv, {}, 'key revoke');
@@ -158,16 +181,20 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
     async list(argv) {
       const { values, positionals } = parse(argv, { org: { type: 'string' } }, 'model list');
       noPositionals(positionals, 'model list');
-      return { result: (await withStore(values.db, (s) => s.listModels(values.org))), columns: MODEL_COLUMNS };
+      const org = values.org;
+      const models = await withStore(values.db, async (s) => {
+        if (org !== undefined) await requireOrganization(s, org);
+        return s.listModels(org);
+      });
+      return { result: models, columns: MODEL_COLUMNS };
     },
     async show(argv) {
       const { values, positionals } = parse(argv, {}, 'model show');
       const id = onePositional(positionals, 'MODEL_ID', 'model show');
       const shown = await withStore(values.db, async (s) => {
-        const model = await s.getModel(id);
-        return model && { ...model, events: await s.listModelEvents(model.id, SHOWN_EVENTS) };
+        const model = orNotFound(await s.getModel(id), 'model', id);
+        return { ...model, events: await s.listModelEvents(model.id, SHOWN_EVENTS) };
       });
-      if (!shown) throw new UsageError(`model show: model ${id} not found`);
       return { result: values.json ? shown : { ...shown, events: eventLines(shown.events) } };
     },
     async events(argv) {
@@ -177,7 +204,7 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       const events = await withStore(values.db, async (s) => {
         const found = await s.listModelEvents(id, limit);
         // The trail outlives the model, so only "no events and no model" is unknown.
-        if (found.length === 0 && !(await s.getModel(id))) throw new UsageError(`model events: model ${id} not found`);
+        if (found.length === 0) orNotFound(await s.getModel(id), 'model', id);
         return found;
       });
       return { result: events, columns: EVENT_COLUMNS };
@@ -226,5 +253,5 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
   },
 };
 
-/** The record commands; with `--url` (or OFGW_URL) they drive a remote gateway instead (see remote.ts). */
+/** The record commands; with `--url` (or OFGW_ADMIN_URL) they drive a remote gateway instead (see remote.ts). */
 export const COMMANDS = withRemote(LOCAL_COMMANDS);

@@ -1,15 +1,17 @@
 /**
  * Remote mode of `ofgw org|subscription|key|model …`: with `--url http://HOST:PORT` (or
- * OFGW_URL), the commands drive a running gateway's management API instead of opening a
+ * OFGW_ADMIN_URL, see ../urls.ts), the commands drive a running gateway's management API instead of opening a
  * store, printing the same shapes and exiting with the same codes (1 for a refused
  * operation, with the API's message; 2 for bad usage). The admin token comes from
  * OFGW_ADMIN_TOKEN only: a flag would show it in `ps`.
  */
+import type { InputIssue } from '../../input-issues.js';
 import { StoreError, type StoreErrorCode } from '../../store/errors.js';
 import { SUBSCRIPTION_STATUSES, type ModelEvent, type SubscriptionStatus } from '../../store/types.js';
 import { noPositionals, onePositional, parse, required, UsageError, type OptionSpec } from '../args.js';
 import { CLIENT_HEADER, OPERATOR_HEADER } from '../../admin/actor.js';
 import { operatorName } from '../operator.js';
+import { adminUrl, wantsAdminUrl } from '../urls.js';
 import { packageVersion } from '../version.js';
 import {
   AUDIT_COLUMNS,
@@ -33,22 +35,11 @@ type Handler = (argv: string[]) => Promise<CommandResult>;
 type Groups = Record<string, Record<string, Handler>>;
 
 const URL_OPTION = { url: { type: 'string' } } as const satisfies OptionSpec;
-/** The API shares the relay's port, so the ws:// URL `ofgw connect` uses works too. */
-const HTTP_SCHEMES: Record<string, string> = { 'http:': 'http:', 'https:': 'https:', 'ws:': 'http:', 'wss:': 'https:' };
 const STORE_CODES: readonly string[] = ['NOT_FOUND', 'INVALID_INPUT', 'CONFLICT'] satisfies StoreErrorCode[];
 
 /**
- * True when the command should go to a remote gateway: `--url` given, or OFGW_URL set and
- * no `--db` asking for a local store.
- */
-function wantsRemote(argv: string[]): boolean {
-  if (argv.some((a) => a === '--url' || a.startsWith('--url='))) return true;
-  const local = argv.some((a) => a === '--db' || a.startsWith('--db='));
-  return !local && (process.env.OFGW_URL ?? '') !== '';
-}
-
-/**
- * The record commands with remote mode: each runs remotely when {@link wantsRemote}, else
+ * The record commands with remote mode: each runs remotely when `--url` or OFGW_ADMIN_URL asks
+ * for it (and no `--db` for a local store, see {@link wantsAdminUrl}), else
  * locally. A subcommand only one side has explains which mode it needs.
  */
 export function withRemote(local: Groups): Groups {
@@ -57,9 +48,9 @@ export function withRemote(local: Groups): Groups {
     const handlers: Record<string, Handler> = {};
     for (const sub of new Set([...Object.keys(local[group] ?? {}), ...Object.keys(REMOTE[group] ?? {})])) {
       handlers[sub] = (argv) => {
-        const handler = wantsRemote(argv) ? REMOTE[group]?.[sub] : local[group]?.[sub];
+        const handler = wantsAdminUrl(argv) ? REMOTE[group]?.[sub] : local[group]?.[sub];
         if (!handler) {
-          throw new UsageError(wantsRemote(argv) ? `${group} ${sub}: not available with --url` : `${group} ${sub}: needs --url (a running gateway's management API)`);
+          throw new UsageError(wantsAdminUrl(argv) ? `${group} ${sub}: not available with --url` : `${group} ${sub}: needs --url (a running gateway's management API)`);
         }
         return handler(argv);
       };
@@ -75,18 +66,10 @@ class AdminClient {
   private readonly token: string;
 
   constructor(url: string | undefined, command: string) {
-    const given = url ?? process.env.OFGW_URL ?? '';
-    let parsed: URL;
-    try {
-      parsed = new URL(given);
-    } catch {
-      throw new UsageError(`${command}: --url must be an http:// or https:// URL (got "${given}")`);
-    }
-    const scheme = HTTP_SCHEMES[parsed.protocol];
-    if (!scheme) throw new UsageError(`${command}: --url must be an http:// or https:// URL (got "${given}")`);
+    const base = adminUrl(url, command);
     const token = process.env.OFGW_ADMIN_TOKEN ?? '';
     if (token === '') throw new UsageError(`${command}: remote mode needs the admin token in OFGW_ADMIN_TOKEN (never a flag: ps would show it)`);
-    this.base = `${scheme}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}/admin/v1`;
+    this.base = `${base}/admin/v1`;
     this.token = token;
   }
 
@@ -118,11 +101,19 @@ class AdminClient {
       throw new Error(`${this.base}${path} answered ${res.status} without JSON: is --url a gateway?`);
     }
     if (res.ok) return parsed as T;
-    const { error, code } = (parsed ?? {}) as { error?: unknown; code?: unknown };
+    const { error, code, issues } = (parsed ?? {}) as { error?: unknown; code?: unknown; issues?: unknown };
     const message = typeof error === 'string' ? error : `HTTP ${res.status}`;
-    if (typeof code === 'string' && STORE_CODES.includes(code)) throw new StoreError(code as StoreErrorCode, message);
+    if (typeof code === 'string' && STORE_CODES.includes(code)) throw new StoreError(code as StoreErrorCode, message, inputIssuesOf(issues));
     throw new Error(typeof code === 'string' ? `${message} (${code})` : message);
   }
+}
+
+/** The API's `issues` (INVALID_INPUT), so the CLI names the flags as it does locally; none if malformed. */
+function inputIssuesOf(value: unknown): InputIssue[] {
+  if (!Array.isArray(value)) return [];
+  const issues = (value as unknown[]).map((i) => (i ?? {}) as Partial<Record<keyof InputIssue, unknown>>);
+  if (!issues.every((i) => typeof i.field === 'string' && typeof i.rule === 'string')) return [];
+  return issues.map((i) => ({ field: i.field as string, rule: i.rule as string }));
 }
 
 /** Parses the command's options plus `--url`, and connects. */
@@ -243,8 +234,9 @@ const REMOTE: Groups = {
     async list(argv) {
       const { values, positionals, api } = remote(argv, { org: { type: 'string' } }, 'model list');
       noPositionals(positionals, 'model list');
-      const query = values.org === undefined ? '' : `?orgId=${encodeURIComponent(values.org)}`;
-      return { result: (await api.call<Model[]>('GET', `/models${query}`)).map(storeShape), columns: MODEL_COLUMNS };
+      // The organization's own listing answers 404 for an unknown one, as the local command does.
+      const path = values.org === undefined ? '/models' : `/organizations/${id(values.org)}/models`;
+      return { result: (await api.call<Model[]>('GET', path)).map(storeShape), columns: MODEL_COLUMNS };
     },
     async show(argv) {
       const { values, positionals, api } = remote(argv, {}, 'model show');

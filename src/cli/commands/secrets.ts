@@ -7,14 +7,15 @@
 import { openSecretsAdmin, SecretsError, type KeyUsage, type SecretsAdmin, type SecretsStatus } from '../../store/index.js';
 import { noPositionals, parse, UsageError, type OptionSpec } from '../args.js';
 import { printResult } from '../output.js';
-import { dbLocation, type CommandResult } from './record-fields.js';
+import { openLocal, type CommandResult } from './record-fields.js';
 
 type Handler = (argv: string[]) => Promise<CommandResult>;
 
 const KEY_OPTIONS = { 'key-file': { type: 'string' } } as const satisfies OptionSpec;
 
 async function withAdmin<T>(values: { db?: string; 'key-file'?: string }, fn: (admin: SecretsAdmin) => Promise<T>): Promise<T> {
-  const admin = await openSecretsAdmin(dbLocation(values.db), { masterKeyFile: values['key-file'] });
+  // Keys of a store that is not there are nothing to show, rotate or prune: never create one.
+  const admin = await openLocal(values.db, openSecretsAdmin, { masterKeyFile: values['key-file'], create: false });
   try {
     return await fn(admin);
   } finally {
