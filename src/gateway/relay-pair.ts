@@ -19,7 +19,7 @@ import { connectUpstream, type UpstreamTarget, type UpstreamAttempt, type Upstre
 import { RefreshError } from '../upstream/credential-refresh.js';
 import { CONNECTED_REPLY_MAX_BYTES, isConnectedReply } from '../upstream/replies.js';
 import { admitConnection, type Admission, type ConnectionRequest } from './admission.js';
-import { BAD_GATEWAY, clientCloseCodeFor, upstreamCloseCodeFor } from './close-codes.js';
+import { BAD_GATEWAY, clientCloseCodeFor, upstreamCloseCodeFor } from '../wire/close-codes.js';
 import { relayFinished, relayOpened } from './diagnostics.js';
 import type { ConnectionLimits } from './limits/connection-limits.js';
 import type { UpstreamHealth } from './upstream-health.js';

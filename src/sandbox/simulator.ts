@@ -20,7 +20,7 @@ import { createServer as createTlsServer } from 'node:https';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { isSendableCloseCode } from '../gateway/close-codes.js';
+import { isSendableCloseCode } from '../wire/close-codes.js';
 import { createControlHandler } from './control-api.js';
 import { counters } from './events.js';
 import { FaultStore, parseFault, type ScopedFault } from './faults.js';

@@ -15,7 +15,7 @@
  */
 import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
-import { fitCloseReason, isSendableCloseCode } from '../gateway/close-codes.js';
+import { fitCloseReason, isSendableCloseCode } from './close-codes.js';
 import { closePayload, encodeFrame, Opcode, SERVER_PING, unmaskRange } from './frames.js';
 
 export interface LegLimits {
