@@ -20,7 +20,9 @@ import { ChangeWatcher } from './change-watcher.js';
 import { ConnectionLimits } from './limits/connection-limits.js';
 import { startHeartbeat } from './heartbeat.js';
 import { rejectHandshake, rejectUpgrade, sendJsonError } from './http-responses.js';
-import { RelayPair, type RelayContext } from './relay-pair.js';
+import { ClientConnection, type ConnectionContext } from './client-connection.js';
+import type { ClientLink, LinkHost } from './client-link.js';
+import { RelayLink, type RelayLinkContext } from './relay-link.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { IGNORING_OWNER, Leg, type LegLimits } from '../wire/leg.js';
 import { RelayRegistry } from './relay-registry.js';
@@ -61,7 +63,8 @@ export class Gateway {
   private readonly server: http.Server;
   private readonly clientLimits: LegLimits;
   private readonly watcher: ChangeWatcher;
-  private readonly relayContext: RelayContext;
+  private readonly connectionContext: ConnectionContext;
+  private readonly relayLinkContext: RelayLinkContext;
   private stopHeartbeat: (() => void) | undefined;
   private draining = false;
   private closing: Promise<void> | undefined;
@@ -70,7 +73,7 @@ export class Gateway {
   /** Set by listen() when `redis` is configured. */
   private coordinator: RedisCoordinator | undefined;
   /** Relays holding a cluster-wide slot (released when they finish). */
-  private readonly slots = new Set<RelayPair>();
+  private readonly slots = new Set<ClientConnection>();
   /** This node's id in the cluster view, in relay listings and in Redis. */
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private readonly startedAt = new Date().toISOString();
@@ -111,29 +114,32 @@ export class Gateway {
           store,
         })
       : undefined;
-    this.relayContext = {
+    const health = new UpstreamHealth(store, logger, refresher);
+    const upstreamLimits = {
+      ca: upstreamTrust(config.upstreamCaFile),
+      connectTimeoutMs: config.upstreamConnectTimeoutMs,
+      authTimeoutMs: config.upstreamAuthTimeoutMs,
+      maxPayload: config.upstreamMaxMessageBytes,
+      maxFragments: config.maxFragments,
+      maxBufferedChunks: config.maxBufferedChunks,
+      closeTimeoutMs: config.closeTimeoutMs,
+      lowWaterBytes: config.lowWaterBytes,
+      maxBufferedBytes: config.hardCapBytes,
+    };
+    this.relayLinkContext = { health, upstreamLimits, limits: config };
+    this.connectionContext = {
       store,
-      health: new UpstreamHealth(store, logger, refresher),
+      health,
       logger,
       limits: config,
-      upstreamLimits: {
-        ca: upstreamTrust(config.upstreamCaFile),
-        connectTimeoutMs: config.upstreamConnectTimeoutMs,
-        authTimeoutMs: config.upstreamAuthTimeoutMs,
-        maxPayload: config.upstreamMaxMessageBytes,
-        maxFragments: config.maxFragments,
-        maxBufferedChunks: config.maxBufferedChunks,
-        closeTimeoutMs: config.closeTimeoutMs,
-        lowWaterBytes: config.lowWaterBytes,
-        maxBufferedBytes: config.hardCapBytes,
-      },
       admissionLimits: this.limits,
       messageRate: (plan) => {
         const limits = planLimits(config, plan);
         return { perSecond: limits.messagesPerSecond, burst: limits.messageBurst };
       },
-      onAdmitted: (pair) => this.admitted(pair),
-      onFinished: (pair) => this.onRelayFinished(pair),
+      onAdmitted: (conn) => this.admitted(conn),
+      createLink: (host) => this.createLink(host),
+      onFinished: (conn) => this.onRelayFinished(conn),
     };
     this.routes = routes?.(this) ?? [];
   }
@@ -280,7 +286,12 @@ export class Gateway {
    * meanwhile finds the relay; a refusal un-indexes it.
    * @throws {CoordinationError} when Redis cannot be asked.
    */
-  private async admitted(pair: RelayPair): Promise<GatewayError | undefined> {
+  /** The upstream side of an admitted connection: its own OnlyFans socket, or the model's session. */
+  private createLink(host: LinkHost): ClientLink {
+    return new RelayLink(host as ClientConnection, this.relayLinkContext);
+  }
+
+  private async admitted(pair: ClientConnection): Promise<GatewayError | undefined> {
     const a = pair.admission as Admission;
     const overLimit = this.limits.checkConcurrency(this.registry, a.orgId, a.modelId, a.plan);
     if (overLimit) return overLimit;
@@ -385,13 +396,13 @@ export class Gateway {
     }
     socket.write(accepted);
     const client = new Leg(socket as Socket, true, this.clientLimits, IGNORING_OWNER);
-    const pair = new RelayPair(client, this.relayContext);
-    this.registry.track(pair);
+    const conn = new ClientConnection(client, this.connectionContext);
+    this.registry.track(conn);
     if (head.length > 0) client.receive(head);
-    void pair.start(request, this.watcher.seq);
+    void conn.start(request, this.watcher.seq, q === -1 ? '' : url.slice(q + 1));
   }
 
-  private onRelayFinished(pair: RelayPair): void {
+  private onRelayFinished(pair: ClientConnection): void {
     this.registry.untrack(pair);
     if (this.slots.delete(pair)) {
       const a = pair.admission as Admission;

@@ -15,7 +15,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Gateway, HttpRoute } from '../gateway/server.js';
-import type { RelayPair, RelayTraffic } from '../gateway/relay-pair.js';
+import type { ClientConnection, RelayTraffic } from '../gateway/client-connection.js';
 import { relayFinished, relayOpened } from '../gateway/diagnostics.js';
 import { startEventLoopLag } from './event-loop.js';
 import { closeCodeLabel, outcomeLabel } from './labels.js';
@@ -155,15 +155,15 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
   const stopLag = startEventLoopLag(registry);
 
   // The channels are process-wide: count only this gateway's relays.
-  const ours = (pair: RelayPair): boolean => gateway.registry.all.has(pair);
+  const ours = (pair: ClientConnection): boolean => gateway.registry.all.has(pair);
   const onOpened = (message: unknown): void => {
-    const pair = message as RelayPair;
+    const pair = message as ClientConnection;
     if (pair.openedAt === undefined || !ours(pair)) return;
     confirmSeconds.observe((pair.openedAt - pair.startedAt) / 1000);
     if (pair.upstreamStartedAt !== undefined) upstreamConnectSeconds.observe((pair.openedAt - pair.upstreamStartedAt) / 1000);
   };
   const onFinished = (message: unknown): void => {
-    const pair = message as RelayPair;
+    const pair = message as ClientConnection;
     if (!ours(pair)) return;
     addTraffic(finished, pair.traffic);
     attempts.inc({ outcome: outcomeLabel(pair.outcome) });
@@ -199,7 +199,7 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
 }
 
 /** A partition of the tracked relays using only the pair's public fields. */
-function stateOf(pair: RelayPair): 'open' | 'connecting' | 'closing' {
+function stateOf(pair: ClientConnection): 'open' | 'connecting' | 'closing' {
   if (pair.isOpen) return 'open';
   return pair.openedAt === undefined ? 'connecting' : 'closing';
 }

@@ -175,6 +175,11 @@ export class Leg {
     if (!this.closeSent) this.send(encodeFrame(Opcode.Text, Buffer.from(text), !this.server));
   }
 
+  /** A whole message the gateway sends from a payload (a logged event, replayed or live). */
+  sendMessage(payload: Buffer, binary: boolean): void {
+    if (!this.closeSent) this.send(encodeFrame(binary ? Opcode.Binary : Opcode.Text, payload, !this.server));
+  }
+
   /**
    * A heartbeat ping. Until it has left the queue, no pong can be its answer: a peer that does
    * not read cannot have seen it, so pongs it sends meanwhile (RFC 6455 allows unsolicited
