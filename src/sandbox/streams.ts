@@ -49,6 +49,8 @@ export const DELIVERED_RANGES_LIMIT = 1000;
 const MAX_STREAM_USERS = 1000;
 // Fast streams send several events per tick rather than scheduling a timer per millisecond.
 const MIN_TICK_MS = 10;
+// Very slow rates still tick once a minute: a longer delay would overflow Node's timer range.
+const MAX_TICK_MS = 60_000;
 // Stream message ids sit above the generator's 9.0e12–9.5e12 range, so the two never collide.
 const MESSAGE_ID_BASE = 9_500_000_000_000;
 
@@ -100,7 +102,7 @@ export class NumberedStreams {
     stream.perSecond = perSecond;
     stream.count = count;
     stream.sent = 0;
-    const tickMs = Math.max(1000 / perSecond, MIN_TICK_MS);
+    const tickMs = Math.min(Math.max(1000 / perSecond, MIN_TICK_MS), MAX_TICK_MS);
     // After a stalled event loop the backlog is dropped, not sent in one burst.
     const burst = Math.ceil((perSecond * tickMs) / 1000) * 2;
     const startedAt = performance.now();
