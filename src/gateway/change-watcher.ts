@@ -27,6 +27,8 @@ export class ChangeWatcher {
   /** The last audit-trail event logged per model; only events from this run are logged. */
   private readonly loggedModelEvents = new Map<string, number>();
   private readonly startedAt = new Date().toISOString();
+  /** Told of every model change (session mode starts, stops or refreshes the model's session). */
+  onModelChange: ((modelId: string) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -150,11 +152,17 @@ export class ChangeWatcher {
       }
       case 'model': {
         await this.logModelEvents(change.entityId);
+        this.onModelChange?.(change.entityId);
         const pairs = this.registry.forModel(change.entityId);
         if (!pairs?.size) return;
         const model = await this.store.getModel(change.entityId);
         if (!model) closeAll(pairs, 'MODEL_NOT_FOUND', 'The model was removed');
         else if (model.status !== 'connected') closeAll(pairs, 'MODEL_NOT_CONNECTED', 'The model was disconnected');
+        else {
+          // Switched between relay and session: its connections reconnect into the new mode.
+          const delivery = (model as { delivery?: string }).delivery ?? 'relay';
+          for (const pair of [...pairs]) if (pair.admission && pair.admission.delivery !== delivery) pair.deliveryChanged(delivery);
+        }
         return;
       }
       case 'organization': {

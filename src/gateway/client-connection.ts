@@ -287,6 +287,18 @@ export class ClientConnection implements LegOwner, LinkHost {
     this.link?.close(1000, '');
   }
 
+  /**
+   * The model switched between relay and session mode: 1012 (reconnect), so the client comes
+   * back into the new mode — a relay's own socket closes, keeping one socket per session model.
+   */
+  deliveryChanged(delivery: string): void {
+    if (this.state >= State.Closing) return;
+    this.outcome = 'DELIVERY_CHANGED';
+    this.beginClosing();
+    this.client.close(1012, `the model's delivery mode changed to ${delivery}: reconnect`);
+    this.link?.close(1000, '');
+  }
+
   /** Last resort when a close handshake does not finish in time. */
   destroy(): void {
     this.client.terminate();

@@ -23,6 +23,8 @@ import { rejectHandshake, rejectUpgrade, sendJsonError } from './http-responses.
 import { ClientConnection, type ConnectionContext } from './client-connection.js';
 import type { ClientLink, LinkHost } from './client-link.js';
 import { RelayLink, type RelayLinkContext } from './relay-link.js';
+import { SessionLink } from './session-link.js';
+import { GatewaySessions, type SessionStats } from './sessions.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { IGNORING_OWNER, Leg, type LegLimits } from '../wire/leg.js';
 import { RelayRegistry } from './relay-registry.js';
@@ -76,6 +78,8 @@ export class Gateway {
   private readonly slots = new Set<ClientConnection>();
   /** This node's id in the cluster view, in relay listings and in Redis. */
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  /** Session mode: the sessions this node holds and the feeds of its attached clients. */
+  private readonly sessions: GatewaySessions;
   private readonly startedAt = new Date().toISOString();
 
   constructor({ config, store, logger, routes, version }: GatewayOptions) {
@@ -127,6 +131,8 @@ export class Gateway {
       maxBufferedBytes: config.hardCapBytes,
     };
     this.relayLinkContext = { health, upstreamLimits, limits: config };
+    this.sessions = new GatewaySessions({ config, store: this.store, logger, health, upstreamLimits, nodeId: this.nodeId });
+    this.watcher.onModelChange = (modelId) => this.sessions.modelChanged(modelId);
     this.connectionContext = {
       store,
       health,
@@ -163,6 +169,7 @@ export class Gateway {
           logger: this.logger,
         });
       }
+      await this.sessions.start();
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
         this.server.listen(this.config.port, this.config.host, () => {
@@ -171,6 +178,7 @@ export class Gateway {
         });
       });
     } catch (err) {
+      await this.sessions.stop();
       await this.coordinator?.close();
       await this.watcher.stop();
       throw err;
@@ -273,10 +281,7 @@ export class Gateway {
   }
 
   private *heldSlots(): Iterable<HeldSlot> {
-    for (const pair of this.slots) {
-      const a = pair.admission;
-      if (a) yield { relayId: pair.id, orgId: a.orgId, modelId: a.modelId };
-    }
+    for (const pair of this.slots) if (pair.admission) yield slotOf(pair);
   }
 
   /**
@@ -288,28 +293,40 @@ export class Gateway {
    */
   /** The upstream side of an admitted connection: its own OnlyFans socket, or the model's session. */
   private createLink(host: LinkHost): ClientLink {
-    return new RelayLink(host as ClientConnection, this.relayLinkContext);
+    const conn = host as ClientConnection;
+    if (conn.admission?.delivery === 'session') return new SessionLink(conn, this.sessions);
+    return new RelayLink(conn, this.relayLinkContext);
+  }
+
+  /** Session mode, for metrics: sessions by state, clients, reconnects, events, deliveries. */
+  sessionStats(): SessionStats {
+    return this.sessions.stats();
+  }
+
+  /** Entries kept in the event log (all models). */
+  eventLogSize(): Promise<{ entries: number; bytes: number } | undefined> {
+    return this.sessions.logSize();
   }
 
   private async admitted(pair: ClientConnection): Promise<GatewayError | undefined> {
     const a = pair.admission as Admission;
-    const overLimit = this.limits.checkConcurrency(this.registry, a.orgId, a.modelId, a.plan);
+    const overLimit = this.limits.checkConcurrency(this.registry, a);
     if (overLimit) return overLimit;
     this.registry.index(pair);
     this.watcher.recheck(pair, pair.changeSeq);
     const coordinator = this.coordinator;
     if (!coordinator) return undefined;
-    const slot = { relayId: pair.id, orgId: a.orgId, modelId: a.modelId };
+    const slot = slotOf(pair);
     let refused: 'organization' | 'model' | undefined;
     try {
-      refused = await coordinator.acquire(slot, planLimits(this.config, a.plan).maxRelaysPerOrg, this.config.maxUpstreamSocketsPerModel);
+      refused = await coordinator.acquire(slot, planLimits(this.config, a.plan).maxRelaysPerOrg, this.limits.modelLimit(a));
     } catch (err) {
       this.registry.unindex(pair);
       throw err;
     }
     if (refused) {
       this.registry.unindex(pair);
-      return refused === 'organization' ? this.limits.orgLimitError(a.plan) : this.limits.modelLimitError();
+      return refused === 'organization' ? this.limits.orgLimitError(a.plan) : this.limits.modelLimitError(a);
     }
     // The client may have left while Redis answered: its finish found no slot to release.
     if (this.registry.all.has(pair)) this.slots.add(pair);
@@ -344,6 +361,9 @@ export class Gateway {
     await this.watcher.stop();
     try {
       await this.drainRelays();
+      // Each session's socket is closed before its lease is released, so a node taking it over
+      // never overlaps with this one.
+      await this.sessions.stop();
     } finally {
       // After the relays: their slots are released one by one, then the registration goes.
       await this.coordinator?.close();
@@ -404,10 +424,7 @@ export class Gateway {
 
   private onRelayFinished(pair: ClientConnection): void {
     this.registry.untrack(pair);
-    if (this.slots.delete(pair)) {
-      const a = pair.admission as Admission;
-      this.coordinator?.release({ relayId: pair.id, orgId: a.orgId, modelId: a.modelId });
-    }
+    if (this.slots.delete(pair)) this.coordinator?.release(slotOf(pair));
     if (this.registry.all.size === 0) this.drained?.();
     if (!this.logger.isLevelEnabled('info')) return;
     const now = Date.now();
@@ -424,6 +441,16 @@ export class Gateway {
       'relay closed',
     );
   }
+}
+
+/**
+ * A connection's cluster-wide slot. Session clients count in their own per-model hash: they share
+ * the model's one OnlyFans socket, so they are capped by maxSessionClientsPerModel, not by the
+ * model's socket limit.
+ */
+function slotOf(conn: ClientConnection): HeldSlot {
+  const a = conn.admission as Admission;
+  return { relayId: conn.id, orgId: a.orgId, modelId: a.delivery === 'session' ? `session-clients:${a.modelId}` : a.modelId };
 }
 
 /** The key from `X-API-Key`, else from the `api_key` query parameter (the header wins). */
