@@ -61,8 +61,6 @@ export class RedisOwnership implements Ownership {
   private readonly where: string;
 
   private constructor(opts: RedisOwnershipOptions, redis: Redis) {
-    if (opts.nodeId.includes(' ')) throw new Error(`node id "${opts.nodeId}" must not contain a space`);
-    if (safetyMarginMs(opts.ttlMs) >= opts.ttlMs) throw new Error(`nodeTtlMs ${opts.ttlMs} is too short for session leases (must be over 250 ms)`);
     this.nodeId = opts.nodeId;
     this.redis = redis;
     this.keys = sessionKeys(opts.prefix);
@@ -76,6 +74,9 @@ export class RedisOwnership implements Ownership {
    * @example const ownership = await RedisOwnership.start({ url, prefix: 'ofgw:', nodeId, ttlMs: 10_000 })
    */
   static async start(opts: RedisOwnershipOptions): Promise<RedisOwnership> {
+    // The lease's value is `<nodeId> <token>`.
+    if (opts.nodeId.includes(' ')) throw new Error(`node id "${opts.nodeId}" must not contain a space`);
+    if (safetyMarginMs(opts.ttlMs) >= opts.ttlMs) throw new Error(`nodeTtlMs ${opts.ttlMs} is too short for session leases (must be over 250 ms)`);
     const redis = new Redis(opts.url, {
       lazyConnect: true,
       connectTimeout: COMMAND_TIMEOUT_MS,
@@ -89,9 +90,8 @@ export class RedisOwnership implements Ownership {
     });
     // Errors surface on the commands; an unhandled 'error' event would end the process.
     redis.on('error', () => undefined);
-    let ownership: RedisOwnership;
+    const ownership = new RedisOwnership(opts, redis);
     try {
-      ownership = new RedisOwnership(opts, redis);
       await redis.connect();
     } catch (err) {
       redis.disconnect();
