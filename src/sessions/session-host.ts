@@ -236,7 +236,7 @@ export class SessionHost {
     this.sessions.set(modelId, held);
     this.counters.acquired++;
     this.armExpiry(held);
-    this.logger.info({ modelId, token: lease.token }, 'session lease acquired: session started');
+    this.logger.info({ modelId, fence: lease.token }, 'session lease acquired: session started');
   }
 
   private renewAll(): void {
@@ -305,7 +305,7 @@ export class SessionHost {
     } catch (err) {
       this.logger.error({ modelId, error: (err as Error).message }, 'session failed to abort');
     }
-    this.logger.warn({ modelId, token: held.lease.token, reason }, 'session aborted');
+    this.logger.warn({ modelId, fence: held.lease.token, reason }, 'session aborted');
     void this.giveBack(held.lease);
   }
 

@@ -274,6 +274,25 @@ describe('session host: the model list decides (one node)', () => {
     assert.deepEqual(host.held().sort(), list.map((m) => m.modelId).sort());
   });
 
+  it('modelChanged reaches the running session of that model only, and reconciles', async () => {
+    const ownership = new MemoryOwnership('node-a');
+    const changed: string[] = [];
+    let list: WantedSession[] = models(2);
+    const host = new SessionHost({
+      ownership,
+      start: (modelId) => ({ stop: async () => undefined, abort: () => undefined, modelChanged: () => changed.push(modelId) }),
+      logger,
+      renewEveryMs: 60_000,
+      wanted: () => list,
+    });
+    cleanups.push(() => host.stopAll());
+    await host.start();
+    list = [...list, { modelId: 'model-new', orgId: 'org-1' }];
+    await host.modelChanged('model-1');
+    assert.deepEqual(changed, ['model-1']);
+    assert.ok(host.held().includes('model-new'));
+  });
+
   it('a starter that throws gives the lease back', async () => {
     const ownership = new MemoryOwnership('node-a');
     const host = new SessionHost({
