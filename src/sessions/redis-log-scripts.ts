@@ -19,7 +19,7 @@ import type { EntryKind, LogEntry } from './types.js';
  * the age bound, so an idle model ages out without a sweep.
  */
 export const APPEND = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED the token is not the model''s current fence') end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED not the current fencing token') end
 local ids = {}
 for i = 5, #ARGV, 3 do
   ids[#ids + 1] = redis.call('XADD', KEYS[2], '*', 'kind', ARGV[i], 'binary', ARGV[i + 1], 'data', ARGV[i + 2])
