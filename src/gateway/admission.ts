@@ -4,7 +4,7 @@
  * catalog code; an answer never reveals what exists outside the caller's organization.
  */
 import { GatewayError } from '../errors.js';
-import { TOUCH_INTERVAL_MS, type ApiKeyRecord, type ModelCredentials, type Store } from '../store/types.js';
+import { TOUCH_INTERVAL_MS, type ApiKeyRecord, type DeliveryMode, type ModelCredentials, type Store } from '../store/types.js';
 import type { UpstreamTarget } from '../upstream/connector.js';
 import { RefreshError, type RefreshReason } from '../upstream/credential-refresh.js';
 import type { ConnectionLimits } from './limits/connection-limits.js';
@@ -34,7 +34,7 @@ export interface Admission {
   /** The subscription's plan name, which selects the plan's limits. */
   plan: string | null;
   /** relay: the connection opens its own OnlyFans socket; session: it attaches to the model's shared one. */
-  delivery: 'relay' | 'session';
+  delivery: DeliveryMode;
   /** The credentials for a relay's own socket; always null in session mode (the session reads its own). */
   target: UpstreamTarget | null;
 }
@@ -76,7 +76,7 @@ export async function admitConnection(
 
   if (model.status !== 'connected') throw new GatewayError('MODEL_NOT_CONNECTED');
 
-  const delivery = (model as { delivery?: 'relay' | 'session' }).delivery ?? 'relay';
+  const delivery = model.delivery;
   const credentials = await store.getModelCredentials(model.id);
   let target = usableTarget(credentials, now);
   if (delivery === 'session') {

@@ -160,7 +160,7 @@ export class ChangeWatcher {
         else if (model.status !== 'connected') closeAll(pairs, 'MODEL_NOT_CONNECTED', 'The model was disconnected');
         else {
           // Switched between relay and session: its connections reconnect into the new mode.
-          const delivery = (model as { delivery?: string }).delivery ?? 'relay';
+          const delivery = model.delivery;
           for (const pair of [...pairs]) if (pair.admission && pair.admission.delivery !== delivery) pair.deliveryChanged(delivery);
         }
         return;
