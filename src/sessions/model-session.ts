@@ -165,6 +165,11 @@ export class ModelSession implements RunningSession, LegOwner {
     return this.eventCount;
   }
 
+  /** True while the upstream leg is not read because appends are behind (backpressure). */
+  get readingPaused(): boolean {
+    return this.paused;
+  }
+
   /** Writes a client's frame up the socket; false when no socket is open. */
   send(text: string): boolean {
     const leg = this.leg;

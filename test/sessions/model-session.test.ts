@@ -15,13 +15,13 @@ import { UpstreamHealth } from '../../src/gateway/upstream-health.js';
 import { createLogger } from '../../src/log.js';
 import { startSimulator, type OnlyFansSimulator } from '../../src/sandbox/index.js';
 import { MemoryEventLog } from '../../src/sessions/event-log-memory.js';
-import { ModelSession, type SessionSettings } from '../../src/sessions/model-session.js';
-import type { LogEntry, Retention } from '../../src/sessions/types.js';
+import { MAX_QUEUED_ENTRIES, ModelSession, type SessionSettings } from '../../src/sessions/model-session.js';
+import type { Fence, LogEntry, NewEntry, Retention } from '../../src/sessions/types.js';
 import { openStore } from '../../src/store/index.js';
 import { MODEL_EVENT_KINDS, type ModelEventKind, type Store } from '../../src/store/types.js';
 import { CredentialRefresher } from '../../src/upstream/credential-refresh.js';
 import type { UpstreamLimits } from '../../src/upstream/connector.js';
-import { LogCapture, waitFor } from '../helpers.js';
+import { LogCapture, startScriptedUpstream, waitFor } from '../helpers.js';
 
 const SETTINGS: SessionSettings = {
   sessionReconnectMinMs: 40,
@@ -132,13 +132,29 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A log whose appends wait while `held` (a slow store), to see the session's backpressure. */
+class HeldLog extends MemoryEventLog {
+  held = false;
+  private release: (() => void)[] = [];
+  override async append(fence: Fence, entries: readonly NewEntry[], retention: Retention): Promise<LogEntry[]> {
+    if (this.held) await new Promise<void>((resolve) => this.release.push(resolve));
+    return super.append(fence, entries, retention);
+  }
+  open(): void {
+    this.held = false;
+    for (const r of this.release.splice(0)) r();
+  }
+}
+
 /** A new model (own simulator user) and its session; `token` overrides the model's first token. */
-async function startSession(options: { settings?: Partial<SessionSettings>; token?: (userId: number) => string; refresh?: boolean; random?: () => number } = {}): Promise<Running> {
+async function startSession(
+  options: { settings?: Partial<SessionSettings>; token?: (userId: number) => string; refresh?: boolean; random?: () => number; log?: MemoryEventLog; wsUrl?: string } = {},
+): Promise<Running> {
   const userId = nextUser++;
-  const model = await store.createModel(orgId, { wsUrl: sim.wsUrl(), wsToken: options.token?.(userId) ?? sim.issueToken({ userId }) });
+  const model = await store.createModel(orgId, { wsUrl: options.wsUrl ?? sim.wsUrl(), wsToken: options.token?.(userId) ?? sim.issueToken({ userId }) });
   const rec = recording(store);
   const refresher = options.refresh ? new CredentialRefresher({ url: refreshUrl, secret: 'session-refresh-secret', timeoutMs: 1000, store }) : undefined;
-  const log = new MemoryEventLog();
+  const log = options.log ?? new MemoryEventLog();
   const seen: LogEntry[] = [];
   log.follow(model.id, { entries: (e) => seen.push(...e), lost() {} });
   const lost: string[] = [];
@@ -441,6 +457,34 @@ describe('ModelSession', () => {
     sim.push(a.userId, '{"late":1}');
     await a.session.stop('after abort');
     assert.equal(a.seen.length, count);
+  });
+
+  it('appends that fall behind pause reading the upstream, and nothing is dropped', async () => {
+    const log = new HeldLog();
+    const r = await startSession({ log });
+    await connected(r);
+    log.held = true;
+    const count = MAX_QUEUED_ENTRIES + 500;
+    for (let i = 0; i < count; i++) sim.push(r.userId, `{"n":${i}}`);
+    await waitFor(() => r.session.readingPaused, 5000, 'reading paused');
+    log.open();
+    await waitFor(() => r.seen.length === count + 1, 10_000, 'every event logged');
+    assert.equal(r.session.readingPaused, false);
+    assert.deepEqual(r.seen.slice(1).map((e) => e.data.toString()), Array.from({ length: count }, (_, i) => `{"n":${i}}`));
+    assert.equal(r.session.eventsAppended, count);
+  });
+
+  it('stop sends OnlyFans a 1000 close and waits for it', async () => {
+    const upstream = await startScriptedUpstream();
+    try {
+      const r = await startSession({ wsUrl: upstream.url });
+      await waitFor(() => r.statuses().length >= 1, 5000, 'connected');
+      await r.session.stop('operator');
+      await waitFor(() => upstream.closes.length > 0, 2000, 'the peer to see the close');
+      assert.deepEqual(upstream.closes, [{ code: 1000, reason: '' }]);
+    } finally {
+      await upstream.close();
+    }
   });
 
   it('no secret reaches a log line', () => {
