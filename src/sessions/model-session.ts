@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import type { GatewayConfig } from '../config.js';
 import type { UpstreamHealth } from '../gateway/upstream-health.js';
 import type { Logger } from '../log.js';
-import type { ModelCredentials, ModelEventKind, ModelRecord, Store } from '../store/types.js';
+import type { ModelCredentials, ModelRecord, Store } from '../store/types.js';
 import { connectUpstream, type UpstreamAttempt, type UpstreamConnectError, type UpstreamLimits, type UpstreamTarget } from '../upstream/connector.js';
 import { RefreshError, type RefreshReason } from '../upstream/credential-refresh.js';
 import { isConnectedReply } from '../upstream/replies.js';
@@ -602,8 +602,7 @@ export class ModelSession implements RunningSession, LegOwner {
   }
 
   private lifecycle(kind: LifecycleKind, reason: string): void {
-    // The session kinds are added to ModelEventKind with the webhook work; until then, cast.
-    this.options.store.recordModelEvent(this.modelId, kind as unknown as ModelEventKind, reason).catch((err: unknown) => {
+    this.options.store.recordModelEvent(this.modelId, kind, reason).catch((err: unknown) => {
       this.logger.error({ err, event: kind }, 'recording a model event failed');
     });
   }
