@@ -18,7 +18,7 @@ import type { Store } from '../store/types.js';
 import { admitConnection, type Admission, type ConnectionRequest } from './admission.js';
 import type { ClientLink, LinkHost } from './client-link.js';
 import { readDeliveryQuery, RAW_QUERY, type DeliveryQuery } from './delivery-query.js';
-import { relayFinished, relayOpened } from './diagnostics.js';
+import { relayFinished, relayOpened, type ObservedConnection, type RelayTraffic } from '../diagnostics.js';
 import type { ConnectionLimits } from './limits/connection-limits.js';
 import type { UpstreamHealth } from './upstream-health.js';
 
@@ -75,15 +75,9 @@ interface HeldMessage {
   size: number;
 }
 
-/** Counters reported when a connection finishes. */
-export interface RelayTraffic {
-  messagesToUpstream: number;
-  bytesToUpstream: number;
-  messagesToClient: number;
-  bytesToClient: number;
-}
+export type { RelayTraffic };
 
-export class ClientConnection implements LegOwner, LinkHost {
+export class ClientConnection implements LegOwner, LinkHost, ObservedConnection {
   readonly id = flatUuid();
   readonly client: Leg;
   readonly startedAt = Date.now();

@@ -35,8 +35,8 @@ import { relayView } from './relay-view.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
 
-/** Answers a plain HTTP request it recognises (returns true), or leaves it to the next one. */
-export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
+import type { HttpRoute } from '../http-route.js';
+export type { HttpRoute };
 
 export interface GatewayOptions {
   config: GatewayConfig;
