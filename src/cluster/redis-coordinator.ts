@@ -20,6 +20,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { ACQUIRE, RELEASE } from './scripts.js';
 import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from './types.js';
+import { redisWhere } from './redis-where.js';
 
 /** Waits for the other nodes' answers to a cluster request at most this long. */
 export const REQUEST_TIMEOUT_MS = 1000;
@@ -74,15 +75,6 @@ interface PendingRequest {
   done: () => void;
 }
 
-/** The Redis URL's host and port, for messages (never the password). */
-function redisWhere(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    return 'the configured address';
-  }
-}
 
 export class RedisCoordinator {
   readonly nodeId: string;

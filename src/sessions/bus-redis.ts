@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { addHandler, deliver, type Handler } from './bus-handlers.js';
 import { decodeCommand, decodeReply, encodeCommand, encodeReply } from './bus-messages.js';
-import { redisWhere } from './ownership-redis.js';
+import { redisWhere } from '../cluster/redis-where.js';
 import { sessionKeys, type SessionBus, type SessionCommand, type SessionReply } from './types.js';
 
 /** A single Redis command gives up after this. */

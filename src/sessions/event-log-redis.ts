@@ -23,6 +23,7 @@ import {
   type NewEntry,
   type Retention,
 } from './types.js';
+import { redisWhere } from '../cluster/redis-where.js';
 
 /** A command (an append included) gives up after this: an append must not hang a session. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 2000;
@@ -38,15 +39,6 @@ export interface RedisEventLogOptions {
   logger?: Logger;
 }
 
-/** The Redis URL's host and port, for messages (never the password). */
-function redisWhere(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    return 'the configured address';
-  }
-}
 
 const appendScript = new LogScript(APPEND);
 const readScript = new LogScript(READ);

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { ACQUIRE_LEASE, RELEASE_LEASE, RENEW_LEASE } from './ownership-scripts.js';
 import { sessionKeys, type Lease, type Ownership } from './types.js';
+import { redisWhere } from '../cluster/redis-where.js';
 
 /** A single Redis command gives up after this (as the cluster coordinator's do). */
 const COMMAND_TIMEOUT_MS = 1000;
@@ -43,15 +44,6 @@ export function safetyMarginMs(ttlMs: number): number {
   return Math.floor(ttlMs / 5) + 200;
 }
 
-/** The Redis URL's host and port, for messages (never the password). */
-export function redisWhere(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    return 'the configured address';
-  }
-}
 
 export class RedisOwnership implements Ownership {
   readonly nodeId: string;
