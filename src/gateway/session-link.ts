@@ -26,6 +26,8 @@ export interface SessionAccess {
   /** The acts a plan may send up a shared socket. */
   allowedActs(plan: string | null): readonly string[];
   limits: ConnectionSettings;
+  /** Why this node cannot serve session clients, if it cannot. */
+  readonly unavailable: string | undefined;
   /** A client attached or left (for the per-model client count and metrics). */
   attached(link: SessionLink, on: boolean): void;
 }
@@ -61,6 +63,14 @@ export class SessionLink implements ClientLink, FeedClient {
   }
 
   start(): void {
+    const unavailable = this.access.unavailable;
+    if (unavailable) {
+      this.ended = true;
+      // The whole reason is in this node's log; the close reason must fit 123 bytes.
+      this.host.close(1011, 'session mode needs redis when gateways share a store', 'SESSIONS_UNAVAILABLE');
+      this.host.linkClosed();
+      return;
+    }
     const modelId = this.modelId;
     const feed = this.access.feed(modelId);
     this.feedRef = feed;

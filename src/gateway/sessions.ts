@@ -19,7 +19,7 @@ import type { UpstreamLimits } from '../upstream/connector.js';
 import { ModelFeed } from '../delivery/model-feed.js';
 import { MemoryBus } from '../sessions/bus-memory.js';
 import { RedisBus } from '../sessions/bus-redis.js';
-import { SqliteEventLog } from '../sessions/event-log-sqlite.js';
+import { EventLogLockedError, SqliteEventLog } from '../sessions/event-log-sqlite.js';
 import { RedisEventLog } from '../sessions/event-log-redis.js';
 import { ModelSession } from '../sessions/model-session.js';
 import { MemoryOwnership } from '../sessions/ownership-memory.js';
@@ -81,6 +81,8 @@ export class GatewaySessions implements SessionAccess {
   private readonly clientsByModel = new Map<string, number>();
   private stopReplies: (() => void) | undefined;
   private clientCount = 0;
+  /** Why this node serves no session clients (another gateway holds the embedded log), if so. */
+  unavailable: string | undefined;
   private delivered = 0;
   /** Counters of sessions that ended, so totals do not go backwards. */
   private endedReconnects = 0;
@@ -99,7 +101,16 @@ export class GatewaySessions implements SessionAccess {
         this.ownership = await RedisOwnership.start({ url: config.redis, prefix: config.redisPrefix, nodeId, ttlMs: config.nodeTtlMs });
         this.bus = await RedisBus.start({ url: config.redis, prefix: config.redisPrefix, nodeId, onError: (err) => logger.warn({ err }, 'session bus error') });
       } else {
-        this.log = new SqliteEventLog({ path: eventLogPath(config), logger });
+        try {
+          this.log = new SqliteEventLog({ path: eventLogPath(config), logger });
+        } catch (err) {
+          if (!(err instanceof EventLogLockedError)) throw err;
+          // Several gateways on one store without Redis (allowed for relay mode): the first one
+          // runs the sessions; the others say so instead of running a second socket per model.
+          this.unavailable = 'session mode needs redis when several gateways share a store; this node leaves it to the gateway holding the event log';
+          logger.warn({ eventLog: eventLogPath(config) }, `the event log is held by another gateway: ${this.unavailable}`);
+          return;
+        }
         this.ownership = new MemoryOwnership(nodeId);
         this.bus = new MemoryBus(nodeId, (err) => logger.warn({ err }, 'session bus error'));
       }

@@ -6,7 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MODEL_USER_ID, startStack, TestClient, waitFor, type Stack } from '../helpers.js';
+import { loadConfig } from '../../src/config.js';
+import { Gateway } from '../../src/gateway/server.js';
+import { createLogger } from '../../src/log.js';
+import { LogCapture, MODEL_USER_ID, startStack, TestClient, waitFor, type Stack } from '../helpers.js';
 
 function open(stack: Stack, query = ''): TestClient {
   return new TestClient(stack.relayUrl(stack.modelId, query), { headers: { 'X-API-Key': stack.apiKey } });
@@ -156,6 +159,22 @@ describe('session mode', () => {
     assert.equal(e.type, 'event');
     c.socket.close();
     await c.closed;
+  });
+
+  it('a second gateway on the same store without Redis serves relays but leaves sessions to the first (1011, and says why)', async () => {
+    const logs = new LogCapture();
+    const second = new Gateway({ config: loadConfig({ ...stack.config, port: 0 }), store: stack.store, logger: createLogger('info', logs) });
+    const { port } = await second.listen();
+    try {
+      assert.match(logs.lines.join('\n'), /the event log is held by another gateway: session mode needs redis/);
+      const c = new TestClient(`ws://127.0.0.1:${port}/api/models/${stack.modelId}/ws`, { headers: { 'X-API-Key': stack.apiKey } });
+      const closed = await c.closed;
+      assert.equal(closed.code, 1011);
+      assert.match(closed.reason, /needs redis/);
+      assert.equal(stack.sim.currentConnections(MODEL_USER_ID), 1, 'still the first gateway\'s one socket');
+    } finally {
+      await second.close();
+    }
   });
 
   it('caps the clients attached to one model (maxSessionClientsPerModel) with CONNECTION_LIMIT', async () => {
