@@ -101,7 +101,7 @@ export class Recorder {
   readonly gaps: unknown[] = [];
   /** Frames out of order or unexpected, kept to fail the test with. */
   readonly problems: string[] = [];
-  /** When each confirmation came (performance-free: Date.now), with the URL it was on. */
+  /** When each confirmation came (Date.now()) and the URL it came on. */
   readonly connects: { at: number; url: string }[] = [];
   private socket: WebSocket | undefined;
   private stopped = false;
