@@ -76,6 +76,9 @@ const APPEND_RETRY_MAX_MS = 5000;
 /** The exponent of the backoff stops growing here (2^20 × any minimum is past any cap). */
 const MAX_BACKOFF_EXPONENT = 20;
 
+/** The `reconnecting` a session tells when it continues a log another session wrote. */
+export const RESUMED_REASON = 'the session restarted or moved to another node';
+
 type Phase = 'connecting' | 'open' | 'backoff' | 'down' | 'stopped';
 
 type LifecycleKind = 'session.upstream_down' | 'session.upstream_restored';
@@ -147,7 +150,24 @@ export class ModelSession implements RunningSession, LegOwner {
       isOpen: () => this.phase === 'open' && this.closing === undefined,
       timeoutMs: options.settings.sessionRequestTimeoutMs,
     });
-    void this.connect();
+    void this.begin();
+  }
+
+  /**
+   * A log that already has entries was written by an earlier session: another node's that died
+   * (taken over), or this node's before a restart. Neither may have told its end, so the time
+   * since its last entry is told as `reconnecting` before the first `connected`: a client then
+   * learns that OnlyFans events of that span may never have reached the gateway (contract §2).
+   */
+  private async begin(): Promise<void> {
+    try {
+      if ((await this.options.log.lastId(this.modelId)) !== null) {
+        this.enqueue({ kind: 'status', data: Buffer.from(JSON.stringify({ upstream: 'reconnecting', reason: RESUMED_REASON })), binary: false });
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'reading the event log before the first connect failed');
+    }
+    if (this.phase === 'connecting' && this.generation === 0) void this.connect();
   }
 
   /** The upstream's state as the log last told it (`reconnecting` until the first socket opens). */

@@ -15,7 +15,7 @@ import { UpstreamHealth } from '../../src/gateway/upstream-health.js';
 import { createLogger } from '../../src/log.js';
 import { startSimulator, type OnlyFansSimulator } from '../../src/sandbox/index.js';
 import { MemoryEventLog } from '../../src/sessions/event-log-memory.js';
-import { MAX_QUEUED_ENTRIES, ModelSession, type SessionSettings } from '../../src/sessions/model-session.js';
+import { MAX_QUEUED_ENTRIES, ModelSession, RESUMED_REASON, type SessionSettings } from '../../src/sessions/model-session.js';
 import type { Fence, LogEntry, NewEntry, Retention } from '../../src/sessions/types.js';
 import { openStore } from '../../src/store/index.js';
 import { MODEL_EVENT_KINDS, type ModelEventKind, type Store } from '../../src/store/types.js';
@@ -146,22 +146,26 @@ class HeldLog extends MemoryEventLog {
   }
 }
 
-/** A new model (own simulator user) and its session; `token` overrides the model's first token. */
+/**
+ * A new model (own simulator user) and its session; `token` overrides the model's first token.
+ * `after`: a second session of that one's model, on its log, with a newer lease (a takeover).
+ */
 async function startSession(
-  options: { settings?: Partial<SessionSettings>; token?: (userId: number) => string; refresh?: boolean; random?: () => number; log?: MemoryEventLog; wsUrl?: string } = {},
+  options: { settings?: Partial<SessionSettings>; token?: (userId: number) => string; refresh?: boolean; random?: () => number; log?: MemoryEventLog; wsUrl?: string; after?: Running } = {},
 ): Promise<Running> {
-  const userId = nextUser++;
-  const model = await store.createModel(orgId, { wsUrl: options.wsUrl ?? sim.wsUrl(), wsToken: options.token?.(userId) ?? sim.issueToken({ userId }) });
+  const previous = options.after;
+  const userId = previous?.userId ?? nextUser++;
+  const model = previous ? { id: previous.modelId } : await store.createModel(orgId, { wsUrl: options.wsUrl ?? sim.wsUrl(), wsToken: options.token?.(userId) ?? sim.issueToken({ userId }) });
   const rec = recording(store);
   const refresher = options.refresh ? new CredentialRefresher({ url: refreshUrl, secret: 'session-refresh-secret', timeoutMs: 1000, store }) : undefined;
-  const log = options.log ?? new MemoryEventLog();
-  const seen: LogEntry[] = [];
-  log.follow(model.id, { entries: (e) => seen.push(...e), lost() {} });
+  const log = previous?.log ?? options.log ?? new MemoryEventLog();
+  const seen: LogEntry[] = previous?.seen ?? [];
+  if (!previous) log.follow(model.id, { entries: (e) => seen.push(...e), lost() {} });
   const lost: string[] = [];
   const session = new ModelSession({
     modelId: model.id,
     orgId,
-    lease: { modelId: model.id, token: 5, validUntil: performance.now() + 3_600_000 },
+    lease: { modelId: model.id, token: previous ? 6 : 5, validUntil: performance.now() + 3_600_000 },
     log,
     store: rec.store,
     health: new UpstreamHealth(store, logger, refresher),
@@ -457,6 +461,19 @@ describe('ModelSession', () => {
     sim.push(a.userId, '{"late":1}');
     await a.session.stop('after abort');
     assert.equal(a.seen.length, count);
+  });
+
+  it('a session continuing a log an earlier one wrote (its node killed, or restarted) tells reconnecting before its first connected', async () => {
+    const killed = await startSession();
+    await connected(killed);
+    sim.push(killed.userId, '{"before":"the kill"}');
+    await waitFor(() => killed.seen.length >= 2, 5000, 'the event logged');
+    killed.session.abort('node killed'); // a SIGKILLed node tells nothing more
+    await waitFor(() => sim.connectionCount(killed.userId) === 0, 2000, 'the socket gone');
+    const next = await startSession({ after: killed });
+    await connected(next, 2);
+    assert.deepEqual(next.texts(), ['status:connected', '{"before":"the kill"}', 'status:reconnecting', 'status:connected']);
+    assert.deepEqual(next.statuses()[1], { upstream: 'reconnecting', reason: RESUMED_REASON });
   });
 
   it('appends that fall behind pause reading the upstream, and nothing is dropped', async () => {
