@@ -143,7 +143,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
 
   /** Which sides are not being read because the other is backed up. */
   get paused(): { client: boolean; upstream: boolean } {
-    return { client: this.pauses !== 0, upstream: (this.link as { upstreamPaused?: boolean } | null)?.upstreamPaused === true };
+    return { client: this.pauses !== 0, upstream: this.link?.upstreamPaused === true };
   }
 
   /**

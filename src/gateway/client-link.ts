@@ -44,8 +44,8 @@ export interface ClientLink {
   start(): void;
   /**
    * An accepted client message (after the confirmation, or held until it): raw frames as they
-   * arrived, and the payload when it was readable (text, or an unfragmented binary message).
-   * False refuses it (the link already ended or answered it).
+   * arrived (relay links), or the payload when it was readable (links that parse client frames:
+   * text, or an unfragmented binary message).
    */
   fromClient(frames: Buffer, payload: Buffer | undefined, binary: boolean): void;
   /** True when the link wants payloads rather than raw frames (it parses what clients send). */
@@ -64,6 +64,6 @@ export interface ClientLink {
   readonly upstreamCloseCode: number | undefined;
   /** The relay's own upstream leg (relay mode only), for tests and the heartbeat. */
   readonly upstream: Leg | null;
-  /** Whether this link keeps a 1:1 OnlyFans socket (counts against the model's socket limit). */
-  readonly ownsUpstreamSocket: boolean;
+  /** True while the link stopped reading its upstream because the client is backed up. */
+  readonly upstreamPaused: boolean;
 }

@@ -31,7 +31,6 @@ const MAX_WAITING_REPLIES = 16;
 export class RelayLink implements ClientLink, UpstreamHandlers, LegOwner {
   upstream: Leg | null = null;
   upstreamCloseCode: number | undefined;
-  readonly ownsUpstreamSocket = true;
   readonly parsesClientFrames: boolean;
   upstreamPaused = false;
   upstreamAlive = true;

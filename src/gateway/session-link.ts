@@ -38,7 +38,8 @@ const MAX_CLIENT_REQUESTS = 8;
 export class SessionLink implements ClientLink, FeedClient {
   readonly upstream = null;
   readonly upstreamCloseCode = undefined;
-  readonly ownsUpstreamSocket = false;
+  /** A session is never paused for one client: a slow client falls behind instead. */
+  readonly upstreamPaused = false;
   readonly parsesClientFrames = true;
   private readonly envelope: boolean;
   private feedRef: ModelFeed | undefined;
