@@ -204,7 +204,9 @@ export class RelayLink implements ClientLink, UpstreamHandlers, LegOwner {
   legMessage(leg: Leg, size: number): boolean {
     if (this.ended || !this.opened) return false;
     if (size <= CONNECTED_REPLY_MAX_BYTES && isConnectedReply(leg.messagePayload())) return false;
-    this.host.delivered(size);
+    const traffic = this.host.traffic;
+    traffic.messagesToClient++;
+    traffic.bytesToClient += size;
     return true;
   }
 
