@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { planLimits, type GatewayConfig } from '../config.js';
-import type { GatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { Admission, ConnectionRequest } from './admission.js';
@@ -28,7 +28,8 @@ import { GatewaySessions, type SessionStats } from './sessions.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { IGNORING_OWNER, Leg, type LegLimits } from '../wire/leg.js';
 import { RelayRegistry } from './relay-registry.js';
-import { RedisCoordinator } from '../cluster/redis-coordinator.js';
+import { RedisCoordinator, type LimitRefusal } from '../cluster/redis-coordinator.js';
+import { sessionKeys } from '../sessions/types.js';
 import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from '../cluster/types.js';
 import { announcingChanges } from '../cluster/announcing-store.js';
 import { relayView } from './relay-view.js';
@@ -131,7 +132,18 @@ export class Gateway {
       maxBufferedBytes: config.hardCapBytes,
     };
     this.relayLinkContext = { health, upstreamLimits, limits: config };
-    this.sessions = new GatewaySessions({ config, store: this.store, logger, health, upstreamLimits, nodeId: this.nodeId });
+    this.sessions = new GatewaySessions({
+      config,
+      store: this.store,
+      logger,
+      health,
+      upstreamLimits,
+      nodeId: this.nodeId,
+      relaying: (modelId) => {
+        for (const conn of this.registry.forModel(modelId) ?? []) if (conn.admission?.delivery === 'relay') return true;
+        return false;
+      },
+    });
     this.watcher.onModelChange = (modelId) => this.sessions.modelChanged(modelId);
     this.connectionContext = {
       store,
@@ -310,6 +322,9 @@ export class Gateway {
 
   private async admitted(pair: ClientConnection): Promise<GatewayError | undefined> {
     const a = pair.admission as Admission;
+    // A model just switched back to relay: its session closes its socket first (one socket per
+    // model at every moment), so a relay waits for that on this node…
+    if (a.delivery === 'relay' && this.sessions.holds(a.modelId) && !(await this.sessionEnded(pair))) return sessionStillClosing();
     const overLimit = this.limits.checkConcurrency(this.registry, a);
     if (overLimit) return overLimit;
     this.registry.index(pair);
@@ -317,21 +332,40 @@ export class Gateway {
     const coordinator = this.coordinator;
     if (!coordinator) return undefined;
     const slot = slotOf(pair);
-    let refused: 'organization' | 'model' | undefined;
+    let refused: LimitRefusal | undefined;
     try {
-      refused = await coordinator.acquire(slot, planLimits(this.config, a.plan).maxRelaysPerOrg, this.limits.modelLimit(a));
+      const leaseKey = a.delivery === 'relay' ? sessionKeys(this.config.redisPrefix).lease(a.modelId) : undefined;
+      const orgLimit = planLimits(this.config, a.plan).maxRelaysPerOrg;
+      // …and on any node: the limit script refuses a relay slot while the session's lease exists.
+      for (let waited = 0; ; waited += SESSION_POLL_MS) {
+        refused = await coordinator.acquire(slot, orgLimit, this.limits.modelLimit(a), leaseKey);
+        if (refused !== 'session' || waited >= this.config.closeTimeoutMs + 1000 || !this.registry.all.has(pair)) break;
+        await sleep(SESSION_POLL_MS);
+      }
     } catch (err) {
       this.registry.unindex(pair);
       throw err;
     }
     if (refused) {
       this.registry.unindex(pair);
+      if (refused === 'session') return sessionStillClosing();
       return refused === 'organization' ? this.limits.orgLimitError(a.plan) : this.limits.modelLimitError(a);
     }
     // The client may have left while Redis answered: its finish found no slot to release.
     if (this.registry.all.has(pair)) this.slots.add(pair);
     else coordinator.release(slot);
     return undefined;
+  }
+
+  /** Waits (bounded by closeTimeoutMs) for this node's session of the model to close its socket. */
+  private async sessionEnded(pair: ClientConnection): Promise<boolean> {
+    const modelId = (pair.admission as Admission).modelId;
+    for (let waited = 0; waited < this.config.closeTimeoutMs + 1000; waited += SESSION_POLL_MS) {
+      await sleep(SESSION_POLL_MS);
+      if (!this.sessions.holds(modelId)) return true;
+      if (!this.registry.all.has(pair)) return false;
+    }
+    return false;
   }
 
   /** The last store change applied to live relays. */
@@ -425,6 +459,8 @@ export class Gateway {
   private onRelayFinished(pair: ClientConnection): void {
     this.registry.untrack(pair);
     if (this.slots.delete(pair)) this.coordinator?.release(slotOf(pair));
+    // A relay closed because its model switched to session mode: the session may start now.
+    if (pair.outcome === 'DELIVERY_CHANGED' && pair.admission?.delivery === 'relay') this.sessions.modelChanged(pair.admission.modelId);
     if (this.registry.all.size === 0) this.drained?.();
     if (!this.logger.isLevelEnabled('info')) return;
     const now = Date.now();
@@ -441,6 +477,17 @@ export class Gateway {
       'relay closed',
     );
   }
+}
+
+/** How often a relay waiting for a model's session to close checks again. */
+const SESSION_POLL_MS = 50;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function sessionStillClosing(): GatewayError {
+  return new GatewayError('CONNECTION_LIMIT', "The model's shared session is still closing its OnlyFans socket; retry in a moment", { retryAfterMs: 1000 });
 }
 
 /**

@@ -36,6 +36,8 @@ export interface GatewaySessionsOptions {
   health: UpstreamHealth;
   upstreamLimits: UpstreamLimits;
   nodeId: string;
+  /** True while this node still relays the model on a socket of its own (relay mode). */
+  relaying(modelId: string): boolean;
 }
 
 /** For metrics: what the node's sessions are doing now and have done. */
@@ -123,7 +125,10 @@ export class GatewaySessions implements SessionAccess {
       ownership: this.ownership,
       logger,
       renewEveryMs: Math.max(100, Math.floor(config.nodeTtlMs / 5)),
-      wanted: async () => (await this.opts.store.listSessionModels()).filter((m) => m.status === 'connected').map((m) => ({ modelId: m.id, orgId: m.orgId })),
+      // Connected session-mode models, except while this node still relays one on sockets of its
+      // own (just switched): they close first.
+      wanted: async () =>
+        (await this.opts.store.listSessionModels()).filter((m) => m.status === 'connected' && !this.opts.relaying(m.id)).map((m) => ({ modelId: m.id, orgId: m.orgId })),
       start: (modelId, orgId, lease) => this.startSession(modelId, orgId, lease),
     });
     await this.host.start();
@@ -167,6 +172,11 @@ export class GatewaySessions implements SessionAccess {
   /** Entries kept in the log, all models (for metrics). */
   async logSize(): Promise<{ entries: number; bytes: number } | undefined> {
     return this.log?.size();
+  }
+
+  /** True while this node runs the model's session (its socket may be open). */
+  holds(modelId: string): boolean {
+    return this.running.has(modelId);
   }
 
   /** Clients attached to the model on this node. */
@@ -234,6 +244,10 @@ export class GatewaySessions implements SessionAccess {
 
   private startSession(modelId: string, orgId: string, lease: Lease): RunningSession {
     const { config, store, logger, health, upstreamLimits } = this.opts;
+    // Relay-mode sockets of a model just switched to session close first (the host gives the
+    // lease back and tries again): one socket per model at every moment. With Redis the lease
+    // script has already checked every node's.
+    if (this.opts.relaying(modelId)) throw new Error('relay-mode sockets of the model are still closing');
     const bus = this.bus as SessionBus;
     let plan: string | null = null;
     void store.getSubscription(orgId).then(

@@ -94,7 +94,7 @@ export class RedisOwnership implements Ownership {
 
   async tryAcquire(modelId: string): Promise<Lease | null> {
     const sent = performance.now();
-    const token = await this.call('acquire', () => this.redis.eval(ACQUIRE_LEASE, 2, this.keys.lease(modelId), this.keys.fence(modelId), this.nodeId, this.ttlMs));
+    const token = await this.call('acquire', () => this.redis.eval(ACQUIRE_LEASE, 3, this.keys.lease(modelId), this.keys.fence(modelId), this.keys.relaySlots(modelId), this.nodeId, this.ttlMs, this.keys.nodePrefix));
     if (token === null) return null;
     return { modelId, token: Number(token), validUntil: this.validFrom(sent) };
   }

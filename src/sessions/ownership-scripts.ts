@@ -6,11 +6,17 @@
  */
 
 /**
- * KEYS: lease, fence. ARGV: node id, ttl ms.
- * Returns the new fencing token, or nil when somebody holds the lease.
+ * KEYS: lease, fence, the model's relay-slot hash. ARGV: node id, ttl ms, node key prefix.
+ * Returns the new fencing token, or nil when somebody holds the lease or a live node still
+ * relays the model on a socket of its own (relay mode, being switched to session): the session
+ * must not open a second socket before those close.
  */
 export const ACQUIRE_LEASE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local slots = redis.call('HGETALL', KEYS[3])
+for i = 2, #slots, 2 do
+  if redis.call('EXISTS', ARGV[3] .. slots[i]) == 1 then return false end
+end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
 return token

@@ -210,6 +210,13 @@ export function sessionKeys(prefix: string) {
     commands: (modelId: string) => `${prefix}session:cmd:${modelId}`,
     /** Pub/sub channel of replies to one node. */
     replies: (nodeId: string) => `${prefix}session:reply:${nodeId}`,
+    /**
+     * The cluster coordinator's hash of the model's relay-mode sockets (src/cluster: field = relay
+     * id, value = node id) and its node registration keys: a lease is not granted while a live
+     * node still relays the model on a socket of its own.
+     */
+    relaySlots: (modelId: string) => `${prefix}model:${modelId}`,
+    nodePrefix: `${prefix}node:`,
   };
 }
 

@@ -177,6 +177,27 @@ describe('session mode', () => {
     }
   });
 
+  it('switching the mode either way never has OnlyFans see two sockets for the model', async () => {
+    await waitFor(() => stack.gateway.registry.all.size === 0, 5000, 'earlier clients gone');
+    stack.sim.resetPeaks();
+    const c = open(stack);
+    await c.confirmed();
+    await stack.store.updateModel(stack.modelId, { delivery: 'relay' });
+    assert.equal((await c.closed).code, 1012);
+    // Reconnects at once, as the SDK would: the relay waits for the session's socket to close.
+    const r = open(stack);
+    await r.confirmed();
+    assert.equal(stack.sim.currentConnections(MODEL_USER_ID), 1);
+    assert.equal(stack.sim.peakConnections(MODEL_USER_ID), 1, 'relay → session: one socket at every moment');
+
+    stack.sim.resetPeaks();
+    await stack.store.updateModel(stack.modelId, { delivery: 'session' });
+    assert.equal((await r.closed).code, 1012);
+    await waitFor(() => stack.gateway.sessionStats().byState.connected === 1, 5000, 'the session up again');
+    assert.equal(stack.sim.currentConnections(MODEL_USER_ID), 1);
+    assert.equal(stack.sim.peakConnections(MODEL_USER_ID), 1, 'session → relay: one socket at every moment');
+  });
+
   it('caps the clients attached to one model (maxSessionClientsPerModel) with CONNECTION_LIMIT', async () => {
     await waitFor(() => stack.gateway.registry.all.size === 0, 5000, 'earlier clients gone');
     const clients = Array.from({ length: 6 }, () => open(stack));
