@@ -157,6 +157,8 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
   private lastDelivered: string | undefined;
   private readonly recentIds = new RecentIds();
   private lastConfirmation: Confirmation | undefined;
+  /** Socket callbacks waiting for `connect()`'s caller (see holdUntilConnectResolved). */
+  private held: Array<() => void> | undefined;
   private errorFrame: (Record<string, unknown> & { error: string; code: GatewayErrorCode }) | undefined;
   private openedAt: number | undefined;
   private everOpened = false;
@@ -321,9 +323,11 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     let socket: RelaySocket | undefined;
     const handlers = {
       message: (data: string | Uint8Array) => {
-        if (socket === this.socket) this.onMessage(data);
+        if (this.held) this.held.push(() => socket === this.socket && this.onMessage(data));
+        else if (socket === this.socket) this.onMessage(data);
       },
       close: (code: number, reason: string) => {
+        if (this.held) return void this.held.push(() => handlers.close(code, reason));
         const current = socket === this.socket;
         if (current) this.socket = undefined;
         if (current && this.socketState !== 'closed') this.onClose(code, reason);
@@ -350,7 +354,8 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
   private onMessage(data: string | Uint8Array): void {
     const binary = typeof data !== 'string';
     const json = parseJson(data);
-    const gatewayError = asGatewayErrorFrame(json);
+    // In envelope format a refusal comes as a `reply` naming its request: not a raw error frame.
+    const gatewayError = this.envelope && asFrame(json)?.type === 'reply' ? undefined : asGatewayErrorFrame(json);
     if (gatewayError && keepsConnection(gatewayError.code)) {
       // Raw format: one frame was refused, nothing ends. (Raw replies name no request, so a
       // pending getOnlines is not failed by it: it cannot be told whose refusal this is.)
@@ -377,6 +382,7 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
       this.envelope = confirmation.format === 'envelope';
       if (this.envelope) this.requests = new EnvelopeRequests((text) => void this.send(text), () => this.newRequestId());
       else this.onlines = new OnlinesQueue((act) => void this.send(act));
+      if (this.firstOutcome) this.holdUntilConnectResolved();
       this.firstOutcome?.resolve();
       this.firstOutcome = undefined;
       this.emit('open', { modelId: this.modelId, reconnected, confirmation });
@@ -385,6 +391,21 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     if (this.envelope && frame) return this.onEnvelope(frame);
     if (frame && Array.isArray(frame.online)) this.onlines?.onReply(frame.online as Array<number | string>);
     this.emit('message', { raw: data, binary, json, frame });
+  }
+
+  /**
+   * What arrives with the first confirmation (a resume's replay comes at once) waits until the
+   * code awaiting `connect()` ran and attached its listeners: its continuation runs in
+   * microtasks, before this timer. Without it those events would reach only `on` listeners,
+   * while `lastEventId` moved past them. Holds one turn of the event loop's reads at most.
+   */
+  private holdUntilConnectResolved(): void {
+    this.held = [];
+    setTimeout(() => {
+      const held = this.held ?? [];
+      this.held = undefined;
+      for (const handle of held) handle();
+    }, 0);
   }
 
   private onEnvelope(frame: Record<string, unknown>): void {
