@@ -182,8 +182,10 @@ describe('session mode', () => {
     stack.sim.resetPeaks();
     const c = open(stack);
     await c.confirmed();
+    const switchedAt = Date.now();
     await stack.store.updateModel(stack.modelId, { delivery: 'relay' });
     assert.equal((await c.closed).code, 1012);
+    assert.ok(Date.now() - switchedAt < 1000, `the change reached the running gateway in ${Date.now() - switchedAt} ms`);
     // Reconnects at once, as the SDK would: the relay waits for the session's socket to close.
     const r = open(stack);
     await r.confirmed();
