@@ -19,8 +19,8 @@ import type { ClientConnection, ConnectionSettings } from './client-connection.j
 export interface SessionAccess {
   /** The model's feed on this node (made on first use). */
   feed(modelId: string): ModelFeed;
-  /** Sends a frame up the model's session socket; false when no session runs for it. */
-  send(modelId: string, text: string): Promise<boolean>;
+  /** Sends a frame up the model's session socket. @throws Error when it could not go up. */
+  send(modelId: string, text: string): Promise<void>;
   /** A get_onlines through the model's session: its reply text. @throws Error when none came. */
   request(modelId: string, text: string): Promise<string>;
   /** The acts a plan may send up a shared socket. */
@@ -148,12 +148,8 @@ export class SessionLink implements ClientLink, FeedClient {
       );
       return;
     }
-    this.access.send(this.modelId, act.text).then(
-      (sent) => {
-        if (!sent) this.refuse(act.requestId, 'REQUEST_FAILED', 'The model\'s OnlyFans socket is not open; the frame was not sent');
-      },
-      (err: unknown) => this.refuse(act.requestId, 'REQUEST_FAILED', (err as Error).message),
-    );
+    // Fire and forget for the client, unless it could not go up: then the client is told.
+    this.access.send(this.modelId, act.text).catch((err: unknown) => this.refuse(act.requestId, 'REQUEST_FAILED', (err as Error).message));
   }
 
   /** Answers one frame with an error and leaves the socket open (contract §3). */

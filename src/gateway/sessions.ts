@@ -57,6 +57,15 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** The clients' frames are checked before they reach the bus: this only tells get_onlines apart. */
+function isOnlinesRequest(text: string): boolean {
+  try {
+    return (JSON.parse(text) as { act?: unknown }).act === 'get_onlines';
+  } catch {
+    return false;
+  }
+}
+
 /** Replies waited for at once on a node; beyond, REQUEST_FAILED at once. */
 const MAX_PENDING_REQUESTS = 10_000;
 
@@ -200,9 +209,12 @@ export class GatewaySessions implements SessionAccess {
     return feed;
   }
 
-  async send(modelId: string, text: string): Promise<boolean> {
-    if (!this.bus) return false;
-    return this.bus.send(modelId, { text });
+  /**
+   * Sends a frame up the model's socket through its holder, which answers whether it went out
+   * (false while the upstream reconnects: the frame is not kept for later).
+   */
+  async send(modelId: string, text: string): Promise<void> {
+    await this.request(modelId, text);
   }
 
   request(modelId: string, text: string): Promise<string> {
@@ -303,6 +315,15 @@ export class GatewaySessions implements SessionAccess {
     const reply = command.reply;
     if (!reply) {
       session.send(command.text);
+      return;
+    }
+    if (!isOnlinesRequest(command.text)) {
+      // Any other act: sent now or not at all, and the sender is told which.
+      const sent = session.send(command.text);
+      const answer: SessionReply = sent
+        ? { requestId: reply.requestId, text: 'true' }
+        : { requestId: reply.requestId, error: { code: 'REQUEST_FAILED', message: "The model's OnlyFans socket is reconnecting; the frame was not sent" } };
+      bus.reply(reply.node, answer).catch((err: unknown) => this.opts.logger.warn({ err }, 'sending a session reply failed'));
       return;
     }
     session.request(command.text).then(

@@ -200,6 +200,26 @@ describe('session mode', () => {
     assert.equal(stack.sim.peakConnections(MODEL_USER_ID), 1, 'session → relay: one socket at every moment');
   });
 
+  it('tells a client its frame was not sent while the upstream reconnects (REQUEST_FAILED), and keeps it open', async () => {
+    const c = open(stack, '?format=envelope');
+    await c.confirmed();
+    stack.sim.setFault({ kind: 'refuse' });
+    stack.sim.dropConnections(MODEL_USER_ID, 'reset');
+    let f = (await c.next()).json();
+    assert.equal(f.upstream, 'reconnecting');
+    c.socket.send(JSON.stringify({ type: 'send', requestId: 't1', data: { act: 'typing', typing_to: 1 } }));
+    f = (await c.next()).json();
+    while (f.type === 'status') f = (await c.next()).json();
+    assert.equal(f.type, 'reply');
+    assert.equal(f.requestId, 't1');
+    assert.equal(f.code, 'REQUEST_FAILED');
+    assert.equal(c.socket.readyState, c.socket.OPEN);
+    stack.sim.clearFaults();
+    await waitFor(() => stack.gateway.sessionStats().byState.connected === 1 && stack.sim.currentConnections(MODEL_USER_ID) === 1, 10000, 'the session back');
+    c.socket.close();
+    await c.closed;
+  });
+
   it('caps the clients attached to one model (maxSessionClientsPerModel) with CONNECTION_LIMIT', async () => {
     await waitFor(() => stack.gateway.registry.all.size === 0, 5000, 'earlier clients gone');
     const clients = Array.from({ length: 6 }, () => open(stack));
