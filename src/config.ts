@@ -20,8 +20,25 @@ const bool = z.union([z.boolean(), z.enum(['1', 'true', 'yes', 'on', '0', 'false
 );
 
 /** The limits a plan may override; the rest are per IP or per model, not per customer. */
-export const PLAN_LIMITS = ['maxRelaysPerOrg', 'keyConnectBurst', 'keyConnectPerSecond', 'messagesPerSecond', 'messageBurst'] as const;
-export type PlanLimits = Partial<Record<(typeof PLAN_LIMITS)[number], number>>;
+export const PLAN_LIMITS = [
+  'maxRelaysPerOrg',
+  'keyConnectBurst',
+  'keyConnectPerSecond',
+  'messagesPerSecond',
+  'messageBurst',
+  'maxSessionClientsPerModel',
+  'eventLogMaxEvents',
+  'eventLogMaxAgeMs',
+] as const;
+export type PlanLimits = Partial<Record<(typeof PLAN_LIMITS)[number], number>> & { sessionAllowedActs?: string[] };
+
+/** An OnlyFans act name, as in `{"act": "get_onlines"}`. */
+const actName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be an act name such as get_onlines');
+/** From the file as an array, from the environment (or a flag) as comma-separated text. */
+const actList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(actName).refine((acts) => !acts.includes('connect'), 'may not include connect: the session sends it itself'),
+);
 
 const planSchema = z
   .object({
@@ -30,6 +47,10 @@ const planSchema = z
     keyConnectPerSecond: z.number().positive().finite().optional(),
     messagesPerSecond: z.number().positive().finite().optional(),
     messageBurst: z.number().int().min(1).optional(),
+    maxSessionClientsPerModel: z.number().int().min(1).optional(),
+    eventLogMaxEvents: z.number().int().min(1).max(10_000_000).optional(),
+    eventLogMaxAgeMs: z.number().int().min(1000).optional(),
+    sessionAllowedActs: actList.optional(),
   })
   .strict();
 
@@ -99,8 +120,18 @@ export const SETTINGS = {
   ipAuthFailurePerMinute: { schema: positiveNumber, default: 10, env: 'OFGW_IP_AUTH_FAILURE_PER_MINUTE', doc: 'Failed authentications per minute an IP earns back.' },
   messagesPerSecond: { schema: positiveNumber, default: 50, env: 'OFGW_MESSAGES_PER_SECOND', doc: 'Sustained client→upstream messages per second per relay (per plan); OnlyFans actions are rare, so a flood ends with RATE_LIMITED.' },
   messageBurst: { schema: positiveInt, default: 200, env: 'OFGW_MESSAGE_BURST', doc: 'Client→upstream messages a relay may send at once (per plan).' },
+  maxSessionClientsPerModel: { schema: positiveInt, default: 50, env: 'OFGW_MAX_SESSION_CLIENTS_PER_MODEL', doc: 'Clients attached at once to one session-mode model, across the cluster (per plan); they share its one OnlyFans socket and count against maxRelaysPerOrg, not maxUpstreamSocketsPerModel. One more answers CONNECTION_LIMIT.' },
+  eventLogMaxEvents: { schema: z.coerce.number().int().min(1).max(10_000_000), default: 10_000, env: 'OFGW_EVENT_LOG_MAX_EVENTS', doc: 'Entries kept per session-mode model (per plan); older ones are trimmed and a client resuming from them gets a gap.' },
+  eventLogMaxAgeMs: { schema: z.coerce.number().int().min(1000), default: 24 * 60 * 60 * 1000, env: 'OFGW_EVENT_LOG_MAX_AGE_MS', doc: 'Age past which logged entries are trimmed (per plan): a day, so a client away overnight can resume.' },
+  eventLogFile: { schema: z.string(), default: '', env: 'OFGW_EVENT_LOG_FILE', doc: 'Without redis: the SQLite file of the event log. Empty: events.db beside the SQLite store (./data/events.db), or ./data/events.db with a PostgreSQL store. With redis the log is kept in Redis Streams and this is ignored.' },
+  sessionAllowedActs: { schema: actList, default: ['get_onlines', 'typing'], env: 'OFGW_SESSION_ALLOWED_ACTS', doc: 'Acts session-mode clients may send up the shared OnlyFans socket (comma-separated; per plan); any other frame answers ACTION_NOT_ALLOWED and is not sent. connect is never allowed.' },
+  sessionReconnectMinMs: { schema: positiveInt, default: 1000, env: 'OFGW_SESSION_RECONNECT_MIN_MS', doc: 'First backoff of a session reconnecting its upstream (full jitter, doubling).' },
+  sessionReconnectMaxMs: { schema: positiveInt, default: 60_000, env: 'OFGW_SESSION_RECONNECT_MAX_MS', doc: 'Backoff cap of a session reconnecting its upstream.' },
+  sessionStableAfterMs: { schema: positiveInt, default: 60_000, env: 'OFGW_SESSION_STABLE_AFTER_MS', doc: 'An upstream socket open this long resets the backoff.' },
+  sessionStaleAfterMs: { schema: z.coerce.number().int().min(0), default: 300_000, env: 'OFGW_SESSION_STALE_AFTER_MS', doc: 'Content watchdog: a session upstream that delivers no message for this long is reopened (0: off). OnlyFans sockets go quiet without closing after a network change.' },
+  sessionRequestTimeoutMs: { schema: positiveInt, default: 10_000, env: 'OFGW_SESSION_REQUEST_TIMEOUT_MS', doc: 'How long a client\'s get_onlines waits for its reply on a shared socket before it fails with REQUEST_FAILED (that request only).' },
   trustForwardedFor: { schema: bool, default: false, env: 'OFGW_TRUST_FORWARDED_FOR', doc: 'Take the client IP for per-IP limits from the last X-Forwarded-For entry. Enable only behind a proxy that sets it (nginx, HAProxy), or clients choose their own IP.' },
-  plans: { schema: plansSchema, default: {}, env: 'OFGW_PLANS', doc: 'Plans by name (the subscription\'s plan), each overriding maxRelaysPerOrg, keyConnectBurst, keyConnectPerSecond, messagesPerSecond or messageBurst; JSON, best kept in the config file.' },
+  plans: { schema: plansSchema, default: {}, env: 'OFGW_PLANS', doc: 'Plans by name (the subscription\'s plan), each overriding maxRelaysPerOrg, keyConnectBurst, keyConnectPerSecond, messagesPerSecond, messageBurst, maxSessionClientsPerModel, eventLogMaxEvents, eventLogMaxAgeMs or sessionAllowedActs; JSON, best kept in the config file.' },
   adminToken: { schema: z.string(), default: '', env: 'OFGW_ADMIN_TOKEN', secret: true, doc: 'Operator token for the management API under /admin/v1 (Authorization: Bearer); at least 32 characters. Empty: the management API is disabled.' },
   redis: { schema: z.string(), default: '', env: 'OFGW_REDIS', urlWithPassword: true, doc: 'redis:// or rediss:// URL that nodes coordinate through: revocations, cluster-wide limits, the cluster view. Empty: a single node, coordinated through the store alone.' },
   redisPrefix: { schema: z.string().min(1).max(64), default: 'ofgw:', env: 'OFGW_REDIS_PREFIX', doc: 'Prefix of every Redis key and channel, so several gateways (or tests) can share one Redis.' },
@@ -265,6 +296,10 @@ export function planLimits(config: GatewayConfig, plan: string | null): Required
     keyConnectPerSecond: own.keyConnectPerSecond ?? config.keyConnectPerSecond,
     messagesPerSecond: own.messagesPerSecond ?? config.messagesPerSecond,
     messageBurst: own.messageBurst ?? config.messageBurst,
+    maxSessionClientsPerModel: own.maxSessionClientsPerModel ?? config.maxSessionClientsPerModel,
+    eventLogMaxEvents: own.eventLogMaxEvents ?? config.eventLogMaxEvents,
+    eventLogMaxAgeMs: own.eventLogMaxAgeMs ?? config.eventLogMaxAgeMs,
+    sessionAllowedActs: own.sessionAllowedActs ?? config.sessionAllowedActs,
   };
 }
 

@@ -20,6 +20,12 @@ export interface ErrorSpec {
   readonly retry: boolean;
   /** A caveat for the docs, e.g. a code the contract reserves that this version never sends. */
   readonly note?: string;
+  /**
+   * False for errors about one frame of an open connection (sessions-contract.md §3): the error
+   * frame is sent and the socket stays open; `closeCode` applies where the error ends a
+   * connection anyway (e.g. before the confirmation).
+   */
+  readonly closes?: boolean;
 }
 
 export const ERROR_CATALOG = {
@@ -102,6 +108,32 @@ export const ERROR_CATALOG = {
     meaning: 'the client read too slowly and its buffer passed the hard cap',
     clientAction: 'reconnect with backoff',
     retry: true,
+  },
+  BAD_REQUEST: {
+    closeCode: 4400,
+    httpStatus: 400,
+    message: 'The request\'s query parameters are not valid',
+    meaning: 'a malformed query parameter (format, since)',
+    clientAction: 'fix; do not retry',
+    retry: false,
+  },
+  ACTION_NOT_ALLOWED: {
+    closeCode: 4403,
+    httpStatus: 403,
+    message: 'This frame may not be sent up a shared OnlyFans socket',
+    meaning: 'a session-mode client sent a frame that is not JSON with an allow-listed act (sessionAllowedActs); it was not sent, the socket stays open',
+    clientAction: 'fix the frame; the connection stays open',
+    retry: false,
+    closes: false,
+  },
+  REQUEST_FAILED: {
+    closeCode: 4504,
+    httpStatus: 504,
+    message: 'The request got no reply from OnlyFans in time',
+    meaning: 'a session-mode client\'s get_onlines got no reply within sessionRequestTimeoutMs, or the upstream was down; that request fails, the socket stays open',
+    clientAction: 'retry the request later; the connection stays open',
+    retry: true,
+    closes: false,
   },
 } as const satisfies Record<string, ErrorSpec>;
 

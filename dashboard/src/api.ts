@@ -4,7 +4,7 @@
  * lives in this module's memory only and goes with every change.
  */
 
-import type { ApiKeyRecord } from '../../src/store/types';
+import type { ApiKeyRecord, DeliveryMode } from '../../src/store/types';
 
 /** A failed request, with the server's `{error, code}` or what went wrong on the way. */
 export class ApiFailure extends Error {
@@ -91,7 +91,7 @@ export async function signOut(): Promise<void> {
  * The management API's records, as the dashboard uses them: the server's own types where the
  * answer is the record as it is (type-only imports: nothing of the server reaches the bundle).
  */
-export type { AuditEntry, DeletedOrganization, ModelEvent, Organization, RotatedApiKey } from '../../src/store/types';
+export type { AuditEntry, DeletedOrganization, DeliveryMode, ModelEvent, Organization, RotatedApiKey } from '../../src/store/types';
 export type { ClusterNode as GatewayNode, RelayView as Relay } from '../../src/cluster/types';
 export type ApiKey = ApiKeyRecord;
 export interface Subscription {
@@ -110,6 +110,7 @@ export interface Model {
   orgId: string;
   name: string | null;
   status: 'connected' | 'disconnected';
+  delivery: DeliveryMode;
   wsUrl: string | null;
   hasWsToken: boolean;
   userAgent: string | null;

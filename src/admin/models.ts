@@ -4,7 +4,7 @@
  * Disconnecting or removing a model closes its live relays through the change feed.
  */
 import { z } from 'zod';
-import type { ModelPatch, ModelRecord, Store } from '../store/types.js';
+import { DELIVERY_MODES, type ModelPatch, type ModelRecord, type Store } from '../store/types.js';
 import { MAX_EVENTS_PAGE } from '../store/validation.js';
 import { ApiError } from './http.js';
 import { requireOrganization } from './organizations.js';
@@ -19,11 +19,16 @@ const credentials = {
   proxyUrl: z.string().nullable().optional(),
 };
 
-const newModel = z.object({ ...credentials, name: z.string().nullable().optional() }).strict();
+const delivery = z
+  .enum(DELIVERY_MODES)
+  .optional()
+  .describe('relay (one OnlyFans socket per client connection) or session (one socket kept open for the model, shared by its clients); default relay');
+
+const newModel = z.object({ ...credentials, name: z.string().nullable().optional(), delivery }).strict();
 const credentialPatch = z
   .object({ ...credentials, wsUrl: credentials.wsUrl.optional(), wsToken: credentials.wsToken.optional() })
   .strict();
-const modelPatch = credentialPatch.extend({ name: z.string().nullable().optional() }).strict();
+const modelPatch = credentialPatch.extend({ name: z.string().nullable().optional(), delivery }).strict();
 
 /** A model as answered: the record plus its last upstream refusal as `lastError`. */
 function modelView(model: ModelRecord): ModelRecord & { lastError: { at: string; reason: string | null } | null } {
@@ -86,12 +91,12 @@ export const modelRoutes: Route[] = [
   defineRoute({
     method: 'PATCH',
     path: '/models/{id}',
-    summary: 'Change the name or import credentials (null clears an optional field; new credentials clear a rejected token)',
+    summary: 'Change the name or delivery, or import credentials (null clears an optional field; new credentials clear a rejected token)',
     body: modelPatch,
     success: { status: 200, description: 'The model, without secrets', schema: modelSchema },
     errors: ['NOT_FOUND', 'INVALID_INPUT'],
     async handler({ store, params, body }) {
-      if (isEmpty(body)) throw new ApiError('INVALID_INPUT', 'Invalid body: nothing to change (give wsUrl, wsToken, userAgent, cookie, proxyUrl or name)');
+      if (isEmpty(body)) throw new ApiError('INVALID_INPUT', 'Invalid body: nothing to change (give wsUrl, wsToken, userAgent, cookie, proxyUrl, name or delivery)');
       return { status: 200, body: modelView(await store.updateModel(params.id ?? '', body)) };
     },
   }),

@@ -4,7 +4,7 @@
  * document cannot describe fields the API does not send or miss ones it does.
  */
 import { z } from 'zod';
-import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from '../store/types.js';
+import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, DELIVERY_MODES, MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from '../store/types.js';
 
 const timestamp = z.string().describe('ISO 8601, UTC');
 const nullableTimestamp = timestamp.nullable();
@@ -56,6 +56,7 @@ export const modelSchema = z
     orgId: z.string(),
     name: z.string().nullable(),
     status: z.enum(MODEL_STATUSES),
+    delivery: z.enum(DELIVERY_MODES).describe('relay: one OnlyFans socket per client connection; session: one socket kept open for the model and shared'),
     wsUrl: z.string().nullable(),
     hasWsToken: z.boolean(),
     userAgent: z.string().nullable(),

@@ -22,6 +22,8 @@ export const AGGREGATORS: Readonly<Record<string, string>> = {
   ofgw_event_loop_lag_seconds: 'max',
   // Every worker reaches Redis or the node is degraded: the worst one.
   ofgw_cluster_coordination_up: 'min',
+  // Workers run with Redis, where the log is the cluster's: every worker reports the same size.
+  ofgw_event_log_size: 'max',
 };
 
 /** Metrics whose values only grow (so a sum over workers, past and present, only grows). */

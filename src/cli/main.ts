@@ -43,12 +43,16 @@ ${settingFlagsUsage('      ', 100)}
   key rotate KEY_ID [--grace 24h]   replace in one step (the new key is shown once); the old key works until
                                     the grace ends (0 by default; s, m, h or d, at most 30d)
   model add --org ORG_ID --ws-url URL --ws-token TOKEN|- [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
+            [--delivery relay|session]
+                                    relay (default): one OnlyFans socket per client connection; session:
+                                    one socket kept open for the model, shared by its clients
   model list [--org ORG_ID]
   model show|disconnect|remove MODEL_ID   (show includes the last 10 lifecycle events)
   model events MODEL_ID [--limit N]       the model's lifecycle trail, newest first (kept after removal)
   model connect MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL]
                                     store new credentials if given (clears a rejected token), then connect
   model update MODEL_ID [--ws-url URL] [--ws-token TOKEN|-] [--user-agent UA] [--cookie C] [--proxy URL] [--name NAME]
+            [--delivery relay|session]
   audit [--org ORG_ID] [--action ACTION|KIND] [--actor cli|cli-remote|api|dashboard] [--target ID]
         [--since ISO_DATE] [--until ISO_DATE] [--before SEQ] [--limit N]
                                     the operator audit trail (who changed what, when), newest first

@@ -20,6 +20,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { ACQUIRE, RELEASE } from './scripts.js';
 import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from './types.js';
+import { redisWhere } from './redis-where.js';
 
 /** Waits for the other nodes' answers to a cluster request at most this long. */
 export const REQUEST_TIMEOUT_MS = 1000;
@@ -39,7 +40,7 @@ export interface RedisCoordinatorOptions {
 }
 
 /** The limit a refused acquisition would cross. */
-export type LimitRefusal = 'organization' | 'model';
+export type LimitRefusal = 'organization' | 'model' | 'session';
 
 /** Redis could not be reached or did not answer in time. */
 export class CoordinationError extends Error {
@@ -74,15 +75,6 @@ interface PendingRequest {
   done: () => void;
 }
 
-/** The Redis URL's host and port, for messages (never the password). */
-function redisWhere(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    return 'the configured address';
-  }
-}
 
 export class RedisCoordinator {
   readonly nodeId: string;
@@ -158,19 +150,22 @@ export class RedisCoordinator {
 
   /**
    * Takes a slot for the relay in its organization and its model, unless either is full
-   * cluster-wide.
+   * cluster-wide — or, given the model's session lease key (a relay-mode connection), while a
+   * session still holds the model's socket.
    * @returns undefined when taken, else which limit is reached.
    * @throws {CoordinationError} when Redis is away or slow.
    */
-  async acquire(slot: HeldSlot, orgLimit: number, modelLimit: number): Promise<LimitRefusal | undefined> {
+  async acquire(slot: HeldSlot, orgLimit: number, modelLimit: number, sessionLeaseKey?: string): Promise<LimitRefusal | undefined> {
     let result: unknown;
     try {
-      result = await this.cmd.eval(ACQUIRE, 2, this.orgKey(slot.orgId), this.modelKey(slot.modelId), slot.relayId, this.nodeId, orgLimit, modelLimit, this.keys.nodePrefix);
+      const keys = [this.orgKey(slot.orgId), this.modelKey(slot.modelId), ...(sessionLeaseKey ? [sessionLeaseKey] : [])];
+      result = await this.cmd.eval(ACQUIRE, keys.length, ...keys, slot.relayId, this.nodeId, orgLimit, modelLimit, this.keys.nodePrefix);
     } catch (err) {
       throw new CoordinationError(`Redis at ${this.where} did not answer the limit check: ${(err as Error).message}`, { cause: err });
     }
     if (result === 1) return 'organization';
     if (result === 2) return 'model';
+    if (result === 3) return 'session';
     return undefined;
   }
 

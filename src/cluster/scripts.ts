@@ -27,12 +27,15 @@ end
 `;
 
 /**
- * KEYS: org hash, model hash. ARGV: relay id, node id, org limit, model limit, node key prefix.
- * Returns 0 (taken), 1 (organization full) or 2 (model full). Idempotent for a relay id.
+ * KEYS: org hash, model hash, and for a relay-mode connection the model's session lease key.
+ * ARGV: relay id, node id, org limit, model limit, node key prefix.
+ * Returns 0 (taken), 1 (organization full), 2 (model full) or 3 (the model's session still
+ * holds its OnlyFans socket: a relay must not open a second one). Idempotent for a relay id.
  */
 export const ACQUIRE = `${LIVE_COUNT}
 local alive = {}
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return 3 end
 if live_count(KEYS[1], ARGV[5], alive) >= tonumber(ARGV[3]) then return 1 end
 if live_count(KEYS[2], ARGV[5], alive) >= tonumber(ARGV[4]) then return 2 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])

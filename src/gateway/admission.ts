@@ -4,7 +4,7 @@
  * catalog code; an answer never reveals what exists outside the caller's organization.
  */
 import { GatewayError } from '../errors.js';
-import { TOUCH_INTERVAL_MS, type ApiKeyRecord, type ModelCredentials, type Store } from '../store/types.js';
+import { TOUCH_INTERVAL_MS, type ApiKeyRecord, type DeliveryMode, type ModelCredentials, type Store } from '../store/types.js';
 import type { UpstreamTarget } from '../upstream/connector.js';
 import { RefreshError, type RefreshReason } from '../upstream/credential-refresh.js';
 import type { ConnectionLimits } from './limits/connection-limits.js';
@@ -33,6 +33,9 @@ export interface Admission {
   modelId: string;
   /** The subscription's plan name, which selects the plan's limits. */
   plan: string | null;
+  /** relay: the connection opens its own OnlyFans socket; session: it attaches to the model's shared one. */
+  delivery: DeliveryMode;
+  /** The credentials for a relay's own socket; always null in session mode (the session reads its own). */
   target: UpstreamTarget | null;
 }
 
@@ -73,8 +76,18 @@ export async function admitConnection(
 
   if (model.status !== 'connected') throw new GatewayError('MODEL_NOT_CONNECTED');
 
+  const delivery = model.delivery;
   const credentials = await store.getModelCredentials(model.id);
   let target = usableTarget(credentials, now);
+  if (delivery === 'session') {
+    // The session reads and refreshes the credentials itself (once, for every client): a
+    // client is refused only when they are unusable and nothing can refresh them.
+    if ((!target.ok || model.credentialsRejectedAt) && !health?.canRefresh) {
+      throw new GatewayError('NO_WS_CREDENTIALS', target.ok ? `OnlyFans rejected the model's token at ${model.credentialsRejectedAt}` : target.problem.message);
+    }
+    touchKey(store, key, now);
+    return { orgId: key.orgId, key: { id: key.id, expiresAt: key.expiresAt }, modelId: model.id, plan: subscription.plan, delivery, target: null };
+  }
   if (!target.ok || model.credentialsRejectedAt) {
     const problem: CredentialProblem = target.ok
       ? { reason: 'rejected', message: `OnlyFans rejected the model's token at ${model.credentialsRejectedAt}` }
@@ -89,13 +102,16 @@ export async function admitConnection(
     }
   }
 
+  touchKey(store, key, now);
+  return { orgId: key.orgId, key: { id: key.id, expiresAt: key.expiresAt }, modelId: model.id, plan: subscription.plan, delivery, target: target.target };
+}
+
+function touchKey(store: Store, key: ApiKeyRecord, now: Date): void {
   if (!key.lastUsedAt || now.getTime() - new Date(key.lastUsedAt).getTime() >= TOUCH_INTERVAL_MS) {
     void store.touchApiKey(key.id, now).catch(() => {
       // Last-used bookkeeping must never fail a connection.
     });
   }
-
-  return { orgId: key.orgId, key: { id: key.id, expiresAt: key.expiresAt }, modelId: model.id, plan: subscription.plan, target: target.target };
 }
 
 interface CredentialProblem {

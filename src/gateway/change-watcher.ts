@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ApiKeyRecord, Change, Store } from '../store/types.js';
 import { keyIsUsable } from './admission.js';
-import type { RelayPair } from './relay-pair.js';
+import type { ClientConnection } from './client-connection.js';
 import type { RelayRegistry } from './relay-registry.js';
 
 /** Recent changes kept to re-check relays admitted while a change was in flight. */
@@ -27,6 +27,8 @@ export class ChangeWatcher {
   /** The last audit-trail event logged per model; only events from this run are logged. */
   private readonly loggedModelEvents = new Map<string, number>();
   private readonly startedAt = new Date().toISOString();
+  /** Told of every model change (session mode starts, stops or refreshes the model's session). */
+  onModelChange: ((modelId: string) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -51,7 +53,7 @@ export class ChangeWatcher {
    * against the store before it was indexed, so a change polled in between would otherwise
    * miss it.
    */
-  recheck(pair: RelayPair, sinceSeq: number): void {
+  recheck(pair: ClientConnection, sinceSeq: number): void {
     const a = pair.admission;
     // `recent` holds changes as soon as they are read, before `seq` advances past them.
     const newest = this.recent[this.recent.length - 1];
@@ -150,11 +152,17 @@ export class ChangeWatcher {
       }
       case 'model': {
         await this.logModelEvents(change.entityId);
+        this.onModelChange?.(change.entityId);
         const pairs = this.registry.forModel(change.entityId);
         if (!pairs?.size) return;
         const model = await this.store.getModel(change.entityId);
         if (!model) closeAll(pairs, 'MODEL_NOT_FOUND', 'The model was removed');
         else if (model.status !== 'connected') closeAll(pairs, 'MODEL_NOT_CONNECTED', 'The model was disconnected');
+        else {
+          // Switched between relay and session: its connections reconnect into the new mode.
+          const delivery = model.delivery;
+          for (const pair of [...pairs]) if (pair.admission && pair.admission.delivery !== delivery) pair.deliveryChanged(delivery);
+        }
         return;
       }
       case 'organization': {
@@ -176,6 +184,6 @@ function keyEndMessage(key: ApiKeyRecord | undefined): string {
   return key.replacedBy ? "The API key was rotated and its grace period ended" : 'The API key expired';
 }
 
-function closeAll(pairs: ReadonlySet<RelayPair>, code: 'INVALID_API_KEY' | 'NO_SUBSCRIPTION' | 'MODEL_NOT_FOUND' | 'MODEL_NOT_CONNECTED', message: string): void {
+function closeAll(pairs: ReadonlySet<ClientConnection>, code: 'INVALID_API_KEY' | 'NO_SUBSCRIPTION' | 'MODEL_NOT_FOUND' | 'MODEL_NOT_CONNECTED', message: string): void {
   for (const pair of [...pairs]) pair.fail(new GatewayError(code, message));
 }

@@ -2,23 +2,23 @@
  * Every live relay, indexed by the key, organization and model it was admitted with, so a
  * revocation, a subscription end or a model disconnect finds its relays without a scan.
  */
-import type { RelayPair } from './relay-pair.js';
+import type { ClientConnection } from './client-connection.js';
 
-type Index = Map<string, Set<RelayPair>>;
+type Index = Map<string, Set<ClientConnection>>;
 
 export class RelayRegistry {
   /** Every relay from its upgrade until both legs are closed. */
-  readonly all = new Set<RelayPair>();
+  readonly all = new Set<ClientConnection>();
   private readonly byKey: Index = new Map();
   private readonly byOrg: Index = new Map();
   private readonly byModel: Index = new Map();
 
-  track(pair: RelayPair): void {
+  track(pair: ClientConnection): void {
     this.all.add(pair);
   }
 
   /** Indexes an admitted relay (its admission is set). */
-  index(pair: RelayPair): void {
+  index(pair: ClientConnection): void {
     const a = pair.admission;
     if (!a) return;
     add(this.byKey, a.key.id, pair);
@@ -26,13 +26,13 @@ export class RelayRegistry {
     add(this.byModel, a.modelId, pair);
   }
 
-  untrack(pair: RelayPair): void {
+  untrack(pair: ClientConnection): void {
     this.all.delete(pair);
     this.unindex(pair);
   }
 
   /** Takes an admitted relay out of the indexes (a refused slot); it stays tracked. */
-  unindex(pair: RelayPair): void {
+  unindex(pair: ClientConnection): void {
     const a = pair.admission;
     if (!a) return;
     remove(this.byKey, a.key.id, pair);
@@ -40,26 +40,26 @@ export class RelayRegistry {
     remove(this.byModel, a.modelId, pair);
   }
 
-  forKey(id: string): ReadonlySet<RelayPair> | undefined {
+  forKey(id: string): ReadonlySet<ClientConnection> | undefined {
     return this.byKey.get(id);
   }
 
-  forOrg(id: string): ReadonlySet<RelayPair> | undefined {
+  forOrg(id: string): ReadonlySet<ClientConnection> | undefined {
     return this.byOrg.get(id);
   }
 
-  forModel(id: string): ReadonlySet<RelayPair> | undefined {
+  forModel(id: string): ReadonlySet<ClientConnection> | undefined {
     return this.byModel.get(id);
   }
 }
 
-function add(index: Index, id: string, pair: RelayPair): void {
+function add(index: Index, id: string, pair: ClientConnection): void {
   let set = index.get(id);
   if (!set) index.set(id, (set = new Set()));
   set.add(pair);
 }
 
-function remove(index: Index, id: string, pair: RelayPair): void {
+function remove(index: Index, id: string, pair: ClientConnection): void {
   const set = index.get(id);
   if (!set) return;
   set.delete(pair);

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { planLimits, type GatewayConfig } from '../config.js';
-import type { GatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { Admission, ConnectionRequest } from './admission.js';
@@ -20,19 +20,24 @@ import { ChangeWatcher } from './change-watcher.js';
 import { ConnectionLimits } from './limits/connection-limits.js';
 import { startHeartbeat } from './heartbeat.js';
 import { rejectHandshake, rejectUpgrade, sendJsonError } from './http-responses.js';
-import { RelayPair, type RelayContext } from './relay-pair.js';
+import { ClientConnection, type ConnectionContext } from './client-connection.js';
+import type { ClientLink, LinkHost } from './client-link.js';
+import { RelayLink, type RelayLinkContext } from './relay-link.js';
+import { SessionLink } from './session-link.js';
+import { GatewaySessions, type SessionStats } from './sessions.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { IGNORING_OWNER, Leg, type LegLimits } from '../wire/leg.js';
 import { RelayRegistry } from './relay-registry.js';
-import { RedisCoordinator } from '../cluster/redis-coordinator.js';
+import { RedisCoordinator, type LimitRefusal } from '../cluster/redis-coordinator.js';
+import { sessionKeys } from '../sessions/types.js';
 import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from '../cluster/types.js';
 import { announcingChanges } from '../cluster/announcing-store.js';
 import { relayView } from './relay-view.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
 
-/** Answers a plain HTTP request it recognises (returns true), or leaves it to the next one. */
-export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
+import type { HttpRoute } from '../http-route.js';
+export type { HttpRoute };
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -61,7 +66,8 @@ export class Gateway {
   private readonly server: http.Server;
   private readonly clientLimits: LegLimits;
   private readonly watcher: ChangeWatcher;
-  private readonly relayContext: RelayContext;
+  private readonly connectionContext: ConnectionContext;
+  private readonly relayLinkContext: RelayLinkContext;
   private stopHeartbeat: (() => void) | undefined;
   private draining = false;
   private closing: Promise<void> | undefined;
@@ -70,9 +76,11 @@ export class Gateway {
   /** Set by listen() when `redis` is configured. */
   private coordinator: RedisCoordinator | undefined;
   /** Relays holding a cluster-wide slot (released when they finish). */
-  private readonly slots = new Set<RelayPair>();
+  private readonly slots = new Set<ClientConnection>();
   /** This node's id in the cluster view, in relay listings and in Redis. */
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  /** Session mode: the sessions this node holds and the feeds of its attached clients. */
+  private readonly sessions: GatewaySessions;
   private readonly startedAt = new Date().toISOString();
 
   constructor({ config, store, logger, routes, version }: GatewayOptions) {
@@ -111,29 +119,45 @@ export class Gateway {
           store,
         })
       : undefined;
-    this.relayContext = {
+    const health = new UpstreamHealth(store, logger, refresher);
+    const upstreamLimits = {
+      ca: upstreamTrust(config.upstreamCaFile),
+      connectTimeoutMs: config.upstreamConnectTimeoutMs,
+      authTimeoutMs: config.upstreamAuthTimeoutMs,
+      maxPayload: config.upstreamMaxMessageBytes,
+      maxFragments: config.maxFragments,
+      maxBufferedChunks: config.maxBufferedChunks,
+      closeTimeoutMs: config.closeTimeoutMs,
+      lowWaterBytes: config.lowWaterBytes,
+      maxBufferedBytes: config.hardCapBytes,
+    };
+    this.relayLinkContext = { health, upstreamLimits, limits: config };
+    this.sessions = new GatewaySessions({
+      config,
+      store: this.store,
+      logger,
+      health,
+      upstreamLimits,
+      nodeId: this.nodeId,
+      relaying: (modelId) => {
+        for (const conn of this.registry.forModel(modelId) ?? []) if (conn.admission?.delivery === 'relay') return true;
+        return false;
+      },
+    });
+    this.watcher.onModelChange = (modelId) => this.sessions.modelChanged(modelId);
+    this.connectionContext = {
       store,
-      health: new UpstreamHealth(store, logger, refresher),
+      health,
       logger,
       limits: config,
-      upstreamLimits: {
-        ca: upstreamTrust(config.upstreamCaFile),
-        connectTimeoutMs: config.upstreamConnectTimeoutMs,
-        authTimeoutMs: config.upstreamAuthTimeoutMs,
-        maxPayload: config.upstreamMaxMessageBytes,
-        maxFragments: config.maxFragments,
-        maxBufferedChunks: config.maxBufferedChunks,
-        closeTimeoutMs: config.closeTimeoutMs,
-        lowWaterBytes: config.lowWaterBytes,
-        maxBufferedBytes: config.hardCapBytes,
-      },
       admissionLimits: this.limits,
       messageRate: (plan) => {
         const limits = planLimits(config, plan);
         return { perSecond: limits.messagesPerSecond, burst: limits.messageBurst };
       },
-      onAdmitted: (pair) => this.admitted(pair),
-      onFinished: (pair) => this.onRelayFinished(pair),
+      onAdmitted: (conn) => this.admitted(conn),
+      createLink: (host) => this.createLink(host),
+      onFinished: (conn) => this.onRelayFinished(conn),
     };
     this.routes = routes?.(this) ?? [];
   }
@@ -157,6 +181,7 @@ export class Gateway {
           logger: this.logger,
         });
       }
+      await this.sessions.start();
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
         this.server.listen(this.config.port, this.config.host, () => {
@@ -165,6 +190,7 @@ export class Gateway {
         });
       });
     } catch (err) {
+      await this.sessions.stop();
       await this.coordinator?.close();
       await this.watcher.stop();
       throw err;
@@ -267,10 +293,7 @@ export class Gateway {
   }
 
   private *heldSlots(): Iterable<HeldSlot> {
-    for (const pair of this.slots) {
-      const a = pair.admission;
-      if (a) yield { relayId: pair.id, orgId: a.orgId, modelId: a.modelId };
-    }
+    for (const pair of this.slots) if (pair.admission) yield slotOf(pair);
   }
 
   /**
@@ -280,30 +303,69 @@ export class Gateway {
    * meanwhile finds the relay; a refusal un-indexes it.
    * @throws {CoordinationError} when Redis cannot be asked.
    */
-  private async admitted(pair: RelayPair): Promise<GatewayError | undefined> {
+  /** The upstream side of an admitted connection: its own OnlyFans socket, or the model's session. */
+  private createLink(host: LinkHost): ClientLink {
+    const conn = host as ClientConnection;
+    if (conn.admission?.delivery === 'session') return new SessionLink(conn, this.sessions);
+    return new RelayLink(conn, this.relayLinkContext);
+  }
+
+  /** Session mode, for metrics: sessions by state, clients, reconnects, events, deliveries. */
+  sessionStats(): SessionStats {
+    return this.sessions.stats();
+  }
+
+  /** Entries kept in the event log (all models). */
+  eventLogSize(): Promise<{ entries: number; bytes: number } | undefined> {
+    return this.sessions.logSize();
+  }
+
+  private async admitted(pair: ClientConnection): Promise<GatewayError | undefined> {
     const a = pair.admission as Admission;
-    const overLimit = this.limits.checkConcurrency(this.registry, a.orgId, a.modelId, a.plan);
+    // A model just switched back to relay: its session closes its socket first (one socket per
+    // model at every moment), so a relay waits for that on this node…
+    if (a.delivery === 'relay' && this.sessions.holds(a.modelId) && !(await this.sessionEnded(pair))) return sessionStillClosing();
+    const overLimit = this.limits.checkConcurrency(this.registry, a);
     if (overLimit) return overLimit;
     this.registry.index(pair);
     this.watcher.recheck(pair, pair.changeSeq);
     const coordinator = this.coordinator;
     if (!coordinator) return undefined;
-    const slot = { relayId: pair.id, orgId: a.orgId, modelId: a.modelId };
-    let refused: 'organization' | 'model' | undefined;
+    const slot = slotOf(pair);
+    let refused: LimitRefusal | undefined;
     try {
-      refused = await coordinator.acquire(slot, planLimits(this.config, a.plan).maxRelaysPerOrg, this.config.maxUpstreamSocketsPerModel);
+      const leaseKey = a.delivery === 'relay' ? sessionKeys(this.config.redisPrefix).lease(a.modelId) : undefined;
+      const orgLimit = planLimits(this.config, a.plan).maxRelaysPerOrg;
+      // …and on any node: the limit script refuses a relay slot while the session's lease exists.
+      for (let waited = 0; ; waited += SESSION_POLL_MS) {
+        refused = await coordinator.acquire(slot, orgLimit, this.limits.modelLimit(a), leaseKey);
+        if (refused !== 'session' || waited >= this.config.closeTimeoutMs + 1000 || !this.registry.all.has(pair)) break;
+        await sleep(SESSION_POLL_MS);
+      }
     } catch (err) {
       this.registry.unindex(pair);
       throw err;
     }
     if (refused) {
       this.registry.unindex(pair);
-      return refused === 'organization' ? this.limits.orgLimitError(a.plan) : this.limits.modelLimitError();
+      if (refused === 'session') return sessionStillClosing();
+      return refused === 'organization' ? this.limits.orgLimitError(a.plan) : this.limits.modelLimitError(a);
     }
     // The client may have left while Redis answered: its finish found no slot to release.
     if (this.registry.all.has(pair)) this.slots.add(pair);
     else coordinator.release(slot);
     return undefined;
+  }
+
+  /** Waits (bounded by closeTimeoutMs) for this node's session of the model to close its socket. */
+  private async sessionEnded(pair: ClientConnection): Promise<boolean> {
+    const modelId = (pair.admission as Admission).modelId;
+    for (let waited = 0; waited < this.config.closeTimeoutMs + 1000; waited += SESSION_POLL_MS) {
+      await sleep(SESSION_POLL_MS);
+      if (!this.sessions.holds(modelId)) return true;
+      if (!this.registry.all.has(pair)) return false;
+    }
+    return false;
   }
 
   /** The last store change applied to live relays. */
@@ -333,6 +395,9 @@ export class Gateway {
     await this.watcher.stop();
     try {
       await this.drainRelays();
+      // Each session's socket is closed before its lease is released, so a node taking it over
+      // never overlaps with this one.
+      await this.sessions.stop();
     } finally {
       // After the relays: their slots are released one by one, then the registration goes.
       await this.coordinator?.close();
@@ -385,18 +450,17 @@ export class Gateway {
     }
     socket.write(accepted);
     const client = new Leg(socket as Socket, true, this.clientLimits, IGNORING_OWNER);
-    const pair = new RelayPair(client, this.relayContext);
-    this.registry.track(pair);
+    const conn = new ClientConnection(client, this.connectionContext);
+    this.registry.track(conn);
     if (head.length > 0) client.receive(head);
-    void pair.start(request, this.watcher.seq);
+    void conn.start(request, this.watcher.seq, q === -1 ? '' : url.slice(q + 1));
   }
 
-  private onRelayFinished(pair: RelayPair): void {
+  private onRelayFinished(pair: ClientConnection): void {
     this.registry.untrack(pair);
-    if (this.slots.delete(pair)) {
-      const a = pair.admission as Admission;
-      this.coordinator?.release({ relayId: pair.id, orgId: a.orgId, modelId: a.modelId });
-    }
+    if (this.slots.delete(pair)) this.coordinator?.release(slotOf(pair));
+    // A relay closed because its model switched to session mode: the session may start now.
+    if (pair.outcome === 'DELIVERY_CHANGED' && pair.admission?.delivery === 'relay') this.sessions.modelChanged(pair.admission.modelId);
     if (this.registry.all.size === 0) this.drained?.();
     if (!this.logger.isLevelEnabled('info')) return;
     const now = Date.now();
@@ -413,6 +477,27 @@ export class Gateway {
       'relay closed',
     );
   }
+}
+
+/** How often a relay waiting for a model's session to close checks again. */
+const SESSION_POLL_MS = 50;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function sessionStillClosing(): GatewayError {
+  return new GatewayError('CONNECTION_LIMIT', "The model's shared session is still closing its OnlyFans socket; retry in a moment", { retryAfterMs: 1000 });
+}
+
+/**
+ * A connection's cluster-wide slot. Session clients count in their own per-model hash: they share
+ * the model's one OnlyFans socket, so they are capped by maxSessionClientsPerModel, not by the
+ * model's socket limit.
+ */
+function slotOf(conn: ClientConnection): HeldSlot {
+  const a = conn.admission as Admission;
+  return { relayId: conn.id, orgId: a.orgId, modelId: a.delivery === 'session' ? `session-clients:${a.modelId}` : a.modelId };
 }
 
 /** The key from `X-API-Key`, else from the `api_key` query parameter (the header wins). */

@@ -12,7 +12,8 @@
  *
  * HEAD answers the same status without a body; other methods get 405.
  */
-import type { Gateway, HttpRoute } from '../gateway/server.js';
+import type { HttpRoute } from '../http-route.js';
+import type { ObservedGateway } from './observed.js';
 import { sendText } from './respond.js';
 
 /** How long the store may take to answer the readiness query. */
@@ -23,7 +24,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 type Readiness = { ready: true } | { ready: false; reason: string };
 
 /** One route answering both `/healthz` and `/readyz`; every other path is left alone. */
-export function createHealthRoutes(gateway: Gateway): HttpRoute {
+export function createHealthRoutes(gateway: ObservedGateway): HttpRoute {
   // Probes from several load balancers share one store query instead of piling them up
   // behind a slow database.
   let inFlight: Promise<Readiness> | undefined;
@@ -62,7 +63,7 @@ const DRAINING: Readiness = { ready: false, reason: 'draining' };
 const UNCOORDINATED: Readiness = { ready: false, reason: 'cluster coordination unavailable (Redis)' };
 
 /** `store.latestChangeSeq()` raced against the timeout; never rejects. */
-async function checkStore(gateway: Gateway): Promise<Readiness> {
+async function checkStore(gateway: ObservedGateway): Promise<Readiness> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Readiness>((resolve) => {
     timer = setTimeout(resolve, READY_TIMEOUT_MS, { ready: false, reason: `store unreachable: no answer within ${READY_TIMEOUT_MS} ms` });

@@ -5,7 +5,7 @@
  */
 import { ERROR_CATALOG } from '../errors.js';
 
-/** Outcomes a relay sets besides the catalog codes (see RelayPair.outcome). */
+/** Outcomes a connection sets besides the catalog codes (see ClientConnection.outcome). */
 const RELAY_OUTCOMES = [
   'ok',
   'SHUTDOWN',
@@ -17,6 +17,8 @@ const RELAY_OUTCOMES = [
   'CLOSED_BY_OPERATOR',
   'INTERNAL_ERROR',
   'COORDINATION_UNAVAILABLE',
+  'DELIVERY_CHANGED',
+  'SESSIONS_UNAVAILABLE',
 ];
 
 const OUTCOMES: ReadonlySet<string> = new Set([...RELAY_OUTCOMES, ...Object.keys(ERROR_CATALOG)]);

@@ -14,9 +14,9 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Gateway, HttpRoute } from '../gateway/server.js';
-import type { RelayPair, RelayTraffic } from '../gateway/relay-pair.js';
-import { relayFinished, relayOpened } from '../gateway/diagnostics.js';
+import type { HttpRoute } from '../http-route.js';
+import type { ObservedGateway } from './observed.js';
+import { relayFinished, relayOpened, type ObservedConnection, type RelayTraffic } from '../diagnostics.js';
 import { startEventLoopLag } from './event-loop.js';
 import { closeCodeLabel, outcomeLabel } from './labels.js';
 import { sendText } from './respond.js';
@@ -59,7 +59,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
  * (attempts, latencies, close codes, finished traffic) count both; the active-relay gauge
  * and live traffic read this gateway's own registry.
  */
-export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): GatewayMetrics {
+export function createMetrics(gateway: ObservedGateway, options: MetricsOptions = {}): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const finished: RelayTraffic = { messagesToUpstream: 0, bytesToUpstream: 0, messagesToClient: 0, bytesToClient: 0 };
@@ -122,6 +122,64 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     },
   });
 
+  // Session mode (sessions-contract.md): read from the node's sessions at scrape time.
+  new Gauge({
+    name: 'ofgw_sessions',
+    help: 'Model sessions held by this node, by upstream state (connected, reconnecting, down)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      for (const [state, n] of Object.entries(gateway.sessionStats().byState)) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'ofgw_session_clients',
+    help: 'Clients attached on this node to session-mode models',
+    registers: [registry],
+    collect() {
+      this.set(gateway.sessionStats().clients);
+    },
+  });
+  new Counter({
+    name: 'ofgw_session_upstream_reconnects_total',
+    help: 'Times the sessions held by this node reopened their OnlyFans socket',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(gateway.sessionStats().upstreamReconnects);
+    },
+  });
+  new Counter({
+    name: 'ofgw_event_log_entries_total',
+    help: 'Upstream events appended to the event log by the sessions this node held',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(gateway.sessionStats().eventsLogged);
+    },
+  });
+  new Counter({
+    name: 'ofgw_session_deliveries_total',
+    help: 'Logged entries delivered to session clients on this node (live and replayed)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(gateway.sessionStats().deliveries);
+    },
+  });
+  new Gauge({
+    name: 'ofgw_event_log_size',
+    help: 'Entries kept in the event log over all models (cluster-wide with Redis), and their approximate bytes',
+    labelNames: ['unit'],
+    registers: [registry],
+    async collect() {
+      const size = await gateway.eventLogSize().catch(() => undefined);
+      if (!size) return;
+      this.set({ unit: 'entries' }, size.entries);
+      this.set({ unit: 'bytes' }, size.bytes);
+    },
+  });
+
   const attempts = new Counter({
     name: 'ofgw_relay_attempts_total',
     help: 'Finished connection attempts by outcome: ok or the catalog/close outcome code',
@@ -155,15 +213,15 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
   const stopLag = startEventLoopLag(registry);
 
   // The channels are process-wide: count only this gateway's relays.
-  const ours = (pair: RelayPair): boolean => gateway.registry.all.has(pair);
+  const ours = (pair: ObservedConnection): boolean => gateway.registry.all.has(pair);
   const onOpened = (message: unknown): void => {
-    const pair = message as RelayPair;
+    const pair = message as ObservedConnection;
     if (pair.openedAt === undefined || !ours(pair)) return;
     confirmSeconds.observe((pair.openedAt - pair.startedAt) / 1000);
     if (pair.upstreamStartedAt !== undefined) upstreamConnectSeconds.observe((pair.openedAt - pair.upstreamStartedAt) / 1000);
   };
   const onFinished = (message: unknown): void => {
-    const pair = message as RelayPair;
+    const pair = message as ObservedConnection;
     if (!ours(pair)) return;
     addTraffic(finished, pair.traffic);
     attempts.inc({ outcome: outcomeLabel(pair.outcome) });
@@ -199,7 +257,7 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
 }
 
 /** A partition of the tracked relays using only the pair's public fields. */
-function stateOf(pair: RelayPair): 'open' | 'connecting' | 'closing' {
+function stateOf(pair: ObservedConnection): 'open' | 'connecting' | 'closing' {
   if (pair.isOpen) return 'open';
   return pair.openedAt === undefined ? 'connecting' : 'closing';
 }

@@ -6,15 +6,21 @@
  *   POST   /_sim/tokens               {"userId":…, "ttlSeconds"?:…}  → {"token","wsUrl"}
  *   POST   /_sim/users/{id}/push      <JSON object frame>             → {"delivered":n}
  *   POST   /_sim/users/{id}/drop      {} | {"code"?:…, "reason"?:…}   → {"dropped":n} (empty body = TCP reset)
+ *   POST   /_sim/users/{id}/stream    {"perSecond":n, "count"?:n}     → stream status (replaces a running one)
+ *   GET    /_sim/users/{id}/stream                                    → {"running","perSecond","count","sent","nextSeq","delivered"}
+ *   DELETE /_sim/users/{id}/stream                                    → stream status, stopped
  *   POST   /_sim/faults               {"fault":{…}, "userId"?:…}      → {"faults":[…]}
  *   DELETE /_sim/faults                                                → {"faults":[]}
  *   POST   /_sim/online               {"ids":[…]}                      → {"online":[…]}
  *   GET    /_sim/handshakes                                            → {"handshakes":[…]}
  *   GET    /_sim/status                                                → connections per user, faults, online ids
+ *   GET    /_sim/peaks                                                 → {"<userId>":{"current":n,"peak":n},…}
+ *   POST   /_sim/peaks/reset                                           → the same, after the reset
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseFault } from './faults.js';
 import type { SimulatorInternals } from './simulator.js';
+import { parseStreamOptions } from './streams.js';
 import { userKey } from './tokens.js';
 
 const BODY_LIMIT = 64 * 1024;
@@ -88,6 +94,12 @@ async function route(target: SimulatorInternals, req: IncomingMessage): Promise<
       const how = { ...(code === undefined ? {} : { code }), ...(reason === undefined ? {} : { reason }) };
       return [200, { dropped: sim.dropConnections(userId, how) }];
     }
+    if (action === 'stream') {
+      allow(method, 'GET', 'POST', 'DELETE');
+      if (method === 'GET') return [200, sim.streamStatus(userId)];
+      if (method === 'DELETE') return [200, sim.stopStream(userId)];
+      return [200, sim.startStream(userId, parseStreamOptions(await readJson(req)))];
+    }
   }
 
   if (segments.length === 1 && first === 'faults') {
@@ -130,6 +142,16 @@ async function route(target: SimulatorInternals, req: IncomingMessage): Promise<
         online: target.onlineIds(),
       },
     ];
+  }
+
+  if (first === 'peaks' && (segments.length === 1 || (segments.length === 2 && segments[1] === 'reset'))) {
+    if (segments.length === 1) {
+      allow(method, 'GET');
+    } else {
+      allow(method, 'POST');
+      sim.resetPeaks();
+    }
+    return [200, target.connectionPeaks()];
   }
 
   throw new HttpError(404, `no control endpoint at ${path}`);

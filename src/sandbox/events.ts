@@ -93,6 +93,7 @@ const DM_TEXTS = [
 const TIP_NOTES = ['', 'for you ❤️', 'buy yourself something nice', 'great stream!', 'thank you'] as const;
 const TIP_AMOUNTS = [5, 5, 10, 10, 10, 20, 25, 50, 100] as const;
 const STREAM_TITLES = ['Chill evening live', 'Q&A time', 'Sunday stream', 'Workout with me'] as const;
+const STREAM_TEXT_PREFIX = 'stream #';
 const ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /** A random fan: OF's default `u<id>` username for most, a chosen handle for some, rarely an avatar. */
@@ -134,6 +135,28 @@ export function tipMessage(rng: Rng, ctx: EventContext, fan: OfUser = randomFan(
   body.tipAmount = pick(rng, TIP_AMOUNTS);
   body.tipText = note;
   return { api2_chat_message: body };
+}
+
+/**
+ * A DM whose text is `stream #<seq>`, for numbered streams: consumers read the number back with
+ * {@link streamSequence}. `id` is the caller's, so ids stay unique however many streams run.
+ */
+export function numberedChatMessage(rng: Rng, ctx: EventContext, seq: number, id: number): OfFrame {
+  const body = messageBody(rng, ctx, randomFan(rng), `${STREAM_TEXT_PREFIX}${seq}`);
+  body.id = id;
+  return { api2_chat_message: body };
+}
+
+/** The number a {@link numberedChatMessage} frame carries (parsed JSON or its text), else undefined. */
+export function streamSequence(frame: unknown): number | undefined {
+  const parsed = typeof frame === 'string' || Buffer.isBuffer(frame) ? parseFrame(frame.toString()) : frame;
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const message = (parsed as Record<string, unknown>).api2_chat_message;
+  if (typeof message !== 'object' || message === null) return undefined;
+  const text = (message as Record<string, unknown>).text;
+  if (typeof text !== 'string' || !text.startsWith(STREAM_TEXT_PREFIX)) return undefined;
+  const seq = Number(text.slice(STREAM_TEXT_PREFIX.length));
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
 }
 
 /** Notification count (§6.3 #7). */
@@ -378,4 +401,12 @@ function randomToken(rng: Rng, length: number): string {
   let out = '';
   for (let i = 0; i < length; i++) out += ALNUM[intBetween(rng, 0, ALNUM.length - 1)];
   return out;
+}
+
+function parseFrame(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

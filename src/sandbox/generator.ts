@@ -18,15 +18,19 @@ const BURST_SPACING_MS = 1000;
 // Creator ids are numeric upstream; a non-numeric sandbox user gets this stand-in in frames.
 const FALLBACK_CREATOR_ID = 15585607;
 
+/** The creator id frames for this simulated user carry. */
+export function creatorIdOf(userId: string): number {
+  const numeric = Number(userId);
+  return Number.isSafeInteger(numeric) ? numeric : FALLBACK_CREATOR_ID;
+}
+
 /** Starts ticking; the returned function stops the interval and any burst frames still pending. */
 export function startGenerator(target: GeneratorTarget, intervalMs: number, rng: Rng): () => void {
   const pending = new Set<NodeJS.Timeout>();
   const tick = (): void => {
     const now = Date.now();
     for (const userId of target.users()) {
-      const numeric = Number(userId);
-      const creatorId = Number.isSafeInteger(numeric) ? numeric : FALLBACK_CREATOR_ID;
-      const { frames } = randomEvent(rng, { creatorId, now });
+      const { frames } = randomEvent(rng, { creatorId: creatorIdOf(userId), now });
       frames.forEach((frame, index) => {
         if (index === 0) {
           target.push(userId, frame);

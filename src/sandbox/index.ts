@@ -9,17 +9,21 @@ export {
   type SimulatorFault,
   type SimulatorOptions,
 } from './simulator.js';
+export { MAX_STREAM_PER_SECOND, type StreamOptions, type StreamStatus } from './streams.js';
+export type { ConnectionCounts } from './peaks.js';
 export {
   GENERATED_KEYS,
   chatMessage,
   chatMessageDelete,
   counters,
   notificationCount,
+  numberedChatMessage,
   postPublished,
   randomEvent,
   randomFan,
   stream,
   streamStart,
+  streamSequence,
   streamStop,
   streamTips,
   subscriptionBurst,

@@ -18,14 +18,17 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { isSendableCloseCode } from '../gateway/close-codes.js';
+import { isSendableCloseCode } from '../wire/close-codes.js';
 import { createControlHandler } from './control-api.js';
 import { counters } from './events.js';
 import { FaultStore, parseFault, type ScopedFault } from './faults.js';
 import { startGenerator } from './generator.js';
+import { ConnectionPeaks, type ConnectionCounts } from './peaks.js';
 import { mulberry32, randomSeed, type Rng } from './rng.js';
+import { NumberedStreams, type StreamOptions, type StreamStatus } from './streams.js';
 import { randomSecret, signToken, userKey, verifyToken, type TokenCheck } from './tokens.js';
 
 /** How to run a simulator; every field is optional. */
@@ -124,6 +127,26 @@ export interface OnlyFansSimulator {
   readonly received: readonly ReceivedFrame[];
   /** Replaces the set of fan ids that `get_onlines` reports as online. */
   setOnline(ids: Array<number | string>): void;
+  /**
+   * Starts (or replaces) the user's numbered stream: `api2_chat_message` frames with the text
+   * `stream #<n>` (read it with `streamSequence`) to every authenticated socket of the user, n
+   * = 1, 2, 3, … per user, continuing across sockets and streams. Throws RangeError naming a
+   * bad option (`perSecond` above 1000, a `count` that is not a positive integer).
+   */
+  startStream(userId: number | string, options: StreamOptions): StreamStatus;
+  /** Stops the user's stream, if one runs; its numbering continues with the next stream. */
+  stopStream(userId: number | string): StreamStatus;
+  /** The user's stream, including the numbers that reached at least one socket. */
+  streamStatus(userId: number | string): StreamStatus;
+  /** Authenticated live sockets of the user; the same as `connectionCount(userId)`. */
+  currentConnections(userId: number | string): number;
+  /**
+   * The most sockets the user held at once since the last reset, each counted from its
+   * accepted upgrade (before it authenticated) until its close.
+   */
+  peakConnections(userId: number | string): number;
+  /** Starts a new peak window: each user's peak becomes their current count. */
+  resetPeaks(): void;
   /** Closes every socket and the listener; resolves when no handle is left. */
   close(): Promise<void>;
 }
@@ -148,6 +171,8 @@ type ConnectionState = 'awaiting-connect' | 'silenced' | 'authenticated' | 'clos
 interface Connection {
   readonly ws: WebSocket;
   readonly socket: Duplex;
+  /** `performance.now()` when the upgrade was accepted: the start of its span in the peaks. */
+  readonly upgradedAt: number;
   state: ConnectionState;
   /** Set once authenticated. */
   userId: string | undefined;
@@ -165,6 +190,7 @@ export interface SimulatorInternals {
   connectionsByUser(): Record<string, number>;
   activeFaults(): ScopedFault[];
   onlineIds(): string[];
+  connectionPeaks(): Record<string, ConnectionCounts>;
 }
 
 class Simulator implements OnlyFansSimulator, SimulatorInternals {
@@ -184,6 +210,8 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
   private readonly all = new Set<Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly faults = new FaultStore();
+  private readonly streams: NumberedStreams;
+  private readonly peaks: ConnectionPeaks;
   private online = new Set<string>();
   private readonly handshakeLog: HandshakeRecord[] = [];
   private readonly receivedLog: ReceivedFrame[] = [];
@@ -205,6 +233,9 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
     this.generatorIntervalMs = options.generator === undefined || options.generator === false
       ? undefined
       : delayOption('generator.intervalMs', options.generator.intervalMs);
+    this.streams = new NumberedStreams({ push: (userId, frame) => this.push(userId, frame) }, this.rng);
+    // A socket can authenticate up to the connect timeout after its upgrade (plus timer slack).
+    this.peaks = new ConnectionPeaks(this.connectTimeoutMs + 1000);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -342,6 +373,35 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
     return [...this.online];
   }
 
+  startStream(userId: number | string, options: StreamOptions): StreamStatus {
+    if (this.closing !== undefined) throw new Error('the simulator is closed');
+    return this.streams.start(userKey(userId), options);
+  }
+
+  stopStream(userId: number | string): StreamStatus {
+    return this.streams.stop(userKey(userId));
+  }
+
+  streamStatus(userId: number | string): StreamStatus {
+    return this.streams.status(userKey(userId));
+  }
+
+  currentConnections(userId: number | string): number {
+    return this.peaks.current(userKey(userId));
+  }
+
+  peakConnections(userId: number | string): number {
+    return this.peaks.peak(userKey(userId));
+  }
+
+  resetPeaks(): void {
+    this.peaks.reset();
+  }
+
+  connectionPeaks(): Record<string, ConnectionCounts> {
+    return this.peaks.snapshot();
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -349,6 +409,7 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
 
   private async shutdown(): Promise<void> {
     this.stopGenerator?.();
+    this.streams.stopAll();
     for (const conn of this.all) {
       // A paused socket could not read the peer's close reply.
       if (conn.ws.isPaused) conn.ws.resume();
@@ -389,13 +450,15 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
     if (this.faults.has('reset', undefined)) return resetSocket(socket);
     const refuse = this.faults.find('refuse', undefined);
     if (refuse !== undefined) return rejectUpgrade(socket, refuse.status ?? 503, 'simulated refusal');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket));
+    const upgradedAt = performance.now();
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket, upgradedAt));
   }
 
-  private onConnection(ws: WebSocket, socket: Duplex): void {
+  private onConnection(ws: WebSocket, socket: Duplex, upgradedAt: number): void {
     const conn: Connection = {
       ws,
       socket,
+      upgradedAt,
       state: 'awaiting-connect',
       userId: undefined,
       exp: 0,
@@ -466,6 +529,7 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
       this.byUser.set(userId, sockets);
     }
     sockets.add(conn);
+    this.peaks.opened(userId, conn, conn.upgradedAt);
     conn.ws.send(this.connectedReply);
     if (this.initialCounters && conn.exp > this.contentCutoff(userId)) {
       conn.ws.send(JSON.stringify(counters(this.rng)));
@@ -534,6 +598,7 @@ class Simulator implements OnlyFansSimulator, SimulatorInternals {
       const sockets = this.byUser.get(conn.userId);
       sockets?.delete(conn);
       if (sockets?.size === 0) this.byUser.delete(conn.userId);
+      this.peaks.closed(conn.userId, conn);
     }
     if (this.all.size === 0) this.onDrained?.();
   }

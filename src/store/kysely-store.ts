@@ -79,7 +79,8 @@ const CLEAR_REJECTED = { ws_credentials_rejected_at: null, ws_credentials_reject
 
 interface ModelMutation {
   columns: Updateable<ModelsTable>;
-  event?: { kind: ModelEventKind; reason: string | null } | undefined;
+  /** Lifecycle events, in order (an update may renew credentials and switch delivery at once). */
+  events?: Array<{ kind: ModelEventKind; reason: string | null }> | undefined;
   /** The operator trail's entry, when an actor made the change. */
   audit?: Pick<AuditRecord, 'action' | 'details'> | undefined;
 }
@@ -457,29 +458,50 @@ export class KyselyStore implements Store {
     return (await query.execute()).map(toModel);
   }
 
+  async listSessionModels(): Promise<ModelRecord[]> {
+    const rows = await this.#db.selectFrom('models').selectAll().where('delivery', '=', 'session').orderBy('created_at').orderBy('id').execute();
+    return rows.map(toModel);
+  }
+
   /**
    * Given credentials that differ from the stored ones, or any re-entered while the model is
    * rejected (the operator vouches for them), clear the rejected state and record
-   * `credentials_updated`. A name-only change records no event.
+   * `credentials_updated`. A new delivery mode records `delivery_changed` (`relay → session`);
+   * the same mode again is no change. A name-only change records no event; a patch that
+   * changes nothing writes nothing.
    */
   async updateModel(id: string, patch: ModelPatch): Promise<ModelRecord> {
     const modelId = requireId('model', id);
-    const fields = parseInput(modelPatchInput, patch);
-    if (Object.values(fields).every((value) => value === undefined)) {
+    const parsed = parseInput(modelPatchInput, patch);
+    if (Object.values(parsed).every((value) => value === undefined)) {
       // Nothing to change: no write, no change row.
       const current = await this.getModel(modelId);
       if (current === undefined) throw notFound('model', modelId);
       return current;
     }
     return this.#mutateModel(modelId, (row, ref) => {
-      const diff = diffCredentials(this.#keyring, row, fields);
-      const renewed = diff.changed.length > 0 || (diff.given.length > 0 && row.ws_credentials_rejected_at !== null);
+      // Decided on the locked row: two nodes switching one model cannot both record the switch.
+      const delivery = parsed.delivery !== undefined && parsed.delivery !== row.delivery ? parsed.delivery : undefined;
+      const fields: ModelPatch = { ...parsed, delivery };
       // Field names only: the values may be secrets.
       const given = Object.entries(fields).flatMap(([field, value]) => (value === undefined ? [] : [field]));
+      if (given.length === 0) return undefined;
+      const diff = diffCredentials(this.#keyring, row, fields);
+      const renewed = diff.changed.length > 0 || (diff.given.length > 0 && row.ws_credentials_rejected_at !== null);
       return {
         columns: { ...modelColumns(this.#keyring, ref, fields), ...(renewed ? CLEAR_REJECTED : {}) },
-        event: renewed ? { kind: 'credentials_updated', reason: credentialReason(diff) } : undefined,
-        audit: { action: 'model.updated', details: { fields: given, ...(fields.name !== undefined && fields.name !== row.name ? { previousName: row.name } : {}) } },
+        events: [
+          ...(renewed ? [{ kind: 'credentials_updated' as const, reason: credentialReason(diff) }] : []),
+          ...(delivery ? [{ kind: 'delivery_changed' as const, reason: `${row.delivery} → ${delivery}` }] : []),
+        ],
+        audit: {
+          action: 'model.updated',
+          details: {
+            fields: given,
+            ...(fields.name !== undefined && fields.name !== row.name ? { previousName: row.name } : {}),
+            ...(delivery ? { previousDelivery: row.delivery, delivery } : {}),
+          },
+        },
       };
     });
   }
@@ -491,7 +513,7 @@ export class KyselyStore implements Store {
     return this.#mutateModel(modelId, (row) =>
       row.status === parsed.status
         ? undefined
-        : { columns: { status: parsed.status }, event: { kind: parsed.status, reason: null }, audit: { action: `model.${parsed.status}` } },
+        : { columns: { status: parsed.status }, events: [{ kind: parsed.status, reason: null }], audit: { action: `model.${parsed.status}` } },
     );
   }
 
@@ -530,7 +552,7 @@ export class KyselyStore implements Store {
       if (row.ws_credentials_rejected_at !== null) return undefined;
       return {
         columns: { ws_credentials_rejected_at: at, ws_credentials_rejected_reason: parsed.reason },
-        event: { kind: 'credentials_rejected', reason: parsed.reason },
+        events: [{ kind: 'credentials_rejected', reason: parsed.reason }],
       };
     });
   }
@@ -542,7 +564,7 @@ export class KyselyStore implements Store {
       const diff = diffCredentials(this.#keyring, row, fields);
       return {
         columns: { ...modelColumns(this.#keyring, ref, fields), ...CLEAR_REJECTED },
-        event: { kind: 'credentials_refreshed', reason: credentialReason(diff) },
+        events: [{ kind: 'credentials_refreshed', reason: credentialReason(diff) }],
       };
     });
   }
@@ -691,7 +713,7 @@ export class KyselyStore implements Store {
         .where('id', '=', modelId)
         .returningAll()
         .executeTakeFirstOrThrow();
-      if (mutation.event) await appendEvent(trx, ref, mutation.event.kind, mutation.event.reason, at);
+      for (const event of mutation.events ?? []) await appendEvent(trx, ref, event.kind, event.reason, at);
       if (mutation.audit) await this.#auditModel(trx, mutation.audit.action, updated, at, mutation.audit.details);
       await this.#appendChanges(trx, [['model', modelId]], at);
       return updated;

@@ -35,6 +35,7 @@ export function modelColumns(keyring: Keyring, ref: ModelRef, fields: ModelPatch
     cookie: sealField(keyring, ref, 'cookie', fields.cookie),
     proxy_url: sealField(keyring, ref, 'proxyUrl', fields.proxyUrl),
     proxy_url_masked: maskedProxy(fields.proxyUrl),
+    delivery: fields.delivery,
   };
 }
 

@@ -34,6 +34,7 @@ export function toModel(row: Selectable<ModelsTable>): ModelRecord {
     orgId: row.org_id,
     name: row.name,
     status: row.status,
+    delivery: row.delivery,
     wsUrl: row.ws_url,
     hasWsToken: row.ws_token !== null,
     userAgent: row.user_agent,

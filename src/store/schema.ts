@@ -5,7 +5,7 @@
  * booleans and a PostgreSQL integer column reads back as a number too).
  */
 import type { Generated } from 'kysely';
-import type { ActorKind, AuditAction, AuditTargetKind, ChangeKind, ModelEventKind, ModelStatus, SubscriptionStatus } from './types.js';
+import type { ActorKind, AuditAction, AuditTargetKind, ChangeKind, DeliveryMode, ModelEventKind, ModelStatus, SubscriptionStatus } from './types.js';
 
 export interface OrganizationsTable {
   id: string;
@@ -43,6 +43,8 @@ export interface ModelsTable {
   org_id: string;
   name: string | null;
   status: ModelStatus;
+  /** `relay` or `session`, checked by the database too (migration 004). */
+  delivery: Generated<DeliveryMode>;
   ws_url: string | null;
   /** Encrypted (`ofgw1:…`, see src/secrets), bound to the organization, model and field. */
   ws_token: string | null;

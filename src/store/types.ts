@@ -13,6 +13,14 @@ export const SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ['active', '
 export type ModelStatus = 'connected' | 'disconnected';
 export const MODEL_STATUSES: readonly ModelStatus[] = ['connected', 'disconnected'];
 
+/**
+ * How the gateway serves a model (sessions-contract.md §1): `relay` (the default) opens one
+ * OnlyFans socket per client connection; `session` keeps one socket per model open across the
+ * cluster, logs its events and shares it between clients.
+ */
+export type DeliveryMode = 'relay' | 'session';
+export const DELIVERY_MODES: readonly DeliveryMode[] = ['relay', 'session'];
+
 export interface Organization {
   id: string;
   name: string;
@@ -83,6 +91,7 @@ export interface ModelRecord {
   orgId: string;
   name: string | null;
   status: ModelStatus;
+  delivery: DeliveryMode;
   wsUrl: string | null;
   hasWsToken: boolean;
   userAgent: string | null;
@@ -112,6 +121,8 @@ export interface NewModel {
   userAgent?: string | null;
   cookie?: string | null;
   proxyUrl?: string | null;
+  /** Default `relay`. */
+  delivery?: DeliveryMode;
 }
 
 /** Fields to change; `null` clears an optional field, `undefined` leaves it alone. */
@@ -122,6 +133,7 @@ export interface ModelPatch {
   userAgent?: string | null;
   cookie?: string | null;
   proxyUrl?: string | null;
+  delivery?: DeliveryMode;
 }
 
 /**
@@ -160,7 +172,13 @@ export type ModelEventKind =
   | 'credentials_rejected'
   | 'credentials_refreshed'
   | 'proxy_failing'
-  | 'removed';
+  | 'removed'
+  /** The delivery mode changed; the reason says from and to (`relay → session`). */
+  | 'delivery_changed'
+  /** A session's OnlyFans socket went down (recorded by src/sessions). */
+  | 'session.upstream_down'
+  /** A session's OnlyFans socket is back after being down. */
+  | 'session.upstream_restored';
 
 export const MODEL_EVENT_KINDS: readonly ModelEventKind[] = [
   'created',
@@ -171,6 +189,9 @@ export const MODEL_EVENT_KINDS: readonly ModelEventKind[] = [
   'credentials_refreshed',
   'proxy_failing',
   'removed',
+  'delivery_changed',
+  'session.upstream_down',
+  'session.upstream_restored',
 ];
 
 export interface ModelEvent {
@@ -336,6 +357,15 @@ export interface Store {
   createModel(orgId: string, input: NewModel): Promise<ModelRecord>;
   getModel(id: string): Promise<ModelRecord | undefined>;
   listModels(orgId?: string): Promise<ModelRecord[]>;
+  /**
+   * Every model whose delivery is `session`, of any status and organization: what each node
+   * reconciles its running sessions against.
+   */
+  listSessionModels(): Promise<ModelRecord[]>;
+  /**
+   * Applies the patch; a patch that changes nothing writes nothing. A new `delivery` records
+   * a `delivery_changed` event and reaches running nodes through the change feed.
+   */
   updateModel(id: string, patch: ModelPatch): Promise<ModelRecord>;
   setModelStatus(id: string, status: ModelStatus): Promise<ModelRecord>;
   removeModel(id: string): Promise<void>;

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { describeIssues, parseWithIssues } from '../input-issues.js';
 import { StoreError } from './errors.js';
-import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MAX_GRACE_SECONDS, MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from './types.js';
+import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, DELIVERY_MODES, MAX_GRACE_SECONDS, MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES } from './types.js';
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const PROXY_PROTOCOLS = ['http:', 'https:', 'socks5:', 'socks5h:'];
@@ -136,6 +136,7 @@ export const modelInput = z.object({
   userAgent: userAgent.nullish(),
   cookie: cookie.nullish(),
   proxyUrl: proxyUrl.nullish(),
+  delivery: z.enum(DELIVERY_MODES, { error: oneOf(DELIVERY_MODES) }).optional(),
 });
 
 /** Like {@link modelInput}, but every field may be left out; URL and token cannot be cleared. */

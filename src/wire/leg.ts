@@ -15,7 +15,7 @@
  */
 import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
-import { fitCloseReason, isSendableCloseCode } from '../gateway/close-codes.js';
+import { fitCloseReason, isSendableCloseCode } from './close-codes.js';
 import { closePayload, encodeFrame, Opcode, SERVER_PING, unmaskRange } from './frames.js';
 
 export interface LegLimits {
@@ -173,6 +173,11 @@ export class Leg {
   /** A text message the gateway originates (confirmation, error frame, connect act). */
   sendText(text: string): void {
     if (!this.closeSent) this.send(encodeFrame(Opcode.Text, Buffer.from(text), !this.server));
+  }
+
+  /** A whole message the gateway sends from a payload (a logged event, replayed or live). */
+  sendMessage(payload: Buffer, binary: boolean): void {
+    if (!this.closeSent) this.send(encodeFrame(binary ? Opcode.Binary : Opcode.Text, payload, !this.server));
   }
 
   /**

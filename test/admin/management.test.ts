@@ -289,6 +289,47 @@ describe('management API', () => {
       assertError(await stack.admin('DELETE', `/models/00000000-0000-4000-8000-000000000000`), 404, 'NOT_FOUND');
     });
 
+    it('delivery: relay by default, session on add, switched by PATCH, recorded in the lifecycle and operator trails', async () => {
+      const plain = (await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: stack.wsToken })).json();
+      assert.equal(plain.delivery, 'relay');
+      const created = await stack.admin('POST', `/organizations/${orgId}/models`, { name: 'Shared', wsUrl: stack.sim.wsUrl(), wsToken: stack.wsToken, delivery: 'session' });
+      assert.equal(created.status, 201, created.text);
+      const model = created.json<{ id: string; delivery: string }>();
+      assert.equal(model.delivery, 'session');
+      assert.equal((await stack.admin('GET', `/models/${model.id}`)).json().delivery, 'session');
+      const listed = (await stack.admin('GET', `/organizations/${orgId}/models`)).json<{ id: string; delivery: string }[]>();
+      assert.equal(listed.find((m) => m.id === model.id)?.delivery, 'session');
+      assert.equal(listed.find((m) => m.id === plain.id)?.delivery, 'relay');
+      assert.equal((await stack.admin('GET', '/models')).json<{ id: string; delivery: string }[]>().find((m) => m.id === model.id)?.delivery, 'session');
+
+      const seq = await stack.store.latestChangeSeq();
+      const same = await stack.admin('PATCH', `/models/${model.id}`, { delivery: 'session' });
+      assert.equal(same.status, 200);
+      assert.equal(await stack.store.latestChangeSeq(), seq, 'the same mode again writes nothing');
+      const patched = await stack.admin('PATCH', `/models/${model.id}`, { delivery: 'relay' });
+      assert.equal(patched.status, 200, patched.text);
+      assert.equal(patched.json().delivery, 'relay');
+      assert.equal((await stack.store.getModel(model.id))?.delivery, 'relay');
+
+      const [event] = (await stack.admin('GET', `/models/${model.id}/events?limit=1`)).json<{ kind: string; reason: string }[]>();
+      assert.deepEqual([event?.kind, event?.reason], ['delivery_changed', 'session → relay']);
+      const [audit] = (await stack.admin('GET', `/events?targetId=${model.id}&action=model.updated`)).json<{ actorKind: string; details: unknown }[]>();
+      assert.equal(audit?.actorKind, 'api');
+      assert.deepEqual(audit?.details, { fields: ['delivery'], previousDelivery: 'session', delivery: 'relay' });
+    });
+
+    it('a bad delivery names the body field and the values, and changes nothing', async () => {
+      const model = (await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: stack.wsToken })).json<{ id: string }>();
+      const count = (await stack.admin('GET', `/organizations/${orgId}/models`)).json<unknown[]>().length;
+      const add = await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: stack.wsToken, delivery: 'webhook' });
+      assert.equal(add.status, 400);
+      assert.deepEqual(add.json(), { error: 'body field delivery must be one of relay, session', code: 'INVALID_INPUT', issues: [{ field: 'delivery', rule: 'must be one of relay, session' }] });
+      assert.equal((await stack.admin('GET', `/organizations/${orgId}/models`)).json<unknown[]>().length, count, 'no model was added');
+      assertError(await stack.admin('PATCH', `/models/${model.id}`, { delivery: 'SESSION' }), 400, 'INVALID_INPUT', '^body field delivery must be one of relay, session$');
+      assertError(await stack.admin('PATCH', `/models/${model.id}`, { delivery: null }), 400, 'INVALID_INPUT', '^body field delivery must be one of relay, session$');
+      assert.equal((await stack.store.getModel(model.id))?.delivery, 'relay');
+    });
+
     it('names query parameters and body fields as sent, with the rule, also as issues (it said "expected number, received NaN")', async () => {
       const model = (await stack.admin('POST', `/organizations/${orgId}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: stack.wsToken })).json<{ id: string }>();
       const notNumber = await stack.admin('GET', `/models/${model.id}/events?limit=abc`);

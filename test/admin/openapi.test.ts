@@ -10,10 +10,19 @@ import { matchRoute } from '../../src/admin/router.js';
 import { TestClient } from '../helpers.js';
 import { startAdminStack, type AdminStack, type Answer } from './admin-helpers.js';
 
+type Property = { enum?: string[]; description?: string; type?: string };
+interface ObjectSchema {
+  properties: Record<string, Property>;
+  required?: string[];
+}
+
 interface Doc {
   openapi: string;
   security: unknown[];
-  components: { securitySchemes: Record<string, { type: string; scheme?: string; in?: string; name?: string }> };
+  components: {
+    securitySchemes: Record<string, { type: string; scheme?: string; in?: string; name?: string }>;
+    schemas: Record<string, ObjectSchema>;
+  };
   paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: unknown; parameters: { name: string; in: string }[] }>>;
 }
 
@@ -52,6 +61,25 @@ describe('OpenAPI document', () => {
     }
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     assert.equal(documented.length, table.length);
+  });
+
+  it('describes a model\'s delivery: in every model answer, and accepted by add and update', () => {
+    const model = doc.components.schemas.Model;
+    assert.deepEqual(model?.properties.delivery?.enum, ['relay', 'session']);
+    assert.match(model?.properties.delivery?.description ?? '', /session/);
+    assert.ok(model?.required?.includes('delivery'), 'every model answer has it');
+    const bodyOf = (path: string, method: string): ObjectSchema => {
+      const body = doc.paths[path]?.[method]?.requestBody as { content: { 'application/json': { schema: ObjectSchema } } } | undefined;
+      const schema = body?.content['application/json'].schema;
+      assert.ok(schema, `${method} ${path} has a JSON body`);
+      return schema;
+    };
+    for (const [path, method] of [['/organizations/{id}/models', 'post'], ['/models/{id}', 'patch']] as const) {
+      const body = bodyOf(path, method);
+      assert.deepEqual(body.properties.delivery?.enum, ['relay', 'session'], `${method} ${path}`);
+      assert.match(body.properties.delivery?.description ?? '', /default relay/);
+      assert.ok(!(body.required ?? []).includes('delivery'), `${method} ${path}: delivery is optional`);
+    }
   });
 
   it('every documented path and method is routed; other methods get 405', async () => {
@@ -100,6 +128,7 @@ describe('OpenAPI document', () => {
       await call('POST', `/organizations/${org.id}/models`, { wsUrl: stack.sim.wsUrl(), wsToken: stack.wsToken, proxyUrl: 'http://u:p@127.0.0.1:1' })
     ).json<{ id: string }>();
     await call('PATCH', `/models/${model.id}`, { proxyUrl: null });
+    assert.equal((await call('PATCH', `/models/${model.id}`, { delivery: 'session' })).json().delivery, 'session');
     await call('GET', `/organizations/${org.id}/models`);
     await call('GET', '/models');
     await call('GET', `/models/${model.id}`);

@@ -107,6 +107,31 @@ describe('remote CLI (--url)', () => {
     assert.match(JSON.parse(gone.stderr).error, new RegExp(model.id));
   });
 
+  it('model add and update --delivery, remotely: the same shapes as locally, recorded as cli-remote', async () => {
+    const org = ok(await remote(['org', 'create', '--name', 'Remote Delivery'])).json<{ id: string }>();
+    const model = ok(await remote(['model', 'add', '--org', org.id, '--ws-url', stack.sim.wsUrl(), '--ws-token', '-', '--delivery', 'session'], {}, stack.wsToken)).json<{ id: string; delivery: string }>();
+    assert.equal(model.delivery, 'session');
+    assert.equal((await stack.store.getModel(model.id))?.delivery, 'session');
+    const listed = ok(await remote(['model', 'list', '--org', org.id])).json<{ id: string; delivery: string }[]>();
+    assert.deepEqual(listed.map((m) => m.delivery), ['session']);
+    assert.equal(ok(await remote(['model', 'update', model.id, '--delivery', 'relay'])).json().delivery, 'relay');
+    const shownRemote = ok(await remote(['model', 'show', model.id])).json<{ delivery: string; events: { kind: string; reason: string }[] }>();
+    assert.equal(shownRemote.delivery, 'relay');
+    assert.deepEqual([shownRemote.events[0]?.kind, shownRemote.events[0]?.reason], ['delivery_changed', 'session → relay']);
+    assert.deepEqual(shownRemote, ok(await ofgw(['model', 'show', model.id, '--db', stack.dbPath, '--json'])).json());
+    const [entry] = ok(await remote(['audit', '--target', model.id, '--action', 'model.updated'])).json<{ actorKind: string; details: unknown }[]>();
+    assert.equal(entry?.actorKind, 'cli-remote');
+    assert.deepEqual(entry?.details, { fields: ['delivery'], previousDelivery: 'session', delivery: 'relay' });
+
+    const bad = await remote(['model', 'update', model.id, '--delivery', 'both']);
+    assert.equal(bad.code, 2);
+    assert.deepEqual(JSON.parse(bad.stderr), { error: 'model update: --delivery must be one of relay, session (got "both")', code: 'USAGE' });
+    const badAdd = await remote(['model', 'add', '--org', org.id, '--ws-url', stack.sim.wsUrl(), '--ws-token', 'x', '--delivery', '']);
+    assert.equal(badAdd.code, 2);
+    assert.match(JSON.parse(badAdd.stderr).error, /^model add: --delivery must be one of relay, session/);
+    assert.equal((await stack.store.listModels(org.id)).length, 1, 'nothing added');
+  });
+
   it('exit 1 with the API\'s message for refused operations', async () => {
     const bad = await remote(['org', 'create', '--name', '   ']);
     assert.equal(bad.code, 1);

@@ -220,6 +220,30 @@ describe('the SDK in Chromium', browserSuiteOptions(), () => {
     }
   });
 
+  it('envelope format: the key joins the query after format and since', async () => {
+    const recorder = await startUpgradeRecorder();
+    try {
+      const result = await page.evaluate((o) => (globalThis as unknown as SdkPage).sdkTest.connect(o), options({ baseUrl: recorder.url, reconnect: false, format: 'envelope', since: '17-0' }));
+      assert.ok('error' in result && result.error.code === 'CLOSED', JSON.stringify(result));
+      assert.equal(recorder.requests[0]?.url, `/api/models/${stack.modelId}/ws?format=envelope&since=17-0&api_key=${encodeURIComponent(stack.apiKey)}`);
+    } finally {
+      await recorder.close();
+    }
+  });
+
+  it('envelope format: events reach message listeners with their frame, getOnlines goes by requestId', async () => {
+    stack.sim.setOnline(['5']);
+    const index = await connected({ format: 'envelope' });
+    stack.sim.push(MODEL_USER_ID, { typing: { id: 8 } });
+    const list = messages(await until(index, 'the event', (l) => messages(l).length === 1));
+    assert.deepEqual(list[0]?.frame, { typing: { id: 8 } });
+    const replies = await page.evaluate((i) => {
+      const t = (globalThis as unknown as SdkPage).sdkTest;
+      return Promise.all([t.getOnlines(i, ['5']), t.getOnlines(i, ['6'])]);
+    }, index);
+    assert.deepEqual(replies, [{ online: ['5'] }, { online: [] }]);
+  });
+
   it('no API key in the gateway logs', () => {
     assert.ok(!stack.allLogs.lines.join('\n').includes(stack.apiKey));
   });

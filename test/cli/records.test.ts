@@ -80,6 +80,61 @@ describe('ofgw record commands', () => {
     assert.match(human.stdout, /Acme/);
   });
 
+  it('model add and update --delivery relay|session; list and show show it; the switch is in the lifecycle and audit trails', async () => {
+    const run = async (...args: string[]) => {
+      const r = await runCli([...args, '--json', '--db', db]);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      return r.json<Record<string, unknown>>();
+    };
+    const org = await run('org', 'create', '--name', 'Delivery Co');
+    const orgId = org.id as string;
+    const creds = ['--ws-url', 'wss://ws2.onlyfans.com/ws3/24', '--ws-token', 'tok-delivery'];
+    const plain = await run('model', 'add', '--org', orgId, ...creds, '--name', 'Plain');
+    assert.equal(plain.delivery, 'relay');
+    const shared = await run('model', 'add', '--org', orgId, ...creds, '--name', 'Shared', '--delivery', 'session');
+    assert.equal(shared.delivery, 'session');
+    const id = shared.id as string;
+
+    const listed = (await runCli(['model', 'list', '--org', orgId, '--json', '--db', db])).json<{ name: string; delivery: string }[]>();
+    assert.deepEqual(listed.map((m) => [m.name, m.delivery]), [['Plain', 'relay'], ['Shared', 'session']]);
+    const table = (await runCli(['model', 'list', '--org', orgId, '--db', db])).stdout.split('\n');
+    assert.match(table[0] ?? '', /^id\s+orgId\s+name\s+status\s+delivery\s+wsUrl/);
+    assert.match(table.find((line) => line.includes('Shared')) ?? '', /Shared\s+connected\s+session\s+wss:/);
+
+    const relay = await run('model', 'update', id, '--delivery', 'relay');
+    assert.equal(relay.delivery, 'relay');
+    const shown = await run('model', 'show', id);
+    assert.equal(shown.delivery, 'relay');
+    assert.deepEqual((shown.events as { kind: string; reason: string | null }[]).map((e) => [e.kind, e.reason]), [['delivery_changed', 'session → relay'], ['created', null]]);
+    const human = await runCli(['model', 'show', id, '--db', db]);
+    assert.match(human.stdout, /delivery\s+relay/);
+    assert.match(human.stdout, /delivery_changed\s+session → relay/);
+
+    const [entry] = (await runCli(['audit', '--target', id, '--action', 'model.updated', '--json', '--db', db])).json<{ actorKind: string; details: unknown }[]>();
+    assert.equal(entry?.actorKind, 'cli');
+    assert.deepEqual(entry?.details, { fields: ['delivery'], previousDelivery: 'session', delivery: 'relay' });
+  });
+
+  it('a bad --delivery names the flag and the values, exits 2 and writes nothing', async () => {
+    const org = (await runCli(['org', 'create', '--name', 'Bad Delivery', '--json', '--db', db])).json<{ id: string }>();
+    const creds = ['--ws-url', 'wss://ws2.onlyfans.com/ws3/24', '--ws-token', 'tok-delivery'];
+    const model = (await runCli(['model', 'add', '--org', org.id, ...creds, '--json', '--db', db])).json<{ id: string; updatedAt: string }>();
+    for (const [command, args] of [
+      ['model add', ['model', 'add', '--org', org.id, ...creds, '--delivery', 'webhook']],
+      ['model update', ['model', 'update', model.id, '--delivery', 'Session']],
+    ] as const) {
+      const r = await runCli([...args, '--json', '--db', db]);
+      assert.equal(r.code, 2, r.stderr);
+      const value = args[args.length - 1];
+      assert.deepEqual(JSON.parse(r.stderr), { error: `${command}: --delivery must be one of relay, session (got "${value}")`, code: 'USAGE' });
+    }
+    const models = (await runCli(['model', 'list', '--org', org.id, '--json', '--db', db])).json<{ delivery: string; updatedAt: string }[]>();
+    assert.deepEqual(models.map((m) => [m.delivery, m.updatedAt]), [['relay', model.updatedAt]]);
+    const empty = await runCli(['model', 'update', model.id, '--db', db]);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /nothing to change \(give .* --name or --delivery\)/);
+  });
+
   it('org rename and delete, key rotate --grace and audit on the local store, recorded as the cli actor (user@host)', async () => {
     const run = async (...args: string[]) => {
       const r = await runCli([...args, '--json', '--db', db]);

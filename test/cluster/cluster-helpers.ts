@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { createAdminRoutes } from '../../src/admin/index.js';
 import { loadConfig } from '../../src/config.js';
 import { Gateway } from '../../src/gateway/server.js';
@@ -20,7 +21,8 @@ import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { request, ADMIN_TOKEN, type Answer } from '../admin/admin-helpers.js';
 import { LogCapture, MODEL_USER_ID, TEST_LIMITS, TestClient } from '../helpers.js';
-import { REDIS_URL } from '../services.js';
+import { POSTGRES_URL, REDIS_URL } from '../services.js';
+import { postgresUrlFor } from '../store/temp-store.js';
 
 export interface TestNode {
   gateway: Gateway;
@@ -204,4 +206,22 @@ export class CuttableProxy {
 export function redisTarget(url: string = REDIS_URL): { host: string; port: number } {
   const u = new URL(url);
   return { host: u.hostname, port: Number(u.port || 6379) };
+}
+
+/** A fresh schema on the machine's PostgreSQL and a URL that selects it; dropped by `drop()`. */
+export async function tempSchema(): Promise<{ url: string; drop(): Promise<void> }> {
+  const schema = `ofgw_cluster_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  return {
+    url: postgresUrlFor(schema),
+    async drop() {
+      const c = new pg.Client({ connectionString: POSTGRES_URL });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+    },
+  };
 }

@@ -7,36 +7,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { startSimulator, type OnlyFansSimulator } from '../../src/sandbox/index.js';
 import { ADMIN_TOKEN, request, type Answer } from '../admin/admin-helpers.js';
 import { startServe, type Served } from '../cli/cli-helpers.js';
 import { MODEL_USER_ID, TestClient, waitFor } from '../helpers.js';
-import { POSTGRES_URL, REDIS_URL, serviceSkip } from '../services.js';
-import { postgresUrlFor } from '../store/temp-store.js';
-import { CuttableProxy, deleteKeys, redisTarget } from './cluster-helpers.js';
+import { REDIS_URL, serviceSkip } from '../services.js';
+import { CuttableProxy, deleteKeys, redisTarget, tempSchema } from './cluster-helpers.js';
 
 const skip = (await serviceSkip('postgres')) || (await serviceSkip('redis'));
 const NODE_TTL_MS = 2000;
 const MASTER_KEY = randomBytes(32).toString('base64');
-
-/** A fresh schema on the machine's PostgreSQL and a URL that selects it; dropped by `drop()`. */
-async function tempSchema(): Promise<{ url: string; drop(): Promise<void> }> {
-  const schema = `ofgw_cluster_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
-  return {
-    url: postgresUrlFor(schema),
-    async drop() {
-      const c = new pg.Client({ connectionString: POSTGRES_URL });
-      await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.end();
-    },
-  };
-}
 
 interface Node {
   served: Served;

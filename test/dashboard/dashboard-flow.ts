@@ -79,6 +79,17 @@ export async function addModel(page: Page, model: ModelInput): Promise<Locator> 
   return card;
 }
 
+/**
+ * Switches a model's delivery with the toggle on its card and waits until the card shows the
+ * new mode (pressed), as the API answered it.
+ */
+export async function switchDelivery(card: Locator, mode: 'relay' | 'session'): Promise<void> {
+  const toggle = card.getByRole('group', { name: 'Delivery' });
+  await toggle.getByRole('button', { name: mode, exact: true }).click();
+  await card.locator(`[role=group][data-delivery=${mode}]`).waitFor();
+  await toggle.locator('button[aria-pressed=true]', { hasText: mode }).waitFor();
+}
+
 /** Opens the playground's relay for a model with the key chosen by default (the tab's newest). */
 export async function openPlayground(page: Page, modelName: string): Promise<void> {
   const open = form(page, 'Open a relay');

@@ -28,6 +28,7 @@ import {
   renameOrganization,
   rotateKey,
   signIn,
+  switchDelivery,
 } from './dashboard-flow.js';
 
 /** What the tests read in the page (the root tsconfig has no DOM types). */
@@ -158,6 +159,28 @@ describe('the dashboard in Chromium', browserSuiteOptions(), () => {
     await card.getByText('stored').first().waitFor();
     await card.getByRole('button', { name: 'Lifecycle events' }).click();
     await card.getByRole('list', { name: 'Lifecycle events' }).getByText('created').waitFor();
+  });
+
+  it('switches a model between relay and session delivery from its card; the API answers the new mode', async () => {
+    const card = page.getByRole('article', { name: `Model ${MODEL}` });
+    const modelId = (await card.getAttribute('data-model')) ?? '';
+    const delivery = async (): Promise<unknown> => (await stack.call('GET', `/admin/v1/models/${modelId}`, undefined, { authorization: `Bearer ${ADMIN_TOKEN}` })).json().delivery;
+    const toggle = card.getByRole('group', { name: 'Delivery' });
+    assert.equal(await toggle.getByRole('button', { name: 'relay', exact: true }).getAttribute('aria-pressed'), 'true', 'a new model relays');
+    assert.equal(await delivery(), 'relay');
+
+    await switchDelivery(card, 'session');
+    assert.equal(await delivery(), 'session');
+    assert.equal(await toggle.getByRole('button', { name: 'relay', exact: true }).getAttribute('aria-pressed'), 'false');
+    const [event] = await stack.store.listModelEvents(modelId, 1);
+    assert.deepEqual([event?.kind, event?.reason], ['delivery_changed', 'relay → session']);
+    const [audit] = await stack.store.listAudit({ targetId: modelId, action: 'model.updated' });
+    assert.equal(audit?.actorKind, 'dashboard');
+    assert.deepEqual(audit?.details, { fields: ['delivery'], previousDelivery: 'relay', delivery: 'session' });
+
+    // Back to relay: the rest of the flow relays.
+    await switchDelivery(card, 'relay');
+    assert.equal(await delivery(), 'relay');
   });
 
   it('opens the playground, shows simulator events as they arrive and the answer to get_onlines', async () => {

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { RelayPair } from '../../src/gateway/relay-pair.js';
+import type { ClientConnection } from '../../src/gateway/client-connection.js';
 import { MODEL_USER_ID, startStack, waitFor, type Stack } from '../helpers.js';
 import {
   closeBody,
@@ -76,7 +76,7 @@ async function openRaw(stack: Stack, upstream: RawUpstreamOptions = {}, headers:
 }
 
 /** The relay whose client leg is `client`'s socket (found by the client's local port). */
-function relayOf(stack: Stack, client: RawClient): RelayPair | undefined {
+function relayOf(stack: Stack, client: RawClient): ClientConnection | undefined {
   const port = client.socket.localPort;
   return [...stack.gateway.registry.all].find((p) => p.client.socket.remotePort === port);
 }

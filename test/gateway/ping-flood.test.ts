@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { RelayPair } from '../../src/gateway/relay-pair.js';
+import type { ClientConnection } from '../../src/gateway/client-connection.js';
 import { startStack, TestClient, waitFor, type Stack } from '../helpers.js';
 import { frame, OP, RawClient, startRawUpstream } from '../wire-helpers.js';
 
@@ -56,10 +56,10 @@ describe('ping flood', () => {
     await stack.close();
   });
 
-  function onlyOpenPair(): RelayPair {
+  function onlyOpenPair(): ClientConnection {
     const open = [...stack.gateway.registry.all].filter((p) => p.isOpen);
     assert.equal(open.length, 1, 'one open relay');
-    return open[0] as RelayPair;
+    return open[0] as ClientConnection;
   }
 
   it('a client that floods pings and pongs and never reads: the queue towards it stays bounded, and the heartbeat ends the relay', T, async () => {
@@ -85,7 +85,7 @@ describe('ping flood', () => {
       const conn = await up.conn();
       const pair = onlyOpenPair();
       conn.socket.pause();
-      const upstream = pair.upstream as NonNullable<RelayPair['upstream']>;
+      const upstream = pair.upstream as NonNullable<ClientConnection['upstream']>;
       const { maxQueued } = await flood(conn.socket, pingBatch(false), () => upstream.bufferedAmount, () => pair.outcome !== 'ok');
       const close = await client.closed;
       assert.deepEqual(close, { code: 1014, reason: 'upstream heartbeat timeout' });

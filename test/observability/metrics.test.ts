@@ -158,7 +158,8 @@ describe('metrics', () => {
     const { samples } = parseExposition(res.body);
     const ours = samples.filter((s) => s.name.startsWith('ofgw_'));
     const allowed: Record<string, RegExp> = {
-      state: /^(open|connecting|closing)$/,
+      state: /^(open|connecting|closing|connected|reconnecting|down)$/,
+      unit: /^(entries|bytes)$/,
       direction: /^(client_to_upstream|upstream_to_client)$/,
       outcome: /^(ok|other|[A-Z_]+)$/,
       code: /^(1\d{3}|4\d{3}|other)$/,
@@ -187,3 +188,40 @@ describe('metrics', () => {
 function byteSum(messages: string[]): number {
   return messages.reduce((n, m) => n + Buffer.byteLength(m), 0);
 }
+
+describe('session metrics', () => {
+  let stack: ObservedStack;
+  before(async () => {
+    stack = await startObservedStack({ config: { sessionReconnectMinMs: 50, sessionReconnectMaxMs: 200 } });
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  it('count sessions by state, attached clients, logged events, deliveries and the log size — with no per-tenant label', async () => {
+    const scrape = async (): Promise<Sample[]> => parseExposition((await stack.request('/metrics')).body).samples;
+    let samples = await scrape();
+    assert.equal(valueOf(samples, 'ofgw_sessions', { state: 'connected' }), 0);
+    assert.equal(valueOf(samples, 'ofgw_session_clients'), 0);
+    await stack.store.updateModel(stack.modelId, { delivery: 'session' });
+    await waitFor(() => stack.sim.currentConnections(MODEL_USER_ID) === 1, 5000, 'the session socket');
+    const client = new TestClient(stack.relayUrl(), { headers: { 'X-API-Key': stack.apiKey } });
+    await client.confirmed();
+    stack.sim.push(MODEL_USER_ID, '{"api2_chat_message":{"id":1}}');
+    await client.next();
+    stack.sim.dropConnections(MODEL_USER_ID, 'reset');
+    await waitFor(() => stack.sim.currentConnections(MODEL_USER_ID) === 1, 5000, 'the session socket back');
+    await waitFor(() => stack.gateway.sessionStats().byState.connected === 1 && stack.gateway.sessionStats().upstreamReconnects >= 1, 5000, 'reconnected');
+    samples = await scrape();
+    assert.equal(valueOf(samples, 'ofgw_sessions', { state: 'connected' }), 1);
+    assert.equal(valueOf(samples, 'ofgw_session_clients'), 1);
+    assert.ok((valueOf(samples, 'ofgw_session_upstream_reconnects_total') ?? 0) >= 1);
+    assert.ok((valueOf(samples, 'ofgw_event_log_entries_total') ?? 0) >= 1);
+    assert.ok((valueOf(samples, 'ofgw_session_deliveries_total') ?? 0) >= 1);
+    assert.ok((valueOf(samples, 'ofgw_event_log_size', { unit: 'entries' }) ?? 0) >= 1);
+    const body = (await stack.request('/metrics')).body;
+    for (const id of [stack.orgId, stack.modelId, stack.keyId]) assert.ok(!body.includes(id), `the output mentions ${id}`);
+    client.socket.close();
+    await client.closed;
+  });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { OnlyFansSimulator } from '../../src/sandbox/index.js';
-import { CONNECTED_REPLY, connectAs, openClient, startTestSimulator, within } from './helpers.js';
+import { streamSequence, type OnlyFansSimulator } from '../../src/sandbox/index.js';
+import { CONNECTED_REPLY, connectAs, openClient, startTestSimulator, waitFor, within } from './helpers.js';
 
 interface JsonReply {
   status: number;
@@ -77,6 +77,45 @@ test('POST /_sim/online and /_sim/users/{id}/drop', async (t) => {
   assert.deepEqual(await within(client.closed), { code: 4001, reason: 'test' });
 });
 
+test('POST, GET and DELETE /_sim/users/{id}/stream start, show and stop a numbered stream', async (t) => {
+  const sim = await startTestSimulator(t);
+  const client = await connectAs(t, sim, 100001);
+  assert.deepEqual((await call(sim, 'GET', '/_sim/users/100001/stream')).body, {
+    running: false, perSecond: 0, count: null, sent: 0, nextSeq: 1, delivered: [],
+  });
+  const started = await call(sim, 'POST', '/_sim/users/100001/stream', { perSecond: 100, count: 3 });
+  assert.equal(started.status, 200);
+  assert.equal(started.body.running, true);
+  for (let seq = 1; seq <= 3; seq++) assert.equal(streamSequence((await client.next()).data), seq);
+  await waitFor(() => !sim.streamStatus(100001).running);
+  assert.deepEqual((await call(sim, 'GET', '/_sim/users/100001/stream')).body, {
+    running: false, perSecond: 100, count: 3, sent: 3, nextSeq: 4, delivered: [[1, 3]],
+  });
+
+  await call(sim, 'POST', '/_sim/users/100001/stream', { perSecond: 100 });
+  assert.equal(streamSequence((await client.next()).data), 4);
+  const stopped = await call(sim, 'DELETE', '/_sim/users/100001/stream');
+  assert.equal(stopped.body.running, false);
+  assert.equal(sim.streamStatus(100001).running, false);
+});
+
+test('GET /_sim/peaks and POST /_sim/peaks/reset', async (t) => {
+  const sim = await startTestSimulator(t);
+  assert.deepEqual((await call(sim, 'GET', '/_sim/peaks')).body, {});
+  const first = await connectAs(t, sim, 4);
+  await connectAs(t, sim, 4);
+  await connectAs(t, sim, 'five');
+  await first.dispose();
+  await waitFor(() => sim.currentConnections(4) === 1);
+  assert.deepEqual((await call(sim, 'GET', '/_sim/peaks')).body, {
+    '4': { current: 1, peak: 2 },
+    five: { current: 1, peak: 1 },
+  });
+  const reset = await call(sim, 'POST', '/_sim/peaks/reset');
+  assert.equal(reset.status, 200);
+  assert.deepEqual(reset.body, { '4': { current: 1, peak: 1 }, five: { current: 1, peak: 1 } });
+});
+
 test('bad requests get a JSON error naming the problem', async (t) => {
   const sim = await startTestSimulator(t);
   const cases: Array<[string, string, string | object | undefined, number, RegExp]> = [
@@ -89,6 +128,14 @@ test('bad requests get a JSON error naming the problem', async (t) => {
     ['POST', '/_sim/faults', { fault: { kind: 'refuse' }, userId: 1 }, 400, /cannot be scoped/],
     ['POST', '/_sim/users/1/drop', { code: 1005 }, 400, /close code/],
     ['POST', '/_sim/online', { ids: [{}] }, 400, /ids/],
+    ['POST', '/_sim/users/1/stream', { perSecond: 5000 }, 400, /perSecond must be .* at most 1000/],
+    ['POST', '/_sim/users/1/stream', { perSecond: 1, count: -1 }, 400, /count must be a positive integer/],
+    ['POST', '/_sim/users/1/stream', { perSecond: 1, rate: 1 }, 400, /unknown stream field "rate"/],
+    ['POST', '/_sim/users/1/stream', '[1]', 400, /perSecond/],
+    ['POST', '/_sim/users/1/stream', undefined, 400, /empty/],
+    ['PUT', '/_sim/users/1/stream', undefined, 405, /GET or POST or DELETE/],
+    ['GET', '/_sim/peaks/reset', undefined, 405, /POST/],
+    ['POST', '/_sim/peaks', undefined, 405, /GET/],
     ['POST', '/_sim/tokens', 'x'.repeat(70_000), 413, /exceeds/],
     ['GET', '/_sim/tokens', undefined, 405, /POST/],
     ['GET', '/_sim/nope', undefined, 404, /no control endpoint/],

@@ -93,8 +93,13 @@ describe('SDK reconnection policy', () => {
     assert.throws(() => resolveReconnectOptions({ maxRetries: -1 }), /reconnect\.maxRetries/);
   });
 
-  it("the SDK's code table matches the gateway's error catalog (codes, close codes, retry)", () => {
-    const gateway = Object.fromEntries(Object.entries(ERROR_CATALOG).map(([code, spec]) => [code, { closeCode: spec.closeCode, retry: spec.retry }]));
+  it("the SDK's code table matches the gateway's error catalog (codes, close codes, retry, closes)", () => {
+    const gateway = Object.fromEntries(
+      Object.entries(ERROR_CATALOG).map(([code, spec]) => {
+        const closes = (spec as { closes?: boolean }).closes;
+        return [code, { closeCode: spec.closeCode, retry: spec.retry, ...(closes === undefined ? {} : { closes }) }];
+      }),
+    );
     assert.deepEqual({ ...GATEWAY_ERRORS }, gateway);
   });
 });

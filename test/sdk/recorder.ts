@@ -1,12 +1,15 @@
 /**
  * Records what an SDK client emits, so a test awaits an event instead of sleeping.
  */
-import type { CloseInfo, OfgwClient, OfgwError, ReconnectingInfo, RelayedMessage } from '../../packages/client/src/node.js';
+import type { CloseInfo, Confirmation, EnvelopeEvent, GapInfo, OfgwClient, OfgwError, ReconnectingInfo, RelayedMessage, UpstreamStatus } from '../../packages/client/src/node.js';
 import { waitFor } from '../helpers.js';
 
 export type Recorded =
-  | { type: 'open'; reconnected: boolean }
+  | { type: 'open'; reconnected: boolean; confirmation: Confirmation }
   | { type: 'message'; message: RelayedMessage }
+  | { type: 'event'; event: EnvelopeEvent }
+  | { type: 'status'; status: UpstreamStatus }
+  | { type: 'gap'; gap: GapInfo }
   | { type: 'error'; error: OfgwError }
   | { type: 'close'; info: CloseInfo }
   | { type: 'reconnecting'; info: ReconnectingInfo };
@@ -16,8 +19,11 @@ export class Recorder {
   private wakers: (() => void)[] = [];
 
   constructor(client: OfgwClient) {
-    client.on('open', ({ reconnected }) => this.add({ type: 'open', reconnected }));
+    client.on('open', ({ reconnected, confirmation }) => this.add({ type: 'open', reconnected, confirmation }));
     client.on('message', (message) => this.add({ type: 'message', message }));
+    client.on('event', (event) => this.add({ type: 'event', event }));
+    client.on('status', (status) => this.add({ type: 'status', status }));
+    client.on('gap', (gap) => this.add({ type: 'gap', gap }));
     client.on('error', (error) => this.add({ type: 'error', error }));
     client.on('close', (info) => this.add({ type: 'close', info }));
     client.on('reconnecting', (info) => this.add({ type: 'reconnecting', info }));

@@ -1,11 +1,11 @@
 /**
  * An organization's models: add one with its OnlyFans socket credentials, import or update
- * credentials (fields, or a pasted JSON), connect, disconnect, remove; status, last error and
- * the lifecycle events. Secrets go in password inputs and never come back from the API.
+ * credentials (fields, or a pasted JSON), connect, disconnect, remove, switch between relay
+ * and session delivery; status, last error and the lifecycle events. Secrets go in password inputs and never come back from the API.
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, type Model, type ModelEvent } from '../api';
+import { api, type DeliveryMode, type Model, type ModelEvent } from '../api';
 import { Badge, ConfirmButton, Field, FormError, Id, LoadError, PageHeader, Section, Time, useAction, useLoad } from '../components';
 import { OrgPicker, useOrganization } from '../org-picker';
 import { href, navigate, type Location } from '../router';
@@ -166,6 +166,10 @@ function ModelCard({ model, onChanged }: { model: Model; onChanged: () => void }
         {model.lastError ? <Badge tone="bad">token rejected</Badge> : null}
       </header>
       <dl class="facts">
+        <dt>Delivery</dt>
+        <dd>
+          <DeliveryToggle model={model} disabled={busy} onSwitch={(delivery) => void act(() => api<Model>('PATCH', `/models/${model.id}`, { delivery }))} />
+        </dd>
         <dt>WebSocket URL</dt>
         <dd>{model.wsUrl ?? <span class="muted">none</span>}</dd>
         <dt>Token</dt>
@@ -217,6 +221,29 @@ function ModelCard({ model, onChanged }: { model: Model; onChanged: () => void }
   );
 }
 
+/** What each mode means, shown as the buttons' titles (sessions-contract.md §1). */
+const DELIVERY_HINTS: Record<DeliveryMode, string> = {
+  relay: 'One OnlyFans socket per client connection, nothing kept (the default)',
+  session: 'One OnlyFans socket kept open for the model, its events logged and shared by its clients',
+};
+
+/**
+ * Relay or session, as two pressed/unpressed buttons: pressing the other one switches the
+ * model (its current mode is the pressed one, as the API last answered).
+ */
+function DeliveryToggle({ model, disabled, onSwitch }: { model: Model; disabled: boolean; onSwitch: (delivery: DeliveryMode) => void }): JSX.Element {
+  const modes: DeliveryMode[] = ['relay', 'session'];
+  return (
+    <span class="toggle" role="group" aria-label="Delivery" data-delivery={model.delivery}>
+      {modes.map((mode) => (
+        <button key={mode} type="button" aria-pressed={model.delivery === mode} title={DELIVERY_HINTS[mode]} disabled={disabled} onClick={() => model.delivery !== mode && onSwitch(mode)}>
+          {mode}
+        </button>
+      ))}
+    </span>
+  );
+}
+
 function UpdateCredentials({ model, onSaved }: { model: Model; onSaved: () => void }): JSX.Element {
   const [creds, setCreds] = useState<Credentials>(EMPTY);
   const { busy, error, setError, run } = useAction();
@@ -265,6 +292,13 @@ function ModelEvents({ modelId }: { modelId: string }): JSX.Element {
 }
 
 export function EventKind({ kind }: { kind: string }): JSX.Element {
-  const tone = kind === 'credentials_rejected' || kind === 'proxy_failing' || kind === 'removed' ? 'bad' : kind === 'disconnected' ? 'warn' : kind === 'connected' || kind === 'created' ? 'good' : 'neutral';
+  const tone =
+    kind === 'credentials_rejected' || kind === 'proxy_failing' || kind === 'removed' || kind === 'session.upstream_down'
+      ? 'bad'
+      : kind === 'disconnected'
+        ? 'warn'
+        : kind === 'connected' || kind === 'created' || kind === 'session.upstream_restored'
+          ? 'good'
+          : 'neutral';
   return <Badge tone={tone}>{kind.replace(/_/g, ' ')}</Badge>;
 }

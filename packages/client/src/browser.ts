@@ -25,7 +25,8 @@ export const browserSocketFactory: SocketFactory = (url, apiKey, handlers) => {
   if (typeof WebSocketImpl !== 'function') {
     throw new Error('no global WebSocket in this runtime: on Node 20 use the "@ofgw/client/node" entry');
   }
-  const socket = new WebSocketImpl(`${url}?api_key=${encodeURIComponent(apiKey)}`);
+  // The url may hold the format and since already.
+  const socket = new WebSocketImpl(`${url}${url.includes('?') ? '&' : '?'}api_key=${encodeURIComponent(apiKey)}`);
   socket.binaryType = 'arraybuffer';
   socket.addEventListener('message', ({ data }) => {
     if (typeof data === 'string') handlers.message(data);

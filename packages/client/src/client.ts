@@ -3,8 +3,10 @@
  * (which WebSocket, where the key goes) come in through a {@link SocketFactory}.
  */
 import { TypedEmitter } from './emitter.js';
-import { asGatewayErrorFrame, errorFromClose, OfgwError, type GatewayErrorCode } from './errors.js';
+import { deliveryQuery, readEnvelopeFrame, RecentIds, type ClientFormat, type Confirmation, type EnvelopeEvent, type GapInfo, type UpstreamStatus } from './envelope.js';
+import { asGatewayErrorFrame, errorFromClose, errorFromFrame, keepsConnection, OfgwError, type GatewayErrorCode } from './errors.js';
 import { OnlinesQueue } from './onlines.js';
+import { EnvelopeRequests, sendFrame } from './requests.js';
 import { asFrame, type OnlyFansEventKey, type OnlyFansEvents, type OnlyFansFrame } from './onlyfans-events.js';
 import { Backoff, decideReconnect, resolveReconnectOptions, type ReconnectOptions, type ResolvedReconnectOptions } from './reconnect.js';
 import type { RelaySocket, SocketFactory } from './socket.js';
@@ -32,6 +34,19 @@ export interface ClientOptions {
   /** Default timeout of `getOnlines()`, in ms. Default 10000 (real clients treat 5–10 s without a reply as a dead link). */
   getOnlinesTimeoutMs?: number;
   /**
+   * `raw` (default): OnlyFans frames exactly as they came, as the base contract relays them.
+   * `envelope`: typed frames — `event` with an id, `status`, `gap` — and, for a model in
+   * session mode, every reconnect resumes after the last event delivered, so no event comes
+   * twice and none is lost within the gateway's retention. Requests carry ids (several
+   * `getOnlines()` in flight at once).
+   */
+  format?: ClientFormat;
+  /**
+   * Envelope format: resume after this event id on the first connection too (an id saved from
+   * `lastEventId` before the process restarted). Default: start from the live stream.
+   */
+  since?: string;
+  /**
    * Listeners attached before the first attempt, so they hear what happens before `connect()`
    * resolves: with `retryInitial`, each `reconnecting` wait while the gateway is unreachable
    * (a listener added with `client.on()` once `connect()` resolved has missed those), and a
@@ -55,6 +70,11 @@ export interface RelayedMessage {
   json: unknown;
   /** `json` when it is an object: an OnlyFans frame, whose top-level keys are its events. */
   frame: OnlyFansFrame | undefined;
+  /**
+   * Envelope format: the event this message came in (its id, time, key). `raw` is then the
+   * frame serialized again, or the bytes when the gateway sent them base64 (`binary` true).
+   */
+  event?: EnvelopeEvent;
 }
 
 /** Passed to `close` listeners, once per relay that ends. */
@@ -77,11 +97,21 @@ export interface ReconnectingInfo {
 
 /** The client's events and their arguments. */
 export interface ClientEvents {
-  /** A relay was confirmed (the first one, and each after a reconnect). */
-  open: [info: { modelId: string; reconnected: boolean }];
+  /** A relay was confirmed (each after the first; `connect()` itself resolves on the first). */
+  open: [info: { modelId: string; reconnected: boolean; confirmation: Confirmation }];
   /** Every relayed message, whatever it holds. */
   message: [message: RelayedMessage];
-  /** A relay failed or ended for a reason other than your `close()`. */
+  /** Envelope format: every event, once, in order (also delivered as a `message`). */
+  event: [event: EnvelopeEvent];
+  /** Envelope format, session-mode model: the gateway's OnlyFans socket changed state. */
+  status: [status: UpstreamStatus];
+  /** Envelope format: events you cannot have (older than the gateway's log keeps). */
+  gap: [gap: GapInfo];
+  /**
+   * A relay failed or ended for a reason other than your `close()`; or one frame or request
+   * was refused (ACTION_NOT_ALLOWED, REQUEST_FAILED), which leaves the connection open — a
+   * `close` event follows only when the relay ended.
+   */
   error: [error: OfgwError];
   close: [info: CloseInfo];
   reconnecting: [info: ReconnectingInfo];
@@ -119,6 +149,16 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
   private socketState: ClientState = 'connecting';
   private socket: RelaySocket | undefined;
   private onlines: OnlinesQueue | undefined;
+  private readonly format: ClientFormat;
+  /** The current relay was confirmed in envelope format. */
+  private envelope = false;
+  private requests: EnvelopeRequests | undefined;
+  private requestCount = 0;
+  private lastDelivered: string | undefined;
+  private readonly recentIds = new RecentIds();
+  private lastConfirmation: Confirmation | undefined;
+  /** Socket callbacks waiting for `connect()`'s caller (see holdUntilConnectResolved). */
+  private held: Array<() => void> | undefined;
   private errorFrame: (Record<string, unknown> & { error: string; code: GatewayErrorCode }) | undefined;
   private openedAt: number | undefined;
   private everOpened = false;
@@ -132,8 +172,10 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
   /** @internal Use `connect()`. */
   constructor(options: ClientOptions, factory: SocketFactory) {
     super();
-    const { baseUrl, modelId, apiKey } = checkOptions(options);
+    const { baseUrl, modelId, apiKey, format, since } = checkOptions(options);
     this.modelId = modelId;
+    this.format = format;
+    this.lastDelivered = since;
     this.apiKey = apiKey;
     this.url = `${baseUrl}/api/models/${encodeURIComponent(modelId)}/ws`;
     this.factory = factory;
@@ -151,6 +193,19 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
   /** `connecting`, `open`, `reconnecting` (waiting to retry) or `closed` (for good). */
   get state(): ClientState {
     return this.socketState;
+  }
+
+  /**
+   * Envelope format: the id of the last event delivered to you (the `since` option until one
+   * is), which every reconnect resumes after. Save it to resume after a restart with `since`.
+   */
+  get lastEventId(): string | undefined {
+    return this.lastDelivered;
+  }
+
+  /** What the latest confirmation said (format; in envelope format `lastEventId`, `resumed`). */
+  get confirmation(): Confirmation | undefined {
+    return this.lastConfirmation;
   }
 
   /**
@@ -185,17 +240,32 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
    * text frame, bytes as a binary frame. Throws an OfgwError `NOT_CONNECTED` when no relay is
    * open (messages are not kept across reconnects: an action may not make sense by then).
    * Use `getOnlines()` rather than sending `get_onlines` yourself, or replies get mixed up.
+   *
+   * In envelope format an object goes as `{"type":"send","requestId","data"}` and its request
+   * id is returned: a refusal (ACTION_NOT_ALLOWED, REQUEST_FAILED) comes as an `error` event
+   * whose `requestId` is that id, and the connection stays open.
    */
-  send(message: object | string | Uint8Array): void {
+  send(message: object | string | Uint8Array): string | undefined {
     if (this.socketState !== 'open' || !this.socket) {
       throw new OfgwError('NOT_CONNECTED', `cannot send: the relay is ${this.socketState}`);
     }
-    this.socket.send(typeof message === 'string' || message instanceof Uint8Array ? message : JSON.stringify(message));
+    if (typeof message === 'string' || message instanceof Uint8Array) {
+      this.socket.send(message);
+      return undefined;
+    }
+    if (!this.envelope) {
+      this.socket.send(JSON.stringify(message));
+      return undefined;
+    }
+    const requestId = this.newRequestId();
+    this.socket.send(sendFrame(requestId, message));
+    return requestId;
   }
 
   /**
    * Asks OnlyFans which of `ids` are online and resolves with the `online` list of this
-   * request's own reply. Requests go one at a time (replies carry no id); rejects with
+   * request's own reply. In raw format requests go one at a time (replies carry no id); in
+   * envelope format each carries a request id and any number may be in flight. Rejects with
    * `TIMEOUT` after `timeoutMs` (default `getOnlinesTimeoutMs`), `NOT_CONNECTED` when no relay
    * is open, or `CLOSED`/the relay's error when it closes first.
    */
@@ -203,10 +273,16 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' || typeof id === 'number')) {
       return Promise.reject(new TypeError('getOnlines(ids): ids must be an array of strings or numbers'));
     }
-    if (this.socketState !== 'open' || !this.onlines) {
+    if (this.socketState !== 'open' || !(this.onlines || this.requests)) {
       return Promise.reject(new OfgwError('NOT_CONNECTED', `cannot ask get_onlines: the relay is ${this.socketState}`));
     }
-    return this.onlines.request(ids, positiveMs(options.timeoutMs, this.onlinesTimeoutMs, 'timeoutMs'));
+    const timeoutMs = positiveMs(options.timeoutMs, this.onlinesTimeoutMs, 'timeoutMs');
+    if (this.requests) return this.requests.request({ act: 'get_onlines', ids: [...ids] }, timeoutMs).then(onlineList);
+    return (this.onlines as OnlinesQueue).request(ids, timeoutMs);
+  }
+
+  private newRequestId(): string {
+    return `r${++this.requestCount}`;
   }
 
   /**
@@ -247,9 +323,11 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     let socket: RelaySocket | undefined;
     const handlers = {
       message: (data: string | Uint8Array) => {
-        if (socket === this.socket) this.onMessage(data);
+        if (this.held) this.held.push(() => socket === this.socket && this.onMessage(data));
+        else if (socket === this.socket) this.onMessage(data);
       },
       close: (code: number, reason: string) => {
+        if (this.held) return void this.held.push(() => handlers.close(code, reason));
         const current = socket === this.socket;
         if (current) this.socket = undefined;
         if (current && this.socketState !== 'closed') this.onClose(code, reason);
@@ -258,14 +336,13 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
       },
     };
     try {
-      socket = this.factory(this.url, this.apiKey, handlers);
+      socket = this.factory(this.url + deliveryQuery(this.format, this.lastDelivered), this.apiKey, handlers);
     } catch (error) {
       // e.g. a URL the runtime refuses; report it as a failed connection.
       const message = error instanceof Error ? error.message : String(error);
       return this.ended(new OfgwError('CLOSED', `could not open a WebSocket: ${message}`, { closeCode: 1006 }));
     }
     this.socket = socket;
-    this.onlines = new OnlinesQueue((act) => this.send(act));
     this.connectTimer = setTimeout(() => {
       if (this.socket !== socket || this.socketState !== 'connecting') return;
       this.socket = undefined;
@@ -277,7 +354,14 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
   private onMessage(data: string | Uint8Array): void {
     const binary = typeof data !== 'string';
     const json = parseJson(data);
-    const gatewayError = asGatewayErrorFrame(json);
+    // In envelope format a refusal comes as a `reply` naming its request: not a raw error frame.
+    const gatewayError = this.envelope && asFrame(json)?.type === 'reply' ? undefined : asGatewayErrorFrame(json);
+    if (gatewayError && keepsConnection(gatewayError.code)) {
+      // Raw format: one frame was refused, nothing ends. (Raw replies name no request, so a
+      // pending getOnlines is not failed by it: it cannot be told whose refusal this is.)
+      this.emit('error', errorFromFrame(gatewayError));
+      return;
+    }
     if (gatewayError) {
       // Its close follows; the two become one error then.
       this.errorFrame = gatewayError;
@@ -291,13 +375,68 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
       this.openedAt = Date.now();
       const reconnected = this.everOpened;
       this.everOpened = true;
+      const confirmation = readConfirmation(frame, this.modelId);
+      this.lastConfirmation = confirmation;
+      // The format the gateway confirmed, not the one asked for: a gateway that does not know
+      // envelopes confirms raw and is spoken to in raw.
+      this.envelope = confirmation.format === 'envelope';
+      if (this.envelope) this.requests = new EnvelopeRequests((text) => void this.send(text), () => this.newRequestId());
+      else this.onlines = new OnlinesQueue((act) => void this.send(act));
+      if (this.firstOutcome) this.holdUntilConnectResolved();
       this.firstOutcome?.resolve();
       this.firstOutcome = undefined;
-      this.emit('open', { modelId: this.modelId, reconnected });
+      this.emit('open', { modelId: this.modelId, reconnected, confirmation });
       return;
     }
+    if (this.envelope && frame) return this.onEnvelope(frame);
     if (frame && Array.isArray(frame.online)) this.onlines?.onReply(frame.online as Array<number | string>);
     this.emit('message', { raw: data, binary, json, frame });
+  }
+
+  /**
+   * What arrives with the first confirmation (a resume's replay comes at once) waits until the
+   * code awaiting `connect()` ran and attached its listeners: its continuation runs in
+   * microtasks, before this timer. Without it those events would reach only `on` listeners,
+   * while `lastEventId` moved past them. Holds one turn of the event loop's reads at most.
+   */
+  private holdUntilConnectResolved(): void {
+    this.held = [];
+    setTimeout(() => {
+      const held = this.held ?? [];
+      this.held = undefined;
+      for (const handle of held) handle();
+    }, 0);
+  }
+
+  private onEnvelope(frame: Record<string, unknown>): void {
+    const read = readEnvelopeFrame(frame, this.modelId);
+    switch (read.type) {
+      case 'event': {
+        const { event } = read;
+        if (event.id !== undefined) {
+          if (this.recentIds.has(event.id)) return;
+          this.recentIds.add(event.id);
+          // Before the listeners run, so one that saves `lastEventId` saves this event's.
+          this.lastDelivered = event.id;
+        }
+        this.emit('event', event);
+        const raw = event.bytes ?? JSON.stringify(event.data);
+        this.emit('message', { raw, binary: event.bytes !== undefined, json: event.bytes ? parseJson(event.bytes) : event.data, frame: event.data, event });
+        return;
+      }
+      case 'status':
+        return this.emit('status', read.status);
+      case 'gap':
+        return this.emit('gap', read.gap);
+      case 'reply': {
+        const refusal = this.requests?.onReply(read.frame);
+        if (refusal) this.emit('error', refusal);
+        return;
+      }
+      case 'unknown':
+        // A frame type of a newer gateway: nothing this version can act on.
+        return;
+    }
   }
 
   private onClose(code: number, reason: string): void {
@@ -315,8 +454,7 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
   /** A relay (or an attempt at one) ended with `error`: reconnect or stop. */
   private ended(error: OfgwError, code = error.closeCode ?? 1006, reason = error.closeReason ?? ''): void {
     const wasOpen = this.socketState === 'open';
-    this.onlines?.failAll(error);
-    this.onlines = undefined;
+    this.failRequests(error);
     const first = this.firstOutcome;
     const mayRetry = this.reconnectOptions && this.backoff && (first === undefined || first.retry);
     const decision = mayRetry ? decideReconnect(error, this.backoff as Backoff, this.reconnectOptions as ResolvedReconnectOptions) : { retry: false as const };
@@ -345,6 +483,14 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     }, decision.delayMs);
   }
 
+  private failRequests(error: OfgwError): void {
+    this.onlines?.failAll(error);
+    this.onlines = undefined;
+    this.requests?.failAll(error);
+    this.requests = undefined;
+    this.envelope = false;
+  }
+
   private isClosed(): boolean {
     return this.socketState === 'closed';
   }
@@ -356,8 +502,7 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     clearTimeout(this.graceTimer);
     clearTimeout(this.retryTimer);
     this.socket = undefined;
-    this.onlines?.failAll(error);
-    this.onlines = undefined;
+    this.failRequests(error);
     this.signal?.removeEventListener('abort', this.onAbort);
     if (this.firstOutcome) {
       const first = this.firstOutcome;
@@ -368,7 +513,7 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
   }
 }
 
-function checkOptions(options: ClientOptions): { baseUrl: string; modelId: string; apiKey: string } {
+function checkOptions(options: ClientOptions): { baseUrl: string; modelId: string; apiKey: string; format: ClientFormat; since: string | undefined } {
   if (typeof options !== 'object' || options === null) throw new TypeError('connect(options): options must be an object');
   const { baseUrl, modelId, apiKey } = options;
   if (typeof baseUrl !== 'string' || !/^(wss?|https?):\/\/[^/?#]+/i.test(baseUrl)) {
@@ -378,12 +523,34 @@ function checkOptions(options: ClientOptions): { baseUrl: string; modelId: strin
   // The key's value is never echoed.
   if (typeof apiKey !== 'string') throw new TypeError('connect(options): apiKey must be a string');
   checkListeners(options.on);
+  const format = options.format ?? 'raw';
+  if (format !== 'raw' && format !== 'envelope') throw new TypeError(`connect(options): format must be "raw" or "envelope", got ${JSON.stringify(format)}`);
+  const since = options.since;
+  if (since !== undefined) {
+    if (format !== 'envelope') throw new TypeError('connect(options): since needs format: "envelope" (raw frames carry no event ids)');
+    if (typeof since !== 'string' || since === '') throw new TypeError('connect(options): since must be a non-empty event id (a lastEventId you saved)');
+  }
   const ws = baseUrl.replace(/^http/i, 'ws').replace(/\/+$/, '');
-  return { baseUrl: ws, modelId, apiKey };
+  return { baseUrl: ws, modelId, apiKey, format, since };
+}
+
+/** The confirmation frame as the SDK exposes it. */
+function readConfirmation(frame: Record<string, unknown>, modelId: string): Confirmation {
+  const confirmation: Confirmation = { modelId, format: frame.format === 'envelope' ? 'envelope' : 'raw' };
+  if (frame.lastEventId === null || typeof frame.lastEventId === 'string') confirmation.lastEventId = frame.lastEventId;
+  if (typeof frame.resumed === 'boolean') confirmation.resumed = frame.resumed;
+  return confirmation;
+}
+
+/** The `online` list of a get_onlines reply. */
+function onlineList(data: unknown): Array<number | string> {
+  const online = (data as { online?: unknown } | null | undefined)?.online;
+  if (!Array.isArray(online)) throw new OfgwError('REQUEST_FAILED', 'the reply to get_onlines holds no online list');
+  return online as Array<number | string>;
 }
 
 /** Every event a client emits (a Record, so a new event cannot be left out). */
-const CLIENT_EVENTS: Record<keyof ClientEvents, true> = { open: true, message: true, error: true, close: true, reconnecting: true };
+const CLIENT_EVENTS: Record<keyof ClientEvents, true> = { open: true, message: true, event: true, status: true, gap: true, error: true, close: true, reconnecting: true };
 
 function checkListeners(on: unknown): void {
   if (on === undefined) return;

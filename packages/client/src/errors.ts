@@ -7,7 +7,8 @@
 /**
  * The gateway's codes (contract §3), with their close codes and whether the SDK retries on its
  * own. `retry: false` codes need a person to fix something first; see the package README for
- * why MODEL_NOT_CONNECTED and NO_WS_CREDENTIALS are not retried by default.
+ * why MODEL_NOT_CONNECTED and NO_WS_CREDENTIALS are not retried by default. `closes: false`
+ * codes (sessions-contract.md §3) refuse one frame or request and leave the connection open.
  */
 export const GATEWAY_ERRORS = {
   NO_API_KEY: { closeCode: 4401, retry: false },
@@ -20,7 +21,11 @@ export const GATEWAY_ERRORS = {
   RATE_LIMITED: { closeCode: 4429, retry: true },
   CONNECTION_LIMIT: { closeCode: 4429, retry: true },
   SLOW_CONSUMER: { closeCode: 4408, retry: true },
-} as const satisfies Record<string, { closeCode: number; retry: boolean }>;
+  BAD_REQUEST: { closeCode: 4400, retry: false },
+  // These two answer one frame of an open connection, which stays open (`closes: false`).
+  ACTION_NOT_ALLOWED: { closeCode: 4403, retry: false, closes: false },
+  REQUEST_FAILED: { closeCode: 4504, retry: true, closes: false },
+} as const satisfies Record<string, { closeCode: number; retry: boolean; closes?: false }>;
 
 /** A code the gateway sends in its error frame (contract §3). */
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
@@ -48,6 +53,8 @@ export interface OfgwErrorDetails {
   retryAfterMs?: number;
   /** The gateway's error frame as received (it may hold more fields, e.g. `stage`). */
   frame?: Record<string, unknown>;
+  /** Envelope format: the request this error answers (what `send()` returned). */
+  requestId?: string;
 }
 
 /**
@@ -65,6 +72,7 @@ export class OfgwError extends Error {
   readonly closeReason: string | undefined;
   readonly retryAfterMs: number | undefined;
   readonly frame: Record<string, unknown> | undefined;
+  readonly requestId: string | undefined;
 
   constructor(code: OfgwErrorCode, message: string, details: OfgwErrorDetails = {}) {
     super(message);
@@ -74,6 +82,7 @@ export class OfgwError extends Error {
     this.closeReason = details.closeReason;
     this.retryAfterMs = details.retryAfterMs;
     this.frame = details.frame;
+    this.requestId = details.requestId;
   }
 
   /** True for the gateway's codes, false for the SDK's own. */
@@ -85,6 +94,20 @@ export class OfgwError extends Error {
 /** Whether `code` is one of the gateway's contract codes. */
 export function isGatewayErrorCode(code: unknown): code is GatewayErrorCode {
   return typeof code === 'string' && Object.prototype.hasOwnProperty.call(GATEWAY_ERRORS, code);
+}
+
+/**
+ * Whether the gateway keeps the connection open after this error (ACTION_NOT_ALLOWED,
+ * REQUEST_FAILED: one frame or request was refused); false for the codes whose close follows.
+ */
+export function keepsConnection(code: GatewayErrorCode): boolean {
+  const spec: { closeCode: number; closes?: false } = GATEWAY_ERRORS[code];
+  return spec.closes === false;
+}
+
+/** The error of a frame that does not close the connection, with the frame kept. */
+export function errorFromFrame(frame: Record<string, unknown> & { error: string; code: GatewayErrorCode }): OfgwError {
+  return new OfgwError(frame.code, frame.error, { frame });
 }
 
 /**

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { SETTINGS } from '../../config.js';
 import { describeIssues } from '../../input-issues.js';
 import { StoreError, type OpenStoreOptions } from '../../store/index.js';
-import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MAX_GRACE_SECONDS, type AuditQuery, type ModelEvent } from '../../store/types.js';
+import { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, DELIVERY_MODES, MAX_GRACE_SECONDS, type AuditQuery, type DeliveryMode, type ModelEvent } from '../../store/types.js';
 import { isoDate } from '../../store/validation.js';
 import { UsageError, type OptionSpec } from '../args.js';
 import type { Printable } from '../output.js';
@@ -59,6 +59,7 @@ export const MODEL_FIELDS = {
   cookie: { type: 'string' },
   proxy: { type: 'string' },
   name: { type: 'string' },
+  delivery: { type: 'string' },
 } as const satisfies OptionSpec;
 
 export const CREDENTIAL_FIELDS = {
@@ -82,6 +83,7 @@ const FIELD_FLAGS: Readonly<Record<string, string>> = {
   proxyUrl: '--proxy',
   limit: '--limit',
   graceSeconds: '--grace',
+  delivery: '--delivery',
 };
 
 /**
@@ -92,7 +94,7 @@ export function inFlags(error: StoreError): string {
   return error.issues.length === 0 ? error.message : describeIssues(error.issues, (field) => FIELD_FLAGS[field] ?? (field || 'input'));
 }
 
-export const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'wsUrl', 'hasWsToken', 'updatedAt'];
+export const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'delivery', 'wsUrl', 'hasWsToken', 'updatedAt'];
 export const EVENT_COLUMNS = ['seq', 'at', 'kind', 'reason'];
 /** Events `model show` includes; `model events` pages further. */
 export const SHOWN_EVENTS = 10;
@@ -109,6 +111,21 @@ export const AUDIT_OPTIONS = {
   before: { type: 'string' },
   limit: { type: 'string' },
 } as const satisfies OptionSpec;
+
+/** What `model update` says when no option changes anything. */
+export const NOTHING_TO_UPDATE = 'model update: nothing to change (give --ws-url, --ws-token, --user-agent, --cookie, --proxy, --name or --delivery)';
+
+/**
+ * `--delivery relay|session`, checked here (in both modes) so the message names the flag and
+ * its values. Absent: `undefined` (a new model gets the store's default, relay).
+ */
+export function deliveryArg(value: string | undefined, command: string): DeliveryMode | undefined {
+  if (value === undefined) return undefined;
+  if (!(DELIVERY_MODES as readonly string[]).includes(value)) {
+    throw new UsageError(`${command}: --delivery must be one of ${DELIVERY_MODES.join(', ')} (got "${value}")`);
+  }
+  return value as DeliveryMode;
+}
 
 const SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 

@@ -15,6 +15,7 @@ import {
   AUDIT_OPTIONS,
   auditFilters,
   CREDENTIAL_FIELDS,
+  deliveryArg,
   eventLimit,
   eventLines,
   EVENT_COLUMNS,
@@ -22,6 +23,7 @@ import {
   KEY_COLUMNS,
   MODEL_COLUMNS,
   MODEL_FIELDS,
+  NOTHING_TO_UPDATE,
   openLocal,
   SHOWN_EVENTS,
   secretArg,
@@ -165,6 +167,7 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
       noPositionals(positionals, 'model add');
       const org = required(values.org, '--org', 'model add');
       const wsUrl = required(values['ws-url'], '--ws-url', 'model add');
+      const delivery = deliveryArg(values.delivery, 'model add');
       const wsToken = required(secretArg(values['ws-token']), '--ws-token', 'model add');
       const result = await withStore(values.db, (s) =>
         s.createModel(org, {
@@ -174,6 +177,7 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
           userAgent: values['user-agent'] ?? null,
           cookie: values.cookie ?? null,
           proxyUrl: values.proxy ?? null,
+          ...(delivery === undefined ? {} : { delivery }),
         }),
       );
       return { result: result };
@@ -212,10 +216,9 @@ const LOCAL_COMMANDS: Record<string, Record<string, Handler>> = {
     async update(argv) {
       const { values, positionals } = parse(argv, MODEL_FIELDS, 'model update');
       const id = onePositional(positionals, 'MODEL_ID', 'model update');
-      const patch = { ...credentialPatch(values), name: optional(values.name) };
-      if (isEmptyPatch(patch)) {
-        throw new UsageError('model update: nothing to change (give --ws-url, --ws-token, --user-agent, --cookie, --proxy or --name)');
-      }
+      const delivery = deliveryArg(values.delivery, 'model update');
+      const patch = { ...credentialPatch(values), name: optional(values.name), delivery };
+      if (isEmptyPatch(patch)) throw new UsageError(NOTHING_TO_UPDATE);
       return { result: (await withStore(values.db, (s) => s.updateModel(id, patch))) };
     },
     /** With credential options, stores them first (clearing a rejected state), then connects. */

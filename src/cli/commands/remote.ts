@@ -19,6 +19,7 @@ import {
   auditFilters,
   auditSearch,
   CREDENTIAL_FIELDS,
+  deliveryArg,
   eventLimit,
   eventLines,
   EVENT_COLUMNS,
@@ -26,6 +27,7 @@ import {
   KEY_COLUMNS,
   MODEL_COLUMNS,
   MODEL_FIELDS,
+  NOTHING_TO_UPDATE,
   SHOWN_EVENTS,
   secretArg,
   type CommandResult,
@@ -226,9 +228,11 @@ const REMOTE: Groups = {
       noPositionals(positionals, 'model add');
       const org = required(values.org, '--org', 'model add');
       required(values['ws-url'], '--ws-url', 'model add');
+      const delivery = deliveryArg(values.delivery, 'model add');
       const body = credentialBody(values);
       required(body.wsToken ?? undefined, '--ws-token', 'model add');
       if (values.name !== undefined) body.name = values.name;
+      if (delivery !== undefined) body.delivery = delivery;
       return { result: storeShape(await api.call<Model>('POST', `/organizations/${id(org)}/models`, body)) };
     },
     async list(argv) {
@@ -255,11 +259,11 @@ const REMOTE: Groups = {
     async update(argv) {
       const { values, positionals, api } = remote(argv, MODEL_FIELDS, 'model update');
       const modelId = onePositional(positionals, 'MODEL_ID', 'model update');
+      const delivery = deliveryArg(values.delivery, 'model update');
       const body = credentialBody(values);
       if (values.name !== undefined) body.name = values.name === '' ? null : values.name;
-      if (Object.keys(body).length === 0) {
-        throw new UsageError('model update: nothing to change (give --ws-url, --ws-token, --user-agent, --cookie, --proxy or --name)');
-      }
+      if (delivery !== undefined) body.delivery = delivery;
+      if (Object.keys(body).length === 0) throw new UsageError(NOTHING_TO_UPDATE);
       return { result: storeShape(await api.call<Model>('PATCH', `/models/${id(modelId)}`, body)) };
     },
     async connect(argv) {

@@ -12,6 +12,7 @@
  */
 import { planLimits, type GatewayConfig } from '../../config.js';
 import { GatewayError } from '../../errors.js';
+import type { Admission } from '../admission.js';
 import type { RelayRegistry } from '../relay-registry.js';
 import { TokenBuckets } from './token-buckets.js';
 
@@ -59,15 +60,23 @@ export class ConnectionLimits {
   }
 
   /**
-   * Once checks 1–6 passed, before the relay counts: the organization's concurrent relays and
-   * the model's concurrent OnlyFans sockets. Synchronous with indexing, so two admissions in
-   * this process cannot both take the last slot.
+   * Once checks 1–6 passed, before the connection counts: the organization's concurrent
+   * connections, then the model's — its OnlyFans sockets in relay mode, its attached clients in
+   * session mode (they share one socket). Synchronous with indexing, so two admissions in this
+   * process cannot both take the last slot.
    */
-  checkConcurrency(registry: RelayRegistry, orgId: string, modelId: string, plan: string | null): GatewayError | undefined {
-    const { maxRelaysPerOrg } = planLimits(this.config, plan);
-    if ((registry.forOrg(orgId)?.size ?? 0) >= maxRelaysPerOrg) return this.orgLimitError(plan);
-    if ((registry.forModel(modelId)?.size ?? 0) >= this.config.maxUpstreamSocketsPerModel) return this.modelLimitError();
+  checkConcurrency(registry: RelayRegistry, a: Pick<Admission, 'orgId' | 'modelId' | 'plan' | 'delivery'>): GatewayError | undefined {
+    const { maxRelaysPerOrg } = planLimits(this.config, a.plan);
+    if ((registry.forOrg(a.orgId)?.size ?? 0) >= maxRelaysPerOrg) return this.orgLimitError(a.plan);
+    let same = 0;
+    for (const conn of registry.forModel(a.modelId) ?? []) if (conn.admission?.delivery === a.delivery) same++;
+    if (same >= this.modelLimit(a)) return this.modelLimitError(a);
     return undefined;
+  }
+
+  /** The model's limit for a connection of its delivery mode. */
+  modelLimit(a: Pick<Admission, 'plan' | 'delivery'>): number {
+    return a.delivery === 'session' ? planLimits(this.config, a.plan).maxSessionClientsPerModel : this.config.maxUpstreamSocketsPerModel;
   }
 
   /** The organization has as many relays as its plan allows (on this node or across the cluster). */
@@ -77,7 +86,8 @@ export class ConnectionLimits {
   }
 
   /** The model has as many OnlyFans sockets as allowed (on this node or across the cluster). */
-  modelLimitError(): GatewayError {
+  modelLimitError(a: Pick<Admission, 'plan' | 'delivery'>): GatewayError {
+    if (a.delivery === 'session') return new GatewayError('CONNECTION_LIMIT', `The plan allows ${this.modelLimit(a)} clients attached to this model at once`);
     const perModel = this.config.maxUpstreamSocketsPerModel;
     return new GatewayError('CONNECTION_LIMIT', `This model already has ${perModel} OnlyFans sockets open, the most allowed to protect its account`);
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { clientCloseCodeFor, fitCloseReason, isSendableCloseCode, upstreamCloseCodeFor } from '../../src/gateway/close-codes.js';
+import { clientCloseCodeFor, fitCloseReason, isSendableCloseCode, upstreamCloseCodeFor } from '../../src/wire/close-codes.js';
 
 describe('close-code rules', () => {
   it('knows which codes may be sent', () => {

@@ -1,0 +1,203 @@
+/**
+ * Session mode's upstream side for one client (sessions-contract.md §3): no socket of its own;
+ * the client is attached to its model's feed on this node (every logged entry once, in order,
+ * replayed from `since` first) and its frames go to the model's session, wherever it runs.
+ *
+ * Raw format is the base contract: the confirmation, then each event as the bytes and frame
+ * type that arrived; status entries are not shown (the client simply receives nothing while
+ * the upstream is away). Envelope format adds ids, `status`, `gap` and `reply` frames.
+ */
+import { GatewayError } from '../errors.js';
+import { confirmationFrame, eventFrame, gapFrame, readClientAct, replyFrame, statusFrame } from '../delivery/envelope.js';
+import type { ModelFeed, FeedClient } from '../delivery/model-feed.js';
+import type { LogEntry } from '../sessions/types.js';
+import type { Admission } from './admission.js';
+import type { ClientLink } from './client-link.js';
+import type { ClientConnection, ConnectionSettings } from './client-connection.js';
+
+/** What a session link needs from the node's sessions. */
+export interface SessionAccess {
+  /** The model's feed on this node (made on first use). */
+  feed(modelId: string): ModelFeed;
+  /** Sends a frame up the model's session socket. @throws Error when it could not go up. */
+  send(modelId: string, text: string): Promise<void>;
+  /** A get_onlines through the model's session: its reply text. @throws Error when none came. */
+  request(modelId: string, text: string): Promise<string>;
+  /** The acts a plan may send up a shared socket. */
+  allowedActs(plan: string | null): readonly string[];
+  limits: ConnectionSettings;
+  /** Why this node cannot serve session clients, if it cannot. */
+  readonly unavailable: string | undefined;
+  /** A client attached or left (for the per-model client count and metrics). */
+  attached(link: SessionLink, on: boolean): void;
+}
+
+/** Requests one client may have waiting at once: beyond, REQUEST_FAILED at once. */
+const MAX_CLIENT_REQUESTS = 8;
+
+export class SessionLink implements ClientLink, FeedClient {
+  readonly upstream = null;
+  readonly upstreamCloseCode = undefined;
+  /** A session is never paused for one client: a slow client falls behind instead. */
+  readonly upstreamPaused = false;
+  readonly parsesClientFrames = true;
+  private readonly envelope: boolean;
+  private feedRef: ModelFeed | undefined;
+  private ended = false;
+  private opened = false;
+  private requests = 0;
+  private slowTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly host: ClientConnection,
+    private readonly access: SessionAccess,
+  ) {
+    this.envelope = host.query.format === 'envelope';
+  }
+
+  private get admission(): Admission {
+    return this.host.admission as Admission;
+  }
+
+  get modelId(): string {
+    return this.admission.modelId;
+  }
+
+  start(): void {
+    const unavailable = this.access.unavailable;
+    if (unavailable) {
+      this.ended = true;
+      // The whole reason is in this node's log; the close reason must fit 123 bytes.
+      this.host.close(1011, 'session mode needs redis when gateways share a store', 'SESSIONS_UNAVAILABLE');
+      this.host.linkClosed();
+      return;
+    }
+    const modelId = this.modelId;
+    const feed = this.access.feed(modelId);
+    this.feedRef = feed;
+    this.access.attached(this, true);
+    const confirm = (lastEventId: string | null, resumed: boolean): void => {
+      if (this.ended) return;
+      this.opened = true;
+      this.host.open(this.envelope ? confirmationFrame({ modelId, lastEventId, resumed: this.host.query.since === undefined ? false : resumed }) : JSON.stringify({ connected: true, modelId }));
+    };
+    feed.attach(this, this.host.query.since, confirm).catch((err: unknown) => this.failed(err));
+  }
+
+  // ── FeedClient ─────────────────────────────────────────────────────────────
+
+  deliver(entry: LogEntry): void {
+    if (this.ended || !this.opened) return;
+    const client = this.host.client;
+    if (entry.kind === 'status') {
+      if (!this.envelope) return;
+      const status = parseStatus(entry.data);
+      client.sendText(statusFrame(this.modelId, status.upstream, status.reason));
+      return;
+    }
+    this.host.delivered(entry.data.length);
+    if (this.envelope) client.sendText(eventFrame(this.modelId, entry.id, entry.ts, entry.data, entry.binary));
+    else client.sendMessage(entry.data, entry.binary);
+  }
+
+  gap(after: string | null, before: string): void {
+    if (this.ended) return;
+    if (this.envelope) {
+      this.host.client.sendText(gapFrame(this.modelId, after, before));
+      return;
+    }
+    // Raw frames cannot say what was lost: a raw client that fell past the log's end is closed.
+    this.host.fail(new GatewayError('SLOW_CONSUMER', 'The client fell behind past what the event log keeps'));
+  }
+
+  get backedUp(): boolean {
+    const behind = this.host.client.bufferedAmount > this.access.limits.highWaterBytes;
+    if (behind && this.slowTimer === undefined && !this.ended) {
+      this.slowTimer = setTimeout(slowConsumerTimeout, this.access.limits.slowConsumerTimeoutMs, this.host);
+    }
+    return behind;
+  }
+
+  failed(err: unknown): void {
+    this.host.failInternal(err);
+  }
+
+  // ── ClientLink ─────────────────────────────────────────────────────────────
+
+  fromClient(_frames: Buffer, payload: Buffer | undefined, binary: boolean): void {
+    if (this.ended) return;
+    const act = readClientAct(payload, binary);
+    if (!act.ok) return this.refuse(act.requestId, 'ACTION_NOT_ALLOWED', `${act.error}; only JSON acts on the allow-list go up a shared socket`);
+    const allowed = this.access.allowedActs(this.admission.plan);
+    if (act.act === 'connect' || !allowed.includes(act.act)) {
+      return this.refuse(act.requestId, 'ACTION_NOT_ALLOWED', `The act ${JSON.stringify(act.act.slice(0, 64))} may not be sent up a shared socket (allowed: ${allowed.join(', ')})`);
+    }
+    if (act.act === 'get_onlines') {
+      if (this.requests >= MAX_CLIENT_REQUESTS) return this.refuse(act.requestId, 'REQUEST_FAILED', `More than ${MAX_CLIENT_REQUESTS} requests waiting for replies`);
+      this.requests++;
+      this.access.request(this.modelId, act.text).then(
+        (text) => {
+          this.requests--;
+          if (this.ended) return;
+          this.host.client.sendText(this.envelope ? replyFrame(act.requestId, { text }) : text);
+        },
+        (err: unknown) => {
+          this.requests--;
+          this.refuse(act.requestId, 'REQUEST_FAILED', (err as Error).message);
+        },
+      );
+      return;
+    }
+    // Fire and forget for the client, unless it could not go up: then the client is told.
+    this.access.send(this.modelId, act.text).catch((err: unknown) => this.refuse(act.requestId, 'REQUEST_FAILED', (err as Error).message));
+  }
+
+  /** Answers one frame with an error and leaves the socket open (contract §3). */
+  private refuse(requestId: string | undefined, code: 'ACTION_NOT_ALLOWED' | 'REQUEST_FAILED', message: string): void {
+    if (this.ended) return;
+    const client = this.host.client;
+    if (this.envelope) client.sendText(replyFrame(requestId, { code, error: message }));
+    else client.sendText(new GatewayError(code, message).toFrame());
+  }
+
+  clientDrained(): void {
+    if (this.ended || this.host.client.bufferedAmount >= this.access.limits.lowWaterBytes) return;
+    clearTimeout(this.slowTimer);
+    this.slowTimer = undefined;
+    this.feedRef?.drained(this);
+  }
+
+  clientClosing(): void {
+    this.close();
+  }
+
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.slowTimer);
+    this.feedRef?.detach(this);
+    this.access.attached(this, false);
+    this.host.linkClosed();
+  }
+
+  heartbeat(): void {
+    // The session keeps its own upstream heartbeat.
+  }
+
+  destroy(): void {
+    this.close();
+  }
+}
+
+function parseStatus(data: Buffer): { upstream: string; reason?: string } {
+  try {
+    const value = JSON.parse(data.toString('utf8')) as { upstream?: unknown; reason?: unknown };
+    return { upstream: typeof value.upstream === 'string' ? value.upstream : 'down', ...(typeof value.reason === 'string' ? { reason: value.reason } : {}) };
+  } catch {
+    return { upstream: 'down' };
+  }
+}
+
+function slowConsumerTimeout(conn: ClientConnection): void {
+  conn.fail(new GatewayError('SLOW_CONSUMER', 'The client did not read its events in time'));
+}

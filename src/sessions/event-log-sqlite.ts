@@ -1,0 +1,334 @@
+/**
+ * The embedded event log (one node): every model's log in one SQLite file of its own, beside
+ * the store but apart from it, so that a busy model's appends never queue behind the store's
+ * writes and the log can be deleted without touching the store.
+ *
+ * Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS's page cache)
+ * before append() resolves, which survives a killed process; only a power loss can take the
+ * last commits.
+ *
+ * One process owns the file: it is opened with an exclusive lock, held until close(), and a
+ * second process opening it is refused (two gateways appending to one log would each hand
+ * out ids the other does not see).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from '../log.js';
+import { checkLimit, checkRetention, pageOf, readStart } from './event-log-page.js';
+import {
+  FencedError,
+  nextId,
+  parseId,
+  type EntryKind,
+  type EventLog,
+  type Fence,
+  type FollowListener,
+  type LogEntry,
+  type LogPage,
+  type NewEntry,
+  type Retention,
+} from './types.js';
+
+/** Default time between two sweeps of idle models' aged entries: a minute is well within the 24 h default age. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+/**
+ * At most this many entries (beyond the ones just appended) are trimmed by one append, and
+ * per model by one sweep, so lowering a plan's maxEvents never makes one append slow; the
+ * rest goes on the next appends and sweeps.
+ */
+export const TRIM_STEP = 1000;
+/** Models visited by one sweep; the next sweep goes on where it stopped. */
+const SWEEP_MODELS = 500;
+
+export interface SqliteEventLogOptions {
+  /** The log file (created with its folder when missing). */
+  path: string;
+  /** Sweep period; default {@link DEFAULT_SWEEP_INTERVAL_MS}. */
+  sweepIntervalMs?: number;
+  /** The clock (ms since the epoch) ids and ages are taken from; Date.now by default. */
+  now?: () => number;
+  /** Where a follower that throws is reported (it does not stop the others). */
+  logger?: Logger;
+}
+
+/** Another process has the file open. */
+export class EventLogLockedError extends Error {
+  constructor(path: string) {
+    super(`the event log ${path} is already open, by another process or another log in this one; two gateways cannot share one event log file`);
+    this.name = 'EventLogLockedError';
+  }
+}
+
+interface ModelRow {
+  fence: number;
+  last_ms: number | null;
+  last_seq: number | null;
+  entries: number;
+  bytes: number;
+  max_events: number;
+  max_age_ms: number;
+}
+
+/** What a model's log holds. */
+interface Kept {
+  entries: number;
+  bytes: number;
+}
+
+interface EntryRow {
+  ms: number;
+  seq: number;
+  kind: EntryKind;
+  is_binary: number;
+  data: Buffer;
+}
+
+const SCHEMA = `
+create table if not exists log_models (
+  model_id text primary key,
+  -- Highest fencing token an append ever carried; lower ones are refused.
+  fence integer not null,
+  -- The newest id handed out, kept when its entry is trimmed so ids never go back.
+  last_ms integer,
+  last_seq integer,
+  -- Entries kept and their payload bytes, so that neither trimming nor size() counts rows.
+  entries integer not null default 0,
+  bytes integer not null default 0,
+  -- The retention of the latest append, which the sweep applies to idle models.
+  max_events integer not null,
+  max_age_ms integer not null
+);
+create table if not exists log_entries (
+  model_id text not null,
+  ms integer not null,
+  seq integer not null,
+  kind text not null,
+  is_binary integer not null,
+  data blob not null,
+  primary key (model_id, ms, seq)
+);
+`;
+
+function entryOf(row: EntryRow): LogEntry {
+  return { id: `${row.ms}-${row.seq}`, ts: row.ms, kind: row.kind, data: row.data, binary: row.is_binary === 1 };
+}
+
+export class SqliteEventLog implements EventLog {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly now: () => number;
+  private readonly logger: Logger | undefined;
+  private readonly followers = new Map<string, Set<FollowListener>>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private sweepCursor = '';
+  private closed = false;
+  private readonly stmt;
+
+  /**
+   * Opens (creating it when missing) the log file and takes its lock.
+   * @throws {EventLogLockedError} when another process has it open.
+   */
+  constructor(options: SqliteEventLogOptions) {
+    this.path = options.path;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger;
+    mkdirSync(dirname(options.path), { recursive: true });
+    // No busy wait: the only other holder of the lock is another process, which keeps it.
+    const db = new Database(options.path, { timeout: 0 });
+    try {
+      // Exclusive before WAL: the lock is taken at the first write below and held until
+      // close, and the WAL index lives in this process's memory (no -shm file to share).
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+    } catch (err) {
+      db.close();
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new EventLogLockedError(options.path);
+      throw err;
+    }
+    this.db = db;
+    this.stmt = {
+      model: db.prepare<[string], ModelRow>('select fence, last_ms, last_seq, entries, bytes, max_events, max_age_ms from log_models where model_id = ?'),
+      createModel: db.prepare('insert into log_models (model_id, fence, max_events, max_age_ms) values (?, ?, ?, ?)'),
+      updateModel: db.prepare('update log_models set fence = ?, last_ms = ?, last_seq = ?, entries = ?, bytes = ?, max_events = ?, max_age_ms = ? where model_id = ?'),
+      setCount: db.prepare('update log_models set entries = ?, bytes = ? where model_id = ?'),
+      insert: db.prepare('insert into log_entries (model_id, ms, seq, kind, is_binary, data) values (?, ?, ?, ?, ?, ?)'),
+      // The newest of the `n` oldest entries: trimming by count deletes up to it.
+      nthOldest: db.prepare<[string, number], { ms: number; seq: number }>(
+        'select ms, seq from log_entries where model_id = ? order by ms, seq limit 1 offset ?',
+      ),
+      // The newest entry older than the cut among the `n` oldest: trimming by age deletes up to it.
+      agedOut: db.prepare<[string, number, number], { ms: number; seq: number }>(
+        `select ms, seq from (select ms, seq from log_entries where model_id = ? and ms < ? order by ms, seq limit ?)
+         order by ms desc, seq desc limit 1`,
+      ),
+      measureUpTo: db.prepare<[string, number, number], { entries: number; bytes: number }>(
+        'select count(*) as entries, coalesce(sum(length(data)), 0) as bytes from log_entries where model_id = ? and (ms, seq) <= (?, ?)',
+      ),
+      deleteUpTo: db.prepare('delete from log_entries where model_id = ? and (ms, seq) <= (?, ?)'),
+      exists: db.prepare<[string, number, number], 1>('select 1 from log_entries where model_id = ? and ms = ? and seq = ?').pluck(),
+      after: db.prepare<[string, number, number, number], EntryRow>(
+        'select ms, seq, kind, is_binary, data from log_entries where model_id = ? and (ms, seq) > (?, ?) order by ms, seq limit ?',
+      ),
+      oldest: db.prepare<[string, number], EntryRow>(
+        'select ms, seq, kind, is_binary, data from log_entries where model_id = ? order by ms, seq limit ?',
+      ),
+      newest: db.prepare<[string], { ms: number; seq: number }>(
+        'select ms, seq from log_entries where model_id = ? order by ms desc, seq desc limit 1',
+      ),
+      removeEntries: db.prepare('delete from log_entries where model_id = ?'),
+      sweepModels: db.prepare<[string, number], { model_id: string }>(
+        'select model_id from log_models where model_id > ? and entries > 0 order by model_id limit ?',
+      ),
+      size: db.prepare<[], { entries: number; bytes: number }>(
+        'select coalesce(sum(entries), 0) as entries, coalesce(sum(bytes), 0) as bytes from log_models',
+      ),
+    };
+    this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  async append(fence: Fence, entries: readonly NewEntry[], retention: Retention): Promise<LogEntry[]> {
+    this.checkOpen();
+    checkRetention(retention);
+    const appended = this.db.transaction(() => this.appendNow(fence, entries, retention)).immediate();
+    if (appended.length > 0) this.notify(fence.modelId, appended);
+    return appended;
+  }
+
+  private appendNow(fence: Fence, entries: readonly NewEntry[], retention: Retention): LogEntry[] {
+    const { modelId, token } = fence;
+    let model = this.stmt.model.get(modelId);
+    if (model && token < model.fence) throw new FencedError(modelId, token);
+    if (!model) {
+      this.stmt.createModel.run(modelId, token, retention.maxEvents, retention.maxAgeMs);
+      model = { fence: token, last_ms: null, last_seq: null, entries: 0, bytes: 0, max_events: retention.maxEvents, max_age_ms: retention.maxAgeMs };
+    }
+    let last = model.last_ms === null ? null : `${model.last_ms}-${model.last_seq}`;
+    const now = this.now();
+    const appended: LogEntry[] = [];
+    let bytes = model.bytes;
+    for (const entry of entries) {
+      const id = nextId(last, now);
+      const { ms, seq } = parseId(id)!;
+      this.stmt.insert.run(modelId, ms, seq, entry.kind, entry.binary ? 1 : 0, entry.data);
+      appended.push({ id, ts: ms, kind: entry.kind, data: entry.data, binary: entry.binary });
+      bytes += entry.data.length;
+      last = id;
+    }
+    const lastPos = last === null ? null : parseId(last)!;
+    const kept = this.trim(modelId, { entries: model.entries + entries.length, bytes }, retention, entries.length + TRIM_STEP);
+    this.stmt.updateModel.run(
+      Math.max(model.fence, token), lastPos?.ms ?? null, lastPos?.seq ?? null, kept.entries, kept.bytes, retention.maxEvents, retention.maxAgeMs, modelId,
+    );
+    return appended;
+  }
+
+  /** Deletes the model's oldest entries over `retention`, at most `budget`; returns what is kept. */
+  private trim(modelId: string, kept: Kept, retention: Retention, budget: number): Kept {
+    const byCount = Math.min(kept.entries - retention.maxEvents, budget);
+    const countCut = byCount > 0 ? this.stmt.nthOldest.get(modelId, byCount - 1) : undefined;
+    const ageCut = this.stmt.agedOut.get(modelId, this.now() - retention.maxAgeMs, budget);
+    const cut = !countCut ? ageCut : !ageCut ? countCut : (countCut.ms - ageCut.ms || countCut.seq - ageCut.seq) > 0 ? countCut : ageCut;
+    if (!cut) return kept;
+    const gone = this.stmt.measureUpTo.get(modelId, cut.ms, cut.seq)!;
+    this.stmt.deleteUpTo.run(modelId, cut.ms, cut.seq);
+    return { entries: kept.entries - gone.entries, bytes: kept.bytes - gone.bytes };
+  }
+
+  /** Trims the aged entries of idle models (what the timer runs; a few models per call). */
+  sweep(): void {
+    if (this.closed) return;
+    const models = this.stmt.sweepModels.all(this.sweepCursor, SWEEP_MODELS);
+    this.sweepCursor = models.length < SWEEP_MODELS ? '' : models[models.length - 1]!.model_id;
+    for (const { model_id: modelId } of models) {
+      this.db.transaction(() => {
+        const model = this.stmt.model.get(modelId);
+        if (!model) return;
+        const kept = this.trim(modelId, model, { maxEvents: model.max_events, maxAgeMs: model.max_age_ms }, TRIM_STEP);
+        if (kept !== model) this.stmt.setCount.run(kept.entries, kept.bytes, modelId);
+      }).immediate();
+    }
+  }
+
+  async read(modelId: string, afterId: string | null, limit: number): Promise<LogPage> {
+    this.checkOpen();
+    checkLimit(limit);
+    // One synchronous run of statements on the only connection: a consistent view.
+    const start = readStart(afterId);
+    let found = false;
+    let rows: EntryRow[] | undefined;
+    if ('after' in start) {
+      const { ms, seq } = parseId(start.after)!;
+      found = this.stmt.exists.get(modelId, ms, seq) === 1;
+      if (found) rows = this.stmt.after.all(modelId, ms, seq, limit + 1);
+    }
+    rows ??= this.stmt.oldest.all(modelId, limit + 1);
+    return pageOf(afterId, found, rows.map(entryOf), limit, this.newest(modelId));
+  }
+
+  async lastId(modelId: string): Promise<string | null> {
+    this.checkOpen();
+    return this.newest(modelId);
+  }
+
+  private newest(modelId: string): string | null {
+    const row = this.stmt.newest.get(modelId);
+    return row ? `${row.ms}-${row.seq}` : null;
+  }
+
+  /** In process: a listener gets each batch synchronously after its commit, before append() resolves. */
+  follow(modelId: string, listener: FollowListener): () => void {
+    let set = this.followers.get(modelId);
+    if (!set) this.followers.set(modelId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.followers.get(modelId) === set) this.followers.delete(modelId);
+    };
+  }
+
+  private notify(modelId: string, entries: LogEntry[]): void {
+    const set = this.followers.get(modelId);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        listener.entries(entries);
+      } catch (err) {
+        this.logger?.error({ err, modelId }, 'event log follower failed');
+      }
+    }
+  }
+
+  /**
+   * Deletes the model's entries. The fence and the last id stay: a stale holder still cannot
+   * write, and a model added again under the same id never reuses an id.
+   */
+  async remove(modelId: string): Promise<void> {
+    this.checkOpen();
+    this.db.transaction(() => {
+      this.stmt.removeEntries.run(modelId);
+      this.stmt.setCount.run(0, 0, modelId);
+    }).immediate();
+  }
+
+  /** Exact: entries and the payload bytes of all models. */
+  async size(): Promise<{ entries: number; bytes: number }> {
+    this.checkOpen();
+    return this.stmt.size.get()!;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    this.followers.clear();
+    this.db.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error(`the event log ${this.path} is closed`);
+  }
+}

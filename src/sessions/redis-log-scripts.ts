@@ -1,0 +1,87 @@
+/**
+ * The Lua scripts behind the cluster event log (./event-log-redis.ts). Each runs atomically,
+ * so an append is checked against the fence, written and trimmed as one step, and a read sees
+ * one state of the stream (a trim between "is the id kept" and "what follows it" would
+ * otherwise drop entries without a gap).
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { EntryKind, LogEntry } from './types.js';
+
+/**
+ * KEYS: fence, log stream, logs set. ARGV: token, maxEvents, maxAgeMs, model id, then per
+ * entry kind, binary ('1'/'0'), data. Returns the new ids, or the error FENCED when the
+ * fence key does not hold the token (a lower one: the lease went on; a missing key or a
+ * higher one: the token was never granted). Ids come from XADD `*`: `<ms>-<seq>` from the
+ * server's clock, never lower than the stream's last id.
+ *
+ * The stream expires maxAgeMs after its latest append: by then every entry is older than
+ * the age bound, so an idle model ages out without a sweep.
+ */
+export const APPEND = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED not the current fencing token') end
+local ids = {}
+for i = 5, #ARGV, 3 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[2], '*', 'kind', ARGV[i], 'binary', ARGV[i + 1], 'data', ARGV[i + 2])
+end
+redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[2])
+local t = redis.call('TIME')
+local minid = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[3])
+if minid > 0 then redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d', minid)) end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+redis.call('SADD', KEYS[3], ARGV[4])
+return ids
+`;
+
+/**
+ * KEYS: log stream. ARGV: after id ('' for the oldest), limit + 1. Returns
+ * {entries, newest id or '', 1 when the after id is kept}; entries follow the after id when it
+ * is kept, else start at the oldest.
+ */
+export const READ = `
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #newest == 0 then return {{}, '', 0} end
+local start, found = '-', 0
+if ARGV[1] ~= '' and #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 1 then
+  start, found = '(' .. ARGV[1], 1
+end
+return {redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2]), newest[1][1], found}
+`;
+
+/** A script sent by its SHA1, and in full once when the server does not have it yet. */
+export class LogScript {
+  private readonly sha: string;
+
+  constructor(private readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  /** Runs it with Buffer replies (entry data is binary). */
+  async run(redis: Redis, keys: string[], args: (string | Buffer | number)[]): Promise<unknown> {
+    try {
+      return await redis.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.callBuffer('EVAL', this.lua, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+/** A stream entry as Buffer replies give it: id, then field, value, field, value… */
+export type RawEntry = [Buffer, Buffer[]];
+
+/** Decodes a stream entry written by the append script. */
+export function entryOfRaw([id, fields]: RawEntry): LogEntry {
+  let kind: EntryKind = 'event';
+  let binary = false;
+  let data: Buffer = Buffer.alloc(0);
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!.toString();
+    const value = fields[i + 1]!;
+    if (name === 'kind') kind = value.toString() === 'status' ? 'status' : 'event';
+    else if (name === 'binary') binary = value.toString() === '1';
+    else if (name === 'data') data = value;
+  }
+  const text = id.toString();
+  return { id: text, ts: Number(text.slice(0, text.indexOf('-'))), kind, data, binary };
+}
