@@ -32,6 +32,25 @@ export const PLAN_LIMITS = [
 ] as const;
 export type PlanLimits = Partial<Record<(typeof PLAN_LIMITS)[number], number>> & { sessionAllowedActs?: string[] };
 
+/** `5s,5m,2h,…` (or milliseconds) → milliseconds; from the file as an array of either. */
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const durationList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z
+    .array(
+      z.union([z.number(), z.string()]).transform((d, ctx) => {
+        const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(d));
+        if (!m) {
+          ctx.addIssue({ code: 'custom', message: `must be durations such as 5s,5m,2h (got ${JSON.stringify(String(d))})` });
+          return z.NEVER;
+        }
+        return Math.round(Number(m[1]) * (DURATION_UNITS[m[2] ?? 'ms'] as number));
+      }),
+    )
+    .min(1, 'must list at least one delay')
+    .max(20, 'may list at most 20 delays'),
+);
+
 /** An OnlyFans act name, as in `{"act": "get_onlines"}`. */
 const actName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be an act name such as get_onlines');
 /** From the file as an array, from the environment (or a flag) as comma-separated text. */
@@ -130,6 +149,12 @@ export const SETTINGS = {
   sessionStableAfterMs: { schema: positiveInt, default: 60_000, env: 'OFGW_SESSION_STABLE_AFTER_MS', doc: 'An upstream socket open this long resets the backoff.' },
   sessionStaleAfterMs: { schema: z.coerce.number().int().min(0), default: 300_000, env: 'OFGW_SESSION_STALE_AFTER_MS', doc: 'Content watchdog: a session upstream that delivers no message for this long is reopened (0: off). OnlyFans sockets go quiet without closing after a network change.' },
   sessionRequestTimeoutMs: { schema: positiveInt, default: 10_000, env: 'OFGW_SESSION_REQUEST_TIMEOUT_MS', doc: 'How long a client\'s get_onlines waits for its reply on a shared socket before it fails with REQUEST_FAILED (that request only).' },
+  webhookRetrySchedule: { schema: durationList, default: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000], env: 'OFGW_WEBHOOK_RETRY_SCHEDULE', doc: 'Delays between a webhook delivery\'s attempts (comma-separated, e.g. 5s,5m,30m,2h,5h,10h,10h: about a day); after the last one the delivery is failed.' },
+  webhookTimeoutMs: { schema: positiveInt, default: 10_000, env: 'OFGW_WEBHOOK_TIMEOUT_MS', doc: 'Time a webhook receiver has to answer with a 2xx before the attempt counts as failed.' },
+  webhookSecretOverlapMs: { schema: z.coerce.number().int().min(0), default: 24 * 60 * 60 * 1000, env: 'OFGW_WEBHOOK_SECRET_OVERLAP_MS', doc: 'After a webhook secret is rotated, the old secret keeps signing beside the new one for this long, so receivers can switch without losing a delivery.' },
+  webhookAllowPrivateTargets: { schema: bool, default: false, env: 'OFGW_WEBHOOK_ALLOW_PRIVATE_TARGETS', doc: 'Allow webhook URLs on plain http and on private, loopback or link-local addresses (receivers on the operator\'s own network, tests). Off: https only and public addresses, checked after DNS resolution (SSRF).' },
+  sseHeartbeatMs: { schema: positiveInt, default: 15_000, env: 'OFGW_SSE_HEARTBEAT_MS', doc: 'Period of the comment line that keeps a server-sent events stream and the proxies in front of it open.' },
+  maxModelsPerSocket: { schema: positiveInt, default: 100, env: 'OFGW_MAX_MODELS_PER_SOCKET', doc: 'Models one /api/ws socket may ask for (models=…); each admitted model counts as a connection against the plan\'s limits.' },
   trustForwardedFor: { schema: bool, default: false, env: 'OFGW_TRUST_FORWARDED_FOR', doc: 'Take the client IP for per-IP limits from the last X-Forwarded-For entry. Enable only behind a proxy that sets it (nginx, HAProxy), or clients choose their own IP.' },
   plans: { schema: plansSchema, default: {}, env: 'OFGW_PLANS', doc: 'Plans by name (the subscription\'s plan), each overriding maxRelaysPerOrg, keyConnectBurst, keyConnectPerSecond, messagesPerSecond, messageBurst, maxSessionClientsPerModel, eventLogMaxEvents, eventLogMaxAgeMs or sessionAllowedActs; JSON, best kept in the config file.' },
   adminToken: { schema: z.string(), default: '', env: 'OFGW_ADMIN_TOKEN', secret: true, doc: 'Operator token for the management API under /admin/v1 (Authorization: Bearer); at least 32 characters. Empty: the management API is disabled.' },
