@@ -1,8 +1,17 @@
 /**
  * The envelope format of sessions-contract.md §3: every frame the gateway sends is a JSON
  * object with a `type`, and clients send `{"type": "send", "requestId"?, "data": {…}}` (or a
- * raw `{"act": …}`). The codec knows no sockets; the relay and session links use it.
+ * raw `{"act": …}`). The codec knows no sockets; the relay and session links use it. The
+ * frames' schemas are in ./messages.ts; test/delivery/messages.test.ts checks every frame built
+ * here against them.
  */
+import type { ErrorCode } from '../errors.js';
+import type { UpstreamState } from './messages.js';
+
+/** The base contract's confirmation (gateway-contract.md §2), the first frame of a raw relay. */
+export function rawConfirmationFrame(modelId: string): string {
+  return JSON.stringify({ connected: true, modelId });
+}
 
 /** An upstream frame as the envelope `event` frame. `id` is absent in relay mode. */
 export function eventFrame(modelId: string, id: string | undefined, ts: number, payload: Buffer, binary: boolean): string {
@@ -32,7 +41,7 @@ export function firstKeyOf(text: string): string | undefined {
   return '';
 }
 
-export function statusFrame(modelId: string, upstream: string, reason?: string): string {
+export function statusFrame(modelId: string, upstream: UpstreamState, reason?: string): string {
   return JSON.stringify({ type: 'status', modelId, upstream, ...(reason ? { reason } : {}) });
 }
 
@@ -41,7 +50,7 @@ export function gapFrame(modelId: string, after: string | null, before: string |
 }
 
 /** The answer to a client's own request: the upstream's reply as `data`, or an error. */
-export function replyFrame(requestId: string | undefined, reply: { text: string } | { code: string; error: string }): string {
+export function replyFrame(requestId: string | undefined, reply: { text: string } | { code: ErrorCode; error: string }): string {
   const rid = requestId === undefined ? '' : `"requestId":${JSON.stringify(requestId)},`;
   if ('text' in reply) return `{"type":"reply",${rid}"data":${reply.text}}`;
   return `{"type":"reply",${rid}"error":${JSON.stringify(reply.error)},"code":${JSON.stringify(reply.code)}}`;

@@ -8,7 +8,8 @@
  * the upstream is away). Envelope format adds ids, `status`, `gap` and `reply` frames.
  */
 import { GatewayError } from '../errors.js';
-import { confirmationFrame, eventFrame, gapFrame, readClientAct, replyFrame, statusFrame } from '../delivery/envelope.js';
+import { upstreamStateSchema, type UpstreamState } from '../delivery/messages.js';
+import { confirmationFrame, rawConfirmationFrame, eventFrame, gapFrame, readClientAct, replyFrame, statusFrame } from '../delivery/envelope.js';
 import type { ModelFeed, FeedClient } from '../delivery/model-feed.js';
 import type { LogEntry } from '../sessions/types.js';
 import type { Admission } from './admission.js';
@@ -79,7 +80,7 @@ export class SessionLink implements ClientLink, FeedClient {
     const confirm = (lastEventId: string | null, resumed: boolean): void => {
       if (this.ended) return;
       this.opened = true;
-      this.host.open(this.envelope ? confirmationFrame({ modelId, lastEventId, resumed: this.host.query.since === undefined ? false : resumed }) : JSON.stringify({ connected: true, modelId }));
+      this.host.open(this.envelope ? confirmationFrame({ modelId, lastEventId, resumed: this.host.query.since === undefined ? false : resumed }) : rawConfirmationFrame(modelId));
     };
     feed.attach(this, this.host.query.since, confirm).catch((err: unknown) => this.failed(err));
   }
@@ -189,13 +190,16 @@ export class SessionLink implements ClientLink, FeedClient {
   }
 }
 
-function parseStatus(data: Buffer): { upstream: string; reason?: string } {
+/** A logged status entry; an unreadable one counts as down, the state that promises nothing. */
+function parseStatus(data: Buffer): { upstream: UpstreamState; reason?: string } {
+  let value: { upstream?: unknown; reason?: unknown };
   try {
-    const value = JSON.parse(data.toString('utf8')) as { upstream?: unknown; reason?: unknown };
-    return { upstream: typeof value.upstream === 'string' ? value.upstream : 'down', ...(typeof value.reason === 'string' ? { reason: value.reason } : {}) };
+    value = JSON.parse(data.toString('utf8')) as { upstream?: unknown; reason?: unknown };
   } catch {
     return { upstream: 'down' };
   }
+  const upstream = upstreamStateSchema.safeParse(value.upstream);
+  return { upstream: upstream.success ? upstream.data : 'down', ...(typeof value.reason === 'string' ? { reason: value.reason } : {}) };
 }
 
 function slowConsumerTimeout(conn: ClientConnection): void {
