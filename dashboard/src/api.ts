@@ -121,3 +121,42 @@ export interface Model {
   lastError: { at: string; reason: string | null } | null;
 }
 
+
+/** Webhook delivery attempts by result. */
+export interface WebhookCounts {
+  delivered: number;
+  retrying: number;
+  failed: number;
+}
+
+/** One interval of the cluster (GET /overview). */
+export interface OverviewSample {
+  at: string;
+  relays: number;
+  sessionClients: number;
+  events: number;
+  eventsPerMinute: number;
+  attempts: Record<string, number>;
+  upstreamFailures: number;
+  sessionReconnects: number;
+  webhooks: WebhookCounts;
+}
+
+export interface SessionModelState {
+  id: string;
+  orgId: string;
+  name: string | null;
+  status: 'connected' | 'disconnected';
+  upstream: 'connected' | 'reconnecting' | 'down' | 'not running';
+  node: string | null;
+  clients: number;
+}
+
+export interface Overview {
+  intervalMs: number;
+  nodes: string[];
+  missingNodes: string[];
+  series: OverviewSample[];
+  totals: { attempts: Record<string, number>; events: number; upstreamFailures: number; sessionReconnects: number; webhooks: WebhookCounts };
+  sessionModels: SessionModelState[];
+}

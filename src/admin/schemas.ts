@@ -145,3 +145,54 @@ export const closingRelaySchema = z.object({ id: z.string(), state: z.literal('c
 
 /** The OpenAPI document itself: described loosely. */
 export const documentSchema = z.record(z.string(), z.unknown());
+
+const count = z.number().int().min(0);
+const webhookCountsSchema = z
+  .object({ delivered: count, retrying: count, failed: count })
+  .strict()
+  .describe('Webhook delivery attempts by result: delivered (2xx), retrying (failed, another attempt scheduled), failed (given up or endpoint disabled)');
+const attemptsSchema = z.record(z.string(), count).describe('Finished connection attempts by outcome: ok, or the error or close outcome code (only outcomes that occurred)');
+
+export const overviewSampleSchema = z
+  .object({
+    at: timestamp.describe('When the interval ended'),
+    relays: count.describe('Customer connections with their own OnlyFans socket (relay mode) open at that time, all nodes'),
+    sessionClients: count.describe('Clients attached to session-mode models at that time, all nodes'),
+    events: count.describe('Upstream events appended to the event log during the interval'),
+    eventsPerMinute: z.number().min(0).describe('events as a rate: events × 60000 / intervalMs'),
+    attempts: attemptsSchema,
+    upstreamFailures: count.describe('Attempts that ended because of OnlyFans (WS_CONNECT_ERROR, UPSTREAM_FAILED, UPSTREAM_CLOSED_ABNORMALLY)'),
+    sessionReconnects: count.describe('Times model sessions reopened their OnlyFans socket'),
+    webhooks: webhookCountsSchema,
+  })
+  .strict()
+  .meta({ id: 'OverviewSample' });
+
+export const overviewSchema = z
+  .object({
+    intervalMs: z.number().int().positive().describe('Time between samples (the overviewSampleMs setting of the answering node)'),
+    nodes: z.array(z.string()).describe('The nodes whose samples are in the series'),
+    missingNodes: z.array(z.string()).describe('Live nodes that did not answer within 1 s: their share is missing'),
+    series: z.array(overviewSampleSchema).describe('Oldest first, at most 360 per node; every node ticks at the same wall-clock times and the nodes are added up'),
+    totals: z
+      .object({ attempts: attemptsSchema, events: count, upstreamFailures: count, sessionReconnects: count, webhooks: webhookCountsSchema })
+      .strict()
+      .describe('The counters of the series added up over its whole window'),
+    sessionModels: z
+      .array(
+        z
+          .object({
+            id: z.string(),
+            orgId: z.string(),
+            name: z.string().nullable(),
+            status: z.enum(MODEL_STATUSES).describe('disconnected: the operator turned the model off, no session runs'),
+            upstream: z.enum(['connected', 'reconnecting', 'down', 'not running']).describe("The session's OnlyFans socket now; not running: no node holds the session"),
+            node: z.string().nullable().describe('The node holding the session'),
+            clients: count.describe('Clients attached, all nodes'),
+          })
+          .strict(),
+      )
+      .describe('Every session-mode model, with its state now'),
+  })
+  .strict()
+  .meta({ id: 'Overview' });

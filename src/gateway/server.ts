@@ -33,6 +33,8 @@ import { sessionKeys } from '../sessions/types.js';
 import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from '../cluster/types.js';
 import { announcingChanges } from '../cluster/announcing-store.js';
 import { relayView } from './relay-view.js';
+import { OverviewSampler, type NodeOverview } from '../observability/overview.js';
+import type { SessionModelState } from '../observability/observed.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
 
@@ -82,6 +84,8 @@ export class Gateway {
   /** Session mode: the sessions this node holds and the feeds of its attached clients. */
   private readonly sessions: GatewaySessions;
   private readonly startedAt = new Date().toISOString();
+  /** The dashboard's overview of this node: samples taken while listening (src/observability/overview.ts). */
+  readonly overviewSampler: OverviewSampler;
 
   constructor({ config, store, logger, routes, version }: GatewayOptions) {
     this.config = config;
@@ -159,6 +163,7 @@ export class Gateway {
       createLink: (host) => this.createLink(host),
       onFinished: (conn) => this.onRelayFinished(conn),
     };
+    this.overviewSampler = new OverviewSampler(this, { intervalMs: config.overviewSampleMs });
     this.routes = routes?.(this) ?? [];
   }
 
@@ -196,6 +201,7 @@ export class Gateway {
       throw err;
     }
     this.stopHeartbeat = startHeartbeat(this.registry, this.config.heartbeatIntervalMs);
+    this.overviewSampler.start();
     return this.address();
   }
 
@@ -232,6 +238,12 @@ export class Gateway {
   /** The client's address as the gateway sees it (X-Forwarded-For's last entry when trustForwardedFor is set). */
   clientIpOf(req: IncomingMessage): string {
     return clientIpOf(req, this.config.trustForwardedFor);
+  }
+
+  /** Every node's overview (this one first; only this one without Redis); `missing`: nodes that did not answer in time. */
+  async overviews(): Promise<{ nodes: NodeOverview[]; missing: string[] }> {
+    if (this.coordinator) return this.coordinator.overviews();
+    return { nodes: [this.overviewSampler.snapshot(this.nodeId)], missing: [] };
   }
 
   /** The cluster's live nodes, this one first (only this one without Redis). */
@@ -289,6 +301,7 @@ export class Gateway {
       closeRelay: (id) => this.closeLocalRelay(id),
       changed: () => this.watcher.pollNow(),
       heldSlots: () => this.heldSlots(),
+      overview: () => this.overviewSampler.snapshot(this.nodeId),
     };
   }
 
@@ -313,6 +326,11 @@ export class Gateway {
   /** Session mode, for metrics: sessions by state, clients, reconnects, events, deliveries. */
   sessionStats(): SessionStats {
     return this.sessions.stats();
+  }
+
+  /** Session mode, for the overview: the models this node holds or has clients of, now. */
+  sessionModels(): SessionModelState[] {
+    return this.sessions.models();
   }
 
   /** Entries kept in the event log (all models). */
@@ -391,6 +409,7 @@ export class Gateway {
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     this.stopHeartbeat?.();
+    this.overviewSampler.stop();
     this.limits.close();
     await this.watcher.stop();
     try {

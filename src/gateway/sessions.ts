@@ -26,6 +26,7 @@ import { MemoryOwnership } from '../sessions/ownership-memory.js';
 import { RedisOwnership } from '../sessions/ownership-redis.js';
 import { SessionHost } from '../sessions/session-host.js';
 import type { EventLog, Lease, Ownership, RunningSession, SessionBus, SessionCommand, SessionReply } from '../sessions/types.js';
+import type { SessionModelState } from '../observability/observed.js';
 import type { SessionAccess, SessionLink } from './session-link.js';
 import type { UpstreamHealth } from './upstream-health.js';
 
@@ -191,6 +192,14 @@ export class GatewaySessions implements SessionAccess {
   /** Clients attached to the model on this node. */
   clientsOf(modelId: string): number {
     return this.clientsByModel.get(modelId) ?? 0;
+  }
+
+  /** For the overview: every model whose session this node holds or has clients of, now. */
+  models(): SessionModelState[] {
+    const models: SessionModelState[] = [];
+    for (const [modelId, session] of this.running) models.push({ modelId, upstream: session.state, clients: this.clientsOf(modelId) });
+    for (const [modelId, clients] of this.clientsByModel) if (!this.running.has(modelId)) models.push({ modelId, upstream: null, clients });
+    return models;
   }
 
   // ── SessionAccess (for SessionLinks) ───────────────────────────────────────

@@ -136,6 +136,8 @@ describe('OpenAPI document', () => {
     await client.confirmed();
     const relays = (await call('GET', '/relays')).json<{ id: string }[]>();
     const nodes = (await call('GET', '/nodes')).json<{ self: boolean; relays: number }[]>();
+    // With the session model above in the table of session models.
+    assert.equal((await call('GET', '/overview')).json<{ sessionModels: { id: string }[] }>().sessionModels[0]?.id, model.id);
     assert.equal(nodes.length, 1);
     assert.equal(nodes[0]?.self, true);
     assert.equal(nodes[0]?.relays, 1);
