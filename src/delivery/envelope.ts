@@ -36,6 +36,16 @@ export function statusFrame(modelId: string, upstream: string, reason?: string):
   return JSON.stringify({ type: 'status', modelId, upstream, ...(reason ? { reason } : {}) });
 }
 
+/** A status entry's data (`{"upstream", "reason"?}`); unreadable data reads as `down`. */
+export function readStatus(data: Buffer): { upstream: string; reason?: string } {
+  try {
+    const value = JSON.parse(data.toString('utf8')) as { upstream?: unknown; reason?: unknown };
+    return { upstream: typeof value.upstream === 'string' ? value.upstream : 'down', ...(typeof value.reason === 'string' ? { reason: value.reason } : {}) };
+  } catch {
+    return { upstream: 'down' };
+  }
+}
+
 export function gapFrame(modelId: string, after: string | null, before: string | null): string {
   return JSON.stringify({ type: 'gap', modelId, after, before });
 }

@@ -8,7 +8,7 @@
  * the upstream is away). Envelope format adds ids, `status`, `gap` and `reply` frames.
  */
 import { GatewayError } from '../errors.js';
-import { confirmationFrame, eventFrame, gapFrame, readClientAct, replyFrame, statusFrame } from '../delivery/envelope.js';
+import { confirmationFrame, eventFrame, gapFrame, readClientAct, readStatus, replyFrame, statusFrame } from '../delivery/envelope.js';
 import type { ModelFeed, FeedClient } from '../delivery/model-feed.js';
 import type { LogEntry } from '../sessions/types.js';
 import type { Admission } from './admission.js';
@@ -28,8 +28,8 @@ export interface SessionAccess {
   limits: ConnectionSettings;
   /** Why this node cannot serve session clients, if it cannot. */
   readonly unavailable: string | undefined;
-  /** A client attached or left (for the per-model client count and metrics). */
-  attached(link: SessionLink, on: boolean): void;
+  /** A client (a session link or an SSE stream) attached or left (for the per-model client count and metrics). */
+  attached(client: { readonly modelId: string }, on: boolean): void;
 }
 
 /** Requests one client may have waiting at once: beyond, REQUEST_FAILED at once. */
@@ -91,7 +91,7 @@ export class SessionLink implements ClientLink, FeedClient {
     const client = this.host.client;
     if (entry.kind === 'status') {
       if (!this.envelope) return;
-      const status = parseStatus(entry.data);
+      const status = readStatus(entry.data);
       client.sendText(statusFrame(this.modelId, status.upstream, status.reason));
       return;
     }
@@ -186,15 +186,6 @@ export class SessionLink implements ClientLink, FeedClient {
 
   destroy(): void {
     this.close();
-  }
-}
-
-function parseStatus(data: Buffer): { upstream: string; reason?: string } {
-  try {
-    const value = JSON.parse(data.toString('utf8')) as { upstream?: unknown; reason?: unknown };
-    return { upstream: typeof value.upstream === 'string' ? value.upstream : 'down', ...(typeof value.reason === 'string' ? { reason: value.reason } : {}) };
-  } catch {
-    return { upstream: 'down' };
   }
 }
 
