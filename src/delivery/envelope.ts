@@ -6,7 +6,7 @@
  * here against them.
  */
 import type { ErrorCode } from '../errors.js';
-import type { UpstreamState } from './messages.js';
+import { upstreamStateSchema, type UpstreamState } from './messages.js';
 
 /** The base contract's confirmation (gateway-contract.md §2), the first frame of a raw relay. */
 export function rawConfirmationFrame(modelId: string): string {
@@ -43,6 +43,19 @@ export function firstKeyOf(text: string): string | undefined {
 
 export function statusFrame(modelId: string, upstream: UpstreamState, reason?: string): string {
   return JSON.stringify({ type: 'status', modelId, upstream, ...(reason ? { reason } : {}) });
+}
+
+/** A status entry's data (`{"upstream", "reason"?}`); unreadable data reads as `down`. */
+export function readStatus(data: Buffer): { upstream: UpstreamState; reason?: string } {
+  let value: { upstream?: unknown; reason?: unknown };
+  try {
+    value = JSON.parse(data.toString('utf8')) as { upstream?: unknown; reason?: unknown };
+  } catch {
+    // An unreadable status counts as down: the state that promises nothing.
+    return { upstream: 'down' };
+  }
+  const upstream = upstreamStateSchema.safeParse(value.upstream);
+  return { upstream: upstream.success ? upstream.data : 'down', ...(typeof value.reason === 'string' ? { reason: value.reason } : {}) };
 }
 
 export function gapFrame(modelId: string, after: string | null, before: string | null): string {

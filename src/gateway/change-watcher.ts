@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ApiKeyRecord, Change, Store } from '../store/types.js';
 import { keyIsUsable } from './admission.js';
-import type { ClientConnection } from './client-connection.js';
+import type { TrackedConnection } from './tracked-connection.js';
 import type { RelayRegistry } from './relay-registry.js';
 
 /** Recent changes kept to re-check relays admitted while a change was in flight. */
@@ -53,7 +53,7 @@ export class ChangeWatcher {
    * against the store before it was indexed, so a change polled in between would otherwise
    * miss it.
    */
-  recheck(pair: ClientConnection, sinceSeq: number): void {
+  recheck(pair: TrackedConnection, sinceSeq: number): void {
     const a = pair.admission;
     // `recent` holds changes as soon as they are read, before `seq` advances past them.
     const newest = this.recent[this.recent.length - 1];
@@ -184,6 +184,6 @@ function keyEndMessage(key: ApiKeyRecord | undefined): string {
   return key.replacedBy ? "The API key was rotated and its grace period ended" : 'The API key expired';
 }
 
-function closeAll(pairs: ReadonlySet<ClientConnection>, code: 'INVALID_API_KEY' | 'NO_SUBSCRIPTION' | 'MODEL_NOT_FOUND' | 'MODEL_NOT_CONNECTED', message: string): void {
+function closeAll(pairs: ReadonlySet<TrackedConnection>, code: 'INVALID_API_KEY' | 'NO_SUBSCRIPTION' | 'MODEL_NOT_FOUND' | 'MODEL_NOT_CONNECTED', message: string): void {
   for (const pair of [...pairs]) pair.fail(new GatewayError(code, message));
 }

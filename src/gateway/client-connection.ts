@@ -21,6 +21,8 @@ import { readDeliveryQuery, RAW_QUERY, type DeliveryQuery } from './delivery-que
 import { relayFinished, relayOpened, type ObservedConnection, type RelayTraffic } from '../diagnostics.js';
 import type { ConnectionLimits } from './limits/connection-limits.js';
 import type { UpstreamHealth } from './upstream-health.js';
+import { KeyExpiry } from './key-expiry.js';
+import type { TrackedConnection } from './tracked-connection.js';
 
 /** What every connection shares: limits, the store and the hooks into the gateway. */
 export interface ConnectionContext {
@@ -66,7 +68,6 @@ export const enum Pause {
 
 /** Hard pre-confirmation bound, as a multiple of the soft one at which the client is paused. */
 const PENDING_HARD_FACTOR = 4;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface HeldMessage {
   frames: Buffer;
@@ -77,7 +78,7 @@ interface HeldMessage {
 
 export type { RelayTraffic };
 
-export class ClientConnection implements LegOwner, LinkHost, ObservedConnection {
+export class ClientConnection implements LegOwner, LinkHost, ObservedConnection, TrackedConnection {
   readonly id = flatUuid();
   readonly client: Leg;
   readonly startedAt = Date.now();
@@ -111,7 +112,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
   private pauses = 0;
   private clientClosed = false;
   private linkDone = true;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly expiry = new KeyExpiry(() => this.fail(new GatewayError('INVALID_API_KEY', 'The API key expired')));
 
   /** `client` is the accepted client leg; its owner becomes this connection. */
   constructor(client: Leg, ctx: ConnectionContext) {
@@ -461,7 +462,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
     this.pauses = 0;
     this.client.resume();
     this.pending = null;
-    clearTimeout(this.expiryTimer);
+    this.expiry.clear();
   }
 
   private finishIfClosed(): void {
@@ -485,19 +486,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
   }
 
   private armKeyExpiry(): void {
-    clearTimeout(this.expiryTimer);
-    const expiresAt = this.admission?.key.expiresAt;
-    if (!expiresAt) return;
-    const delay = new Date(expiresAt).getTime() - Date.now();
-    this.expiryTimer = setTimeout(keyExpiryCheck, Math.max(0, Math.min(delay, MAX_TIMER_MS)), this);
-  }
-
-  /** Called by the expiry timer: long expiries are re-armed past setTimeout's 24.8-day cap. */
-  checkKeyExpiry(): void {
-    const expiresAt = this.admission?.key.expiresAt;
-    if (!expiresAt) return;
-    if (new Date(expiresAt).getTime() <= Date.now()) this.fail(new GatewayError('INVALID_API_KEY', 'The API key expired'));
-    else this.armKeyExpiry();
+    this.expiry.arm(this.admission?.key.expiresAt ?? null);
   }
 
   /**
@@ -529,7 +518,3 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
 }
 
 const EMPTY = Buffer.alloc(0);
-
-function keyExpiryCheck(conn: ClientConnection): void {
-  conn.checkKeyExpiry();
-}

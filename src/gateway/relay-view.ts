@@ -1,9 +1,9 @@
 /** A relay as the management API and the cluster view show it. */
 import type { RelayView } from '../cluster/types.js';
-import type { ClientConnection } from './client-connection.js';
+import type { TrackedConnection } from './tracked-connection.js';
 
 /** The relay's view, or undefined before it is admitted (it belongs to no one yet). */
-export function relayView(pair: ClientConnection, node: string): RelayView | undefined {
+export function relayView(pair: TrackedConnection, node: string): RelayView | undefined {
   const a = pair.admission;
   if (!a) return undefined;
   const state = pair.isOpen ? 'open' : pair.openedAt === undefined ? 'connecting' : 'closing';

@@ -35,6 +35,9 @@ import { announcingChanges } from '../cluster/announcing-store.js';
 import { relayView } from './relay-view.js';
 import { OverviewSampler, type NodeOverview } from '../observability/overview.js';
 import type { SessionModelState } from '../observability/observed.js';
+import { apiKeyOf, decodeSegment } from './request-parts.js';
+import { sseRoute } from './sse.js';
+import type { TrackedConnection } from './tracked-connection.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
 
@@ -62,6 +65,8 @@ export class Gateway {
    */
   readonly store: Store;
   private readonly routes: HttpRoute[];
+  /** `GET /api/models/{model_id}/events`: server-sent events (src/gateway/sse.ts). */
+  private readonly sse: HttpRoute;
   private readonly limits: ConnectionLimits;
   private readonly config: GatewayConfig;
   private readonly logger: Logger;
@@ -78,7 +83,7 @@ export class Gateway {
   /** Set by listen() when `redis` is configured. */
   private coordinator: RedisCoordinator | undefined;
   /** Relays holding a cluster-wide slot (released when they finish). */
-  private readonly slots = new Set<ClientConnection>();
+  private readonly slots = new Set<TrackedConnection>();
   /** This node's id in the cluster view, in relay listings and in Redis. */
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   /** Session mode: the sessions this node holds and the feeds of its attached clients. */
@@ -164,6 +169,23 @@ export class Gateway {
       onFinished: (conn) => this.onRelayFinished(conn),
     };
     this.overviewSampler = new OverviewSampler(this, { intervalMs: config.overviewSampleMs });
+    const gateway = this;
+    this.sse = sseRoute({
+      store,
+      health,
+      logger,
+      admissionLimits: this.limits,
+      settings: config,
+      sessions: this.sessions,
+      onAdmitted: (conn) => this.admitted(conn),
+      onFinished: (conn) => this.onRelayFinished(conn),
+      get draining() {
+        return gateway.draining;
+      },
+      track: (stream) => this.registry.track(stream),
+      changeSeq: () => this.watcher.seq,
+      clientIpOf: (req) => this.clientIpOf(req),
+    });
     this.routes = routes?.(this) ?? [];
   }
 
@@ -338,7 +360,7 @@ export class Gateway {
     return this.sessions.logSize();
   }
 
-  private async admitted(pair: ClientConnection): Promise<GatewayError | undefined> {
+  private async admitted(pair: TrackedConnection): Promise<GatewayError | undefined> {
     const a = pair.admission as Admission;
     // A model just switched back to relay: its session closes its socket first (one socket per
     // model at every moment), so a relay waits for that on this node…
@@ -376,7 +398,7 @@ export class Gateway {
   }
 
   /** Waits (bounded by closeTimeoutMs) for this node's session of the model to close its socket. */
-  private async sessionEnded(pair: ClientConnection): Promise<boolean> {
+  private async sessionEnded(pair: TrackedConnection): Promise<boolean> {
     const modelId = (pair.admission as Admission).modelId;
     for (let waited = 0; waited < this.config.closeTimeoutMs + 1000; waited += SESSION_POLL_MS) {
       await sleep(SESSION_POLL_MS);
@@ -442,6 +464,7 @@ export class Gateway {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.sse(req, res)) return;
     for (const route of this.routes) if (route(req, res)) return;
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     sendJsonError(res, RELAY_PATH.test(path) ? 'UPGRADE_REQUIRED' : 'NOT_FOUND');
@@ -475,7 +498,7 @@ export class Gateway {
     void conn.start(request, this.watcher.seq, q === -1 ? '' : url.slice(q + 1));
   }
 
-  private onRelayFinished(pair: ClientConnection): void {
+  private onRelayFinished(pair: TrackedConnection): void {
     this.registry.untrack(pair);
     if (this.slots.delete(pair)) this.coordinator?.release(slotOf(pair));
     // A relay closed because its model switched to session mode: the session may start now.
@@ -514,18 +537,9 @@ function sessionStillClosing(): GatewayError {
  * the model's one OnlyFans socket, so they are capped by maxSessionClientsPerModel, not by the
  * model's socket limit.
  */
-function slotOf(conn: ClientConnection): HeldSlot {
+function slotOf(conn: TrackedConnection): HeldSlot {
   const a = conn.admission as Admission;
   return { relayId: conn.id, orgId: a.orgId, modelId: a.delivery === 'session' ? `session-clients:${a.modelId}` : a.modelId };
-}
-
-/** The key from `X-API-Key`, else from the `api_key` query parameter (the header wins). */
-function apiKeyOf(req: IncomingMessage, query: string): string | undefined {
-  const header = req.headers['x-api-key'];
-  if (typeof header === 'string' && header.trim() !== '') return header.trim();
-  if (query === '') return undefined;
-  const fromQuery = new URLSearchParams(query).get('api_key');
-  return fromQuery === null || fromQuery === '' ? undefined : fromQuery;
 }
 
 /**
@@ -540,14 +554,6 @@ export function clientIpOf(req: IncomingMessage, trustForwardedFor: boolean): st
     if (last) return last;
   }
   return req.socket.remoteAddress ?? 'unknown';
-}
-
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment; // malformed escapes fail the UUID check: MODEL_NOT_FOUND
-  }
 }
 
 function ignoreSocketError(): void {

@@ -8,8 +8,7 @@
  * the upstream is away). Envelope format adds ids, `status`, `gap` and `reply` frames.
  */
 import { GatewayError } from '../errors.js';
-import { upstreamStateSchema, type UpstreamState } from '../delivery/messages.js';
-import { confirmationFrame, rawConfirmationFrame, eventFrame, gapFrame, readClientAct, replyFrame, statusFrame } from '../delivery/envelope.js';
+import { confirmationFrame, rawConfirmationFrame, eventFrame, gapFrame, readClientAct, readStatus, replyFrame, statusFrame } from '../delivery/envelope.js';
 import type { ModelFeed, FeedClient } from '../delivery/model-feed.js';
 import type { LogEntry } from '../sessions/types.js';
 import type { Admission } from './admission.js';
@@ -29,8 +28,8 @@ export interface SessionAccess {
   limits: ConnectionSettings;
   /** Why this node cannot serve session clients, if it cannot. */
   readonly unavailable: string | undefined;
-  /** A client attached or left (for the per-model client count and metrics). */
-  attached(link: SessionLink, on: boolean): void;
+  /** A client (a session link or an SSE stream) attached or left (for the per-model client count and metrics). */
+  attached(client: { readonly modelId: string }, on: boolean): void;
 }
 
 /** Requests one client may have waiting at once: beyond, REQUEST_FAILED at once. */
@@ -92,7 +91,7 @@ export class SessionLink implements ClientLink, FeedClient {
     const client = this.host.client;
     if (entry.kind === 'status') {
       if (!this.envelope) return;
-      const status = parseStatus(entry.data);
+      const status = readStatus(entry.data);
       client.sendText(statusFrame(this.modelId, status.upstream, status.reason));
       return;
     }
@@ -188,18 +187,6 @@ export class SessionLink implements ClientLink, FeedClient {
   destroy(): void {
     this.close();
   }
-}
-
-/** A logged status entry; an unreadable one counts as down, the state that promises nothing. */
-function parseStatus(data: Buffer): { upstream: UpstreamState; reason?: string } {
-  let value: { upstream?: unknown; reason?: unknown };
-  try {
-    value = JSON.parse(data.toString('utf8')) as { upstream?: unknown; reason?: unknown };
-  } catch {
-    return { upstream: 'down' };
-  }
-  const upstream = upstreamStateSchema.safeParse(value.upstream);
-  return { upstream: upstream.success ? upstream.data : 'down', ...(typeof value.reason === 'string' ? { reason: value.reason } : {}) };
 }
 
 function slowConsumerTimeout(conn: ClientConnection): void {

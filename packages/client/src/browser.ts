@@ -8,6 +8,7 @@ import { OfgwClient, type ClientOptions } from './client.js';
 import type { SocketFactory } from './socket.js';
 
 export * from './shared.js';
+export { events, type EventStream, type EventStreamOptions, type StreamEvent, type StreamReady } from './sse.js';
 
 /** The part of the WHATWG WebSocket this entry uses (typed here so no DOM library is needed). */
 interface BrowserWebSocket {
