@@ -26,7 +26,7 @@ import { MemoryOwnership } from '../sessions/ownership-memory.js';
 import { RedisOwnership } from '../sessions/ownership-redis.js';
 import { SessionHost } from '../sessions/session-host.js';
 import type { EventLog, Lease, Ownership, RunningSession, SessionBus, SessionCommand, SessionReply } from '../sessions/types.js';
-import type { SessionAccess, SessionLink } from './session-link.js';
+import type { SessionAccess } from './session-link.js';
 import type { UpstreamHealth } from './upstream-health.js';
 
 export interface GatewaySessionsOptions {
@@ -244,8 +244,8 @@ export class GatewaySessions implements SessionAccess {
     return planLimits(this.opts.config, plan).sessionAllowedActs;
   }
 
-  attached(link: SessionLink, on: boolean): void {
-    const modelId = link.modelId;
+  attached(client: { readonly modelId: string }, on: boolean): void {
+    const modelId = client.modelId;
     const n = (this.clientsByModel.get(modelId) ?? 0) + (on ? 1 : -1);
     if (n > 0) this.clientsByModel.set(modelId, n);
     else this.clientsByModel.delete(modelId);
