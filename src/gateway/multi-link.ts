@@ -16,6 +16,7 @@ import type { LogEntry } from '../sessions/types.js';
 import type { ClientLink } from './client-link.js';
 import type { MemberListener, ModelMember, MultiModelConnection } from './multi-connection.js';
 import { SessionActs, type ActAnswer } from './session-acts.js';
+import { SlowConsumerWatch } from './slow-consumer.js';
 import { parseStatus, type SessionAccess } from './session-link.js';
 
 /** One model's place in the socket: what its feed delivers to. */
@@ -63,13 +64,14 @@ export class MultiLink implements ClientLink, MemberListener {
   private ended = false;
   /** The confirmation went out: entries may follow. */
   confirmed = false;
-  private slowTimer: NodeJS.Timeout | undefined;
+  private readonly slow: SlowConsumerWatch;
 
   constructor(
     private readonly host: MultiModelConnection,
     private readonly access: SessionAccess,
   ) {
     this.acts = new SessionActs(access, (requestId, answer) => this.answer(requestId, answer));
+    this.slow = new SlowConsumerWatch(host, access.limits);
   }
 
   /**
@@ -152,11 +154,7 @@ export class MultiLink implements ClientLink, MemberListener {
   /** The socket's buffer, shared by every model: one slow reader slows all of its models, no other client. */
   get backedUp(): boolean {
     if (!this.confirmed) return true;
-    const behind = this.host.client.bufferedAmount > this.access.limits.highWaterBytes;
-    if (behind && this.slowTimer === undefined && !this.ended) {
-      this.slowTimer = setTimeout(slowConsumerTimeout, this.access.limits.slowConsumerTimeoutMs, this.host);
-    }
-    return behind;
+    return this.slow.behind();
   }
 
   /** A log read failed (the log's store is away): it concerns every model, so the socket ends. */
@@ -190,9 +188,7 @@ export class MultiLink implements ClientLink, MemberListener {
   }
 
   clientDrained(): void {
-    if (this.ended || this.host.client.bufferedAmount >= this.access.limits.lowWaterBytes) return;
-    clearTimeout(this.slowTimer);
-    this.slowTimer = undefined;
+    if (this.ended || !this.slow.drained()) return;
     for (const sub of this.subscriptions.values()) sub.feed.drained(sub);
   }
 
@@ -203,7 +199,7 @@ export class MultiLink implements ClientLink, MemberListener {
   close(): void {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.slowTimer);
+    this.slow.stop();
     for (const member of [...this.subscriptions.keys()]) this.unsubscribe(member);
     this.host.linkClosed();
   }
@@ -243,8 +239,4 @@ function sendTarget(payload: Buffer | undefined, binary: boolean): { send: boole
   } catch {
     return { send: false, modelId: undefined };
   }
-}
-
-function slowConsumerTimeout(conn: MultiModelConnection): void {
-  conn.fail(new GatewayError('SLOW_CONSUMER', 'The client did not read its events in time'));
 }

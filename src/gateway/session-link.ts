@@ -15,6 +15,7 @@ import type { Admission } from './admission.js';
 import type { ClientLink } from './client-link.js';
 import type { ClientConnection, ConnectionSettings } from './client-connection.js';
 import { SessionActs, type ActAnswer } from './session-acts.js';
+import { SlowConsumerWatch } from './slow-consumer.js';
 
 /** What a session link needs from the node's sessions. */
 export interface SessionAccess {
@@ -43,7 +44,7 @@ export class SessionLink implements ClientLink, FeedClient {
   private feedRef: ModelFeed | undefined;
   private ended = false;
   private opened = false;
-  private slowTimer: NodeJS.Timeout | undefined;
+  private readonly slow: SlowConsumerWatch;
   private readonly acts: SessionActs;
 
   constructor(
@@ -52,6 +53,7 @@ export class SessionLink implements ClientLink, FeedClient {
   ) {
     this.envelope = host.query.format === 'envelope';
     this.acts = new SessionActs(access, (requestId, answer) => this.answer(requestId, answer));
+    this.slow = new SlowConsumerWatch(host, access.limits);
   }
 
   private get admission(): Admission {
@@ -110,11 +112,7 @@ export class SessionLink implements ClientLink, FeedClient {
   }
 
   get backedUp(): boolean {
-    const behind = this.host.client.bufferedAmount > this.access.limits.highWaterBytes;
-    if (behind && this.slowTimer === undefined && !this.ended) {
-      this.slowTimer = setTimeout(slowConsumerTimeout, this.access.limits.slowConsumerTimeoutMs, this.host);
-    }
-    return behind;
+    return this.slow.behind();
   }
 
   failed(err: unknown): void {
@@ -138,9 +136,7 @@ export class SessionLink implements ClientLink, FeedClient {
   }
 
   clientDrained(): void {
-    if (this.ended || this.host.client.bufferedAmount >= this.access.limits.lowWaterBytes) return;
-    clearTimeout(this.slowTimer);
-    this.slowTimer = undefined;
+    if (this.ended || !this.slow.drained()) return;
     this.feedRef?.drained(this);
   }
 
@@ -151,7 +147,7 @@ export class SessionLink implements ClientLink, FeedClient {
   close(): void {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.slowTimer);
+    this.slow.stop();
     this.feedRef?.detach(this);
     this.access.attached(this, false);
     this.host.linkClosed();
@@ -174,8 +170,4 @@ export function parseStatus(data: Buffer): { upstream: string; reason?: string }
   } catch {
     return { upstream: 'down' };
   }
-}
-
-function slowConsumerTimeout(conn: ClientConnection): void {
-  conn.fail(new GatewayError('SLOW_CONSUMER', 'The client did not read its events in time'));
 }
