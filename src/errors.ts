@@ -113,7 +113,7 @@ export const ERROR_CATALOG = {
     closeCode: 4400,
     httpStatus: 400,
     message: 'The request\'s query parameters are not valid',
-    meaning: 'a malformed query parameter (format, since)',
+    meaning: 'a malformed query parameter (format, since; on /api/ws models, events), or a relay-mode model asked for on a multi-model socket (that model only, in an error frame)',
     clientAction: 'fix; do not retry',
     retry: false,
   },

@@ -115,3 +115,25 @@ export function readClientAct(payload: Buffer | undefined, binary: boolean): Cli
   if (typeof act.act !== 'string') return { ok: false, error: 'the frame has no act', requestId };
   return { ok: true, text: text ?? payload.toString('utf8'), act: act.act, requestId };
 }
+
+export interface MultiConfirmation {
+  /** The models admitted, in the order asked. */
+  models: readonly string[];
+  /** Each model's newest logged id when it attached (null: its log is empty). */
+  lastEventIds: Readonly<Record<string, string | null>>;
+  /** Per model: true when its `since` was given and nothing after it was lost. */
+  resumed: Readonly<Record<string, boolean>>;
+}
+
+/** A multi-model socket's confirmation (contract §4). */
+export function multiConfirmationFrame(c: MultiConfirmation): string {
+  return JSON.stringify({ connected: true, format: 'envelope', models: c.models, lastEventIds: c.lastEventIds, resumed: c.resumed });
+}
+
+/**
+ * One model refused by, or leaving, a multi-model socket (contract §4); the socket stays open
+ * for its other models. `code` is the catalog code a single-model socket would have closed with.
+ */
+export function modelErrorFrame(modelId: string, error: { code: string; message: string }): string {
+  return JSON.stringify({ type: 'error', modelId, code: error.code, error: error.message });
+}

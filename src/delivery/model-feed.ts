@@ -21,7 +21,7 @@ export interface FeedClient {
   deliver(entry: LogEntry): void;
   /** Tells the client the entries after `after` and before `before` are gone. */
   gap(after: string | null, before: string): void;
-  /** Its outgoing buffer is above the high-water mark: stop giving it entries. */
+  /** Its outgoing buffer is above the high-water mark (or it cannot take entries yet): stop giving it entries. */
   readonly backedUp: boolean;
   /** The log could not be read for it (the log's store is away): end it. */
   failed(err: unknown): void;
@@ -137,13 +137,15 @@ export class ModelFeed {
   private give(a: Attached, entries: readonly LogEntry[]): void {
     for (const entry of entries) {
       if (a.cursor !== null && compareIds(entry.id, a.cursor) <= 0) continue;
-      a.client.deliver(entry);
-      a.cursor = entry.id;
-      this.delivered++;
+      // Asked before each entry, so a client not ready for any yet (a multi-model socket
+      // confirming its other models) takes none and catches up once drained.
       if (a.client.backedUp) {
         a.mode = Mode.Behind;
         return;
       }
+      a.client.deliver(entry);
+      a.cursor = entry.id;
+      this.delivered++;
     }
   }
 

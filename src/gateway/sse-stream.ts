@@ -29,6 +29,7 @@ import type { ConnectionLimits } from './limits/connection-limits.js';
 import type { SessionAccess } from './session-link.js';
 import type { TrackedConnection } from './tracked-connection.js';
 import type { UpstreamHealth } from './upstream-health.js';
+import type { ModelMembership } from './relay-registry.js';
 
 /** What every stream shares: the store, the limits, the node's sessions and the gateway's hooks. */
 export interface SseContext {
@@ -39,7 +40,7 @@ export interface SseContext {
   settings: Pick<GatewayConfig, 'sseHeartbeatMs' | 'slowConsumerTimeoutMs'>;
   sessions: Pick<SessionAccess, 'feed' | 'attached' | 'unavailable'>;
   /** Checks 1–6 passed: counts the stream against the limits and indexes it, or returns the limit crossed. */
-  onAdmitted(conn: TrackedConnection): GatewayError | undefined | Promise<GatewayError | undefined>;
+  onAdmitted(member: ModelMembership): GatewayError | undefined | Promise<GatewayError | undefined>;
   /** Called once, when the response is over. */
   onFinished(conn: TrackedConnection): void;
 }
@@ -53,11 +54,13 @@ const enum State {
   Finished,
 }
 
-export class SseStream implements TrackedConnection, FeedClient {
+export class SseStream implements TrackedConnection, ModelMembership, FeedClient {
   readonly id = flatUuid();
   readonly startedAt = Date.now();
   admission: Admission | null = null;
   changeSeq = 0;
+  /** A stream serves one model: it is its own registry membership. */
+  readonly connection: TrackedConnection = this;
   outcome = 'ok';
   openedAt: number | undefined;
   upstreamStartedAt: number | undefined;
@@ -74,6 +77,14 @@ export class SseStream implements TrackedConnection, FeedClient {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private slowTimer: NodeJS.Timeout | undefined;
   private readonly expiry = new KeyExpiry(() => this.fail(new GatewayError('INVALID_API_KEY', 'The API key expired')));
+
+  get slotId(): string {
+    return this.id;
+  }
+
+  memberships(): Iterable<ModelMembership> {
+    return [this];
+  }
 
   constructor(
     private readonly res: ServerResponse,

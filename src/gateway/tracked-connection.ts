@@ -7,6 +7,7 @@
 import type { ObservedConnection } from '../diagnostics.js';
 import type { GatewayError } from '../errors.js';
 import type { Admission } from './admission.js';
+import type { ModelMembership } from './relay-registry.js';
 
 export interface TrackedConnection extends ObservedConnection {
   readonly id: string;
@@ -29,6 +30,8 @@ export interface TrackedConnection extends ObservedConnection {
   closeByOperator(): void;
   /** Last resort when a graceful end does not finish in time. */
   destroy(): void;
+  /** The models it serves, as the registry indexes them (a single-model connection is its own). */
+  memberships(): Iterable<ModelMembership>;
   /** Fields for the relay-opened and relay-closed log lines. */
   logFields(): Record<string, unknown>;
 }

@@ -61,6 +61,12 @@ export interface Confirmation {
   lastEventId?: string | null;
   /** Envelope format, session-mode model: true when the resume from `since` lost nothing (a `gap` follows otherwise). */
   resumed?: boolean;
+  /** Multi-model socket: the models admitted (the others come as `modelError` events). */
+  models?: string[];
+  /** Multi-model socket: each admitted model's newest logged id when it attached. */
+  lastEventIds?: Record<string, string | null>;
+  /** Multi-model socket: per model, true when its `since` was given and nothing after it was lost. */
+  resumedModels?: Record<string, boolean>;
 }
 
 /** An envelope frame the client acts on; `unknown` for a type this SDK does not know (ignored). */

@@ -3,6 +3,7 @@
  * the reconnection policy, the OnlyFans event types and webhook signature verification.
  */
 export { OfgwClient, type ClientEvents, type ClientListeners, type ClientOptions, type ClientState, type CloseInfo, type ReconnectingInfo, type RelayedMessage } from './client.js';
+export { OfgwMultiClient, type ManyOptions } from './multi.js';
 export type { ClientFormat, Confirmation, EnvelopeEvent, GapInfo, UpstreamState, UpstreamStatus } from './envelope.js';
 export {
   GATEWAY_ERRORS,
