@@ -9,7 +9,7 @@
  * `send` what it may send the gateway.
  */
 import { z } from 'zod';
-import { confirmationFrame, eventFrame, gapFrame, rawConfirmationFrame, replyFrame, statusFrame } from '../delivery/envelope.js';
+import { confirmationFrame, eventFrame, gapFrame, multiConfirmationFrame, rawConfirmationFrame, replyFrame, statusFrame } from '../delivery/envelope.js';
 import * as m from '../delivery/messages.js';
 import { ERROR_CATALOG, GatewayError, HTTP_ERRORS, PLAIN_CLOSE_CODES } from '../errors.js';
 
@@ -100,7 +100,7 @@ function buildMessages(): Record<string, Record<string, unknown>> {
       examples: [{ payload: example(replyFrame('r1', { text: '{"online":["12345678"]}' })) }, { name: 'refused', payload: example(replyFrame('r2', { code: 'ACTION_NOT_ALLOWED', error: ERROR_CATALOG.ACTION_NOT_ALLOWED.message })) }],
     },
     clientSend: { name: 'clientSend', title: 'Send', payload: schema(m.clientSendSchema, 'input'), examples: [{ payload: { type: 'send', requestId: 'r1', data: { act: 'get_onlines', ids: ['12345678'] } } }] },
-    multiConfirmation: { name: 'multiConfirmation', title: 'Confirmation (multi-model)', payload: schema(m.multiConfirmationSchema) },
+    multiConfirmation: { name: 'multiConfirmation', title: 'Confirmation (multi-model)', payload: schema(m.multiConfirmationSchema), examples: [{ payload: example(multiConfirmationFrame({ models: [EXAMPLE_MODEL], lastEventIds: { [EXAMPLE_MODEL]: '1767225600000-0' }, resumed: { [EXAMPLE_MODEL]: true } })) }] },
     multiError: { name: 'multiError', title: 'Model refused', summary: 'One model was refused or left the socket; the others stay', payload: schema(m.multiErrorFrameSchema) },
     sseReady: { name: 'sseReady', title: 'event: ready', headers: sseHeaders('ready', false), payload: schema(m.sseReadySchema) },
     sseEvent: { name: 'sseEvent', title: 'event: <OnlyFans key>', headers: sseHeaders('*', true), payload: schema(m.sseEventDataSchema) },

@@ -114,18 +114,14 @@ export const clientSendSchema = z
 /** Every frame the gateway sends on an envelope-format socket to one model. */
 export const envelopeServerFrameSchema = z.union([envelopeConfirmationSchema, eventFrameSchema, statusFrameSchema, gapFrameSchema, replyFrameSchema, errorFrameSchema]);
 
-/** The multi-model socket's confirmation (§4): the models admitted, each with its resume state. */
+/** The multi-model socket's confirmation (§4): the models admitted, and each one's resume state. */
 export const multiConfirmationSchema = z
   .object({
     connected: z.literal(true),
     format: z.literal('envelope'),
-    models: z
-      .array(
-        z
-          .object({ modelId, lastEventId: eventId.nullable().optional(), resumed: z.boolean().optional() })
-          .strict(),
-      )
-      .describe('The models admitted; each refused one gets an error frame'),
+    models: z.array(modelId).describe('The models admitted, in the order asked; each refused one gets an error frame'),
+    lastEventIds: z.record(z.string(), eventId.nullable()).describe("Each admitted model's newest logged id when it attached (null: its log is empty)"),
+    resumed: z.record(z.string(), z.boolean()).describe('Per model: true when its since was given and nothing after it was lost'),
   })
   .strict()
   .describe('The first frame of a multi-model socket');
