@@ -33,6 +33,7 @@ import { sessionKeys } from '../sessions/types.js';
 import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from '../cluster/types.js';
 import { announcingChanges } from '../cluster/announcing-store.js';
 import { relayView } from './relay-view.js';
+import { WebhookService } from '../webhooks/service.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
 
@@ -81,6 +82,8 @@ export class Gateway {
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   /** Session mode: the sessions this node holds and the feeds of its attached clients. */
   private readonly sessions: GatewaySessions;
+  /** Webhooks: this node's delivery worker and the intake of the sessions it holds. */
+  readonly webhooks: WebhookService;
   private readonly startedAt = new Date().toISOString();
 
   constructor({ config, store, logger, routes, version }: GatewayOptions) {
@@ -132,6 +135,7 @@ export class Gateway {
       maxBufferedBytes: config.hardCapBytes,
     };
     this.relayLinkContext = { health, upstreamLimits, limits: config };
+    this.webhooks = new WebhookService({ store: this.store.webhooks, nodeId: this.nodeId, config, logger });
     this.sessions = new GatewaySessions({
       config,
       store: this.store,
@@ -139,6 +143,7 @@ export class Gateway {
       health,
       upstreamLimits,
       nodeId: this.nodeId,
+      onSessionStarted: (modelId, orgId, log) => this.webhooks.follow(modelId, orgId, log),
       relaying: (modelId) => {
         for (const conn of this.registry.forModel(modelId) ?? []) if (conn.admission?.delivery === 'relay') return true;
         return false;
@@ -182,6 +187,7 @@ export class Gateway {
         });
       }
       await this.sessions.start();
+      this.webhooks.start();
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
         this.server.listen(this.config.port, this.config.host, () => {
@@ -191,6 +197,7 @@ export class Gateway {
       });
     } catch (err) {
       await this.sessions.stop();
+      await this.webhooks.stop();
       await this.coordinator?.close();
       await this.watcher.stop();
       throw err;
@@ -398,6 +405,8 @@ export class Gateway {
       // Each session's socket is closed before its lease is released, so a node taking it over
       // never overlaps with this one.
       await this.sessions.stop();
+      // After the sessions: their intakes have enqueued the last events; attempts in flight finish.
+      await this.webhooks.stop();
     } finally {
       // After the relays: their slots are released one by one, then the registration goes.
       await this.coordinator?.close();
