@@ -28,7 +28,6 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
-  ['::ffff:0:0', 96], // IPv4-mapped: checked as IPv4 below, never passed as such
   ['64:ff9b::', 96], // NAT64 reaches IPv4 targets indirectly
   ['100::', 64],
   ['2001:db8::', 32],
@@ -37,6 +36,8 @@ for (const [net, prefix] of [
   ['fec0::', 10],
   ['ff00::', 8], // multicast
 ] as const) BLOCKED.addSubnet(net, prefix, 'ipv6');
+// IPv4-mapped IPv6 (::ffff:a.b.c.d) is checked as the IPv4 address in refusedAddress. Not as a
+// subnet here: BlockList matches every IPv4 address against IPv6 rules in their mapped form.
 
 /** Why an address may not be a webhook target, or undefined when it may. */
 export function refusedAddress(address: string): string | undefined {
