@@ -116,7 +116,7 @@ export interface AttemptRecord {
 
 export interface DeliveriesQuery {
   status?: WebhookDeliveryStatus | undefined;
-  /** At most this many (default 50, at most 1000), newest first. */
+  /** At most this many (default 50, at most 1000), newest first (those of one millisecond in no set order). */
   limit?: number | undefined;
   /** Only deliveries created before this one (its id): the next page. */
   before?: string | undefined;

@@ -403,7 +403,7 @@ export class KyselyWebhookStore implements WebhookStore {
     const at = new Date();
     const nowIso = at.toISOString();
     const until = new Date(at.getTime() + claim.leaseMs).toISOString();
-    let due = this.db
+    const due = this.db
       .selectFrom('webhook_deliveries as d')
       .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
       .select('d.id')
@@ -413,16 +413,22 @@ export class KyselyWebhookStore implements WebhookStore {
       .where('e.enabled', '=', 1)
       .orderBy('d.next_attempt_at')
       .limit(claim.limit);
-    // PostgreSQL: rows another node is claiming right now are skipped, not waited for. SQLite
-    // has one writer, and this is one statement.
-    if (this.dialect === 'postgres') due = due.forUpdate('d').skipLocked();
-    const rows = await this.db
-      .updateTable('webhook_deliveries')
-      .set({ claimed_by: node, claimed_until: until })
-      .where('id', 'in', due)
-      .where('status', '=', 'pending')
-      .returningAll()
-      .execute();
+    const mine = { claimed_by: node, claimed_until: until };
+    // PostgreSQL: rows another node is claiming right now are skipped, not waited for, and the
+    // due rows are picked once, in a CTE: as an `in (…)` subquery the planner may run the limited
+    // select more than once and claim more rows than asked for. SQLite has one writer, and
+    // this is one statement.
+    const rows =
+      this.dialect === 'postgres'
+        ? await this.db
+            .with('due', () => due.forUpdate('d').skipLocked())
+            .updateTable('webhook_deliveries')
+            .set(mine)
+            .from('due')
+            .whereRef('webhook_deliveries.id', '=', 'due.id')
+            .returningAll('webhook_deliveries')
+            .execute()
+        : await this.db.updateTable('webhook_deliveries').set(mine).where('id', 'in', due).where('status', '=', 'pending').returningAll().execute();
     if (rows.length === 0) return [];
     const endpoints = new Map(
       (await this.db.selectFrom('webhook_endpoints').selectAll().where('id', 'in', [...new Set(rows.map((r) => r.endpoint_id))]).execute()).map((e) => [e.id, e]),
