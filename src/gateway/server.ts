@@ -40,6 +40,7 @@ import type { SessionModelState } from '../observability/observed.js';
 import { apiKeyOf, decodeSegment } from './request-parts.js';
 import { sseRoute } from './sse.js';
 import type { TrackedConnection } from './tracked-connection.js';
+import { WebhookService } from '../webhooks/service.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
 /** One socket for many models (sessions-contract.md §4). */
@@ -92,6 +93,8 @@ export class Gateway {
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   /** Session mode: the sessions this node holds and the feeds of its attached clients. */
   private readonly sessions: GatewaySessions;
+  /** Webhooks: this node's delivery worker and the intake of the sessions it holds. */
+  readonly webhooks: WebhookService;
   private readonly startedAt = new Date().toISOString();
   /** The dashboard's overview of this node: samples taken while listening (src/observability/overview.ts). */
   readonly overviewSampler: OverviewSampler;
@@ -145,6 +148,7 @@ export class Gateway {
       maxBufferedBytes: config.hardCapBytes,
     };
     this.relayLinkContext = { health, upstreamLimits, limits: config };
+    this.webhooks = new WebhookService({ store: this.store.webhooks, nodeId: this.nodeId, config, logger });
     this.sessions = new GatewaySessions({
       config,
       store: this.store,
@@ -152,6 +156,7 @@ export class Gateway {
       health,
       upstreamLimits,
       nodeId: this.nodeId,
+      onSessionStarted: (modelId, orgId, log) => this.webhooks.follow(modelId, orgId, log),
       relaying: (modelId) => {
         for (const conn of this.registry.forModel(modelId) ?? []) if (conn.admission?.delivery === 'relay') return true;
         return false;
@@ -214,6 +219,7 @@ export class Gateway {
         });
       }
       await this.sessions.start();
+      this.webhooks.start();
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
         this.server.listen(this.config.port, this.config.host, () => {
@@ -223,6 +229,7 @@ export class Gateway {
       });
     } catch (err) {
       await this.sessions.stop();
+      await this.webhooks.stop();
       await this.coordinator?.close();
       await this.watcher.stop();
       throw err;
@@ -452,6 +459,8 @@ export class Gateway {
       // Each session's socket is closed before its lease is released, so a node taking it over
       // never overlaps with this one.
       await this.sessions.stop();
+      // After the sessions: their intakes have enqueued the last events; attempts in flight finish.
+      await this.webhooks.stop();
     } finally {
       // After the relays: their slots are released one by one, then the registration goes.
       await this.coordinator?.close();

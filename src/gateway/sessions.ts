@@ -39,6 +39,8 @@ export interface GatewaySessionsOptions {
   nodeId: string;
   /** True while this node still relays the model on a socket of its own (relay mode). */
   relaying(modelId: string): boolean;
+  /** A session started here (webhook intake follows its log); returns what to do when it ends. */
+  onSessionStarted?(modelId: string, orgId: string, log: EventLog): () => Promise<void>;
 }
 
 /** For metrics: what the node's sessions are doing now and have done. */
@@ -295,6 +297,7 @@ export class GatewaySessions implements SessionAccess {
       },
     });
     this.running.set(modelId, session);
+    const unfollow = this.opts.onSessionStarted?.(modelId, orgId, this.log as EventLog);
     const unserve = bus.serve(modelId, (command) => this.serveCommand(session, bus, command));
     const ended = (): void => {
       unserve();
@@ -310,11 +313,13 @@ export class GatewaySessions implements SessionAccess {
           await session.stop(reason);
         } finally {
           ended();
+          await unfollow?.();
         }
       },
       abort: (reason) => {
         ended();
         session.abort(reason);
+        void unfollow?.();
       },
       modelChanged: () => session.modelChanged(),
     };
