@@ -6,6 +6,7 @@
  * that run out after the lease, and another node sends them again: at least once.
  */
 import type { GatewayConfig } from '../config.js';
+import { webhookAttempted } from '../diagnostics.js';
 import type { Logger } from '../log.js';
 import type { AttemptOutcome, ClaimedDelivery, WebhookStore } from '../store/webhook-types.js';
 import { sendWebhook, type AttemptResult } from './sender.js';
@@ -109,6 +110,7 @@ export class DeliveryWorker {
       logger.warn({ deliveryId: delivery.id, error: (err as Error).message }, 'recording a webhook attempt failed');
       return;
     }
+    if (webhookAttempted.hasSubscribers) webhookAttempted.publish({ result: outcome.status === 'pending' ? 'retrying' : outcome.status });
     const fields = { deliveryId: delivery.id, endpointId: delivery.endpointId, type: delivery.type, statusCode: result.statusCode, latencyMs: result.latencyMs };
     if (outcome.status === 'delivered') logger.debug(fields, 'webhook delivered');
     else if (outcome.status === 'pending') logger.info({ ...fields, error: result.error, nextAttemptAt: outcome.nextAttemptAt }, 'webhook attempt failed; retrying later');
