@@ -106,8 +106,11 @@ function buildMessages(): Record<string, Record<string, unknown>> {
     sseEvent: { name: 'sseEvent', title: 'event: <OnlyFans key>', headers: sseHeaders('*', true), payload: schema(m.sseEventDataSchema) },
     sseStatus: { name: 'sseStatus', title: 'event: status', headers: sseHeaders('status', false), payload: schema(m.statusFrameSchema) },
     sseGap: { name: 'sseGap', title: 'event: gap', headers: sseHeaders('gap', false), payload: schema(m.gapFrameSchema) },
+    sseBase64: { name: 'sseBase64', title: 'event: base64', headers: sseHeaders('base64', true), payload: schema(m.sseBase64Schema) },
+    sseEnd: { name: 'sseEnd', title: 'event: end', headers: sseHeaders('end', false), payload: schema(m.sseEndSchema) },
     webhookEvent: { name: 'webhookEvent', title: 'Webhook: OnlyFans event', headers: schema(m.webhookHeadersSchema), payload: schema(m.webhookEventBodySchema) },
     webhookLifecycle: { name: 'webhookLifecycle', title: 'Webhook: lifecycle event', headers: schema(m.webhookHeadersSchema), payload: schema(m.webhookLifecycleBodySchema) },
+    webhookTest: { name: 'webhookTest', title: 'Webhook: test delivery', headers: schema(m.webhookHeadersSchema), payload: schema(m.webhookTestBodySchema) },
   };
 }
 
@@ -185,7 +188,7 @@ export function asyncApiDocument(options: { host?: string; version?: string } = 
         'GET with Accept: text/event-stream. ready first, then one event per OnlyFans frame (id: its event id, event: its key), status and gap as on the envelope socket, a comment line as heartbeat. Resume with the Last-Event-ID header (what an EventSource sends on reconnect) or ?since=. Refusals answer the error codes as HTTP statuses with the error frame as JSON body.',
       servers: [{ $ref: '#/servers/gatewayHttp' }],
       parameters: MODEL_ID,
-      messages: refs(['sseReady', 'sseEvent', 'sseStatus', 'sseGap']),
+      messages: refs(['sseReady', 'sseEvent', 'sseStatus', 'sseGap', 'sseBase64', 'sseEnd']),
     },
     webhook: {
       address: null,
@@ -193,7 +196,7 @@ export function asyncApiDocument(options: { host?: string; version?: string } = 
       description:
         "POSTs to each endpoint's url, signed per Standard Webhooks: verify webhook-signature (HMAC-SHA256 of \"id.timestamp.body\" with the whsec_ secret's bytes; several while a secret rotates), reject old webhook-timestamps, deduplicate on webhook-id (stable across retries). Answer 2xx within 10 s; anything else is retried with backoff for about a day; 410 Gone disables the endpoint.",
       servers: [{ $ref: '#/servers/webhookReceiver' }],
-      messages: refs(['webhookEvent', 'webhookLifecycle']),
+      messages: refs(['webhookEvent', 'webhookLifecycle', 'webhookTest']),
     },
   };
   const sseQuery = { type: 'object', properties: { ...sinceQuery, ...apiKeyQuery } };
@@ -217,8 +220,8 @@ export function asyncApiDocument(options: { host?: string; version?: string } = 
       receiveEnvelopeFrames: operation('receive', 'modelSocketEnvelope', ['envelopeConfirmation', 'event', 'status', 'gap', 'reply', 'errorFrame']),
       sendEnvelopeFrames: operation('send', 'modelSocketEnvelope', ['clientSend', 'onlyFansAct']),
       receiveMultiModelFrames: operation('receive', 'multiModelSocket', ['multiConfirmation', 'multiError', 'event', 'status', 'gap', 'errorFrame']),
-      receiveServerSentEvents: operation('receive', 'modelEvents', ['sseReady', 'sseEvent', 'sseStatus', 'sseGap'], { bindings: { http: { method: 'GET', query: sseQuery, bindingVersion: HTTP_BINDING } } }),
-      receiveWebhooks: operation('receive', 'webhook', ['webhookEvent', 'webhookLifecycle'], { bindings: { http: { method: 'POST', bindingVersion: HTTP_BINDING } } }),
+      receiveServerSentEvents: operation('receive', 'modelEvents', ['sseReady', 'sseEvent', 'sseStatus', 'sseGap', 'sseBase64', 'sseEnd'], { bindings: { http: { method: 'GET', query: sseQuery, bindingVersion: HTTP_BINDING } } }),
+      receiveWebhooks: operation('receive', 'webhook', ['webhookEvent', 'webhookLifecycle', 'webhookTest'], { bindings: { http: { method: 'POST', bindingVersion: HTTP_BINDING } } }),
     },
     components: {
       messages: messages(),

@@ -134,9 +134,15 @@ export const multiErrorFrameSchema = z
 // ── Server-sent events (§5): each message is one event's `data:` line, parsed ──────────────
 
 export const sseReadySchema = z
-  .object({ modelId, lastEventId: eventId.nullable() })
+  .object({ modelId, lastEventId: eventId.nullable(), resumed: z.boolean().describe('true when the stream resumed (Last-Event-ID or since) with nothing lost') })
   .strict()
   .describe('event: ready — the first event of the stream');
+
+/** `event: base64`: an OnlyFans frame that is not JSON (binary or other text), its bytes in base64. */
+export const sseBase64Schema = z.base64().describe('event: base64, id: <event id> — the frame\'s bytes in base64');
+
+/** `event: end`: the stream ends with a catalog error (revocation, the model disconnected…). */
+export const sseEndSchema = errorFrameSchema.describe('event: end — the stream ends with this error; codes with retry false mean: do not reconnect');
 
 export const sseEventDataSchema = z.unknown().describe('event: <OnlyFans key>, id: <event id> — data is the OnlyFans frame as JSON');
 
@@ -173,6 +179,16 @@ export const webhookLifecycleBodySchema = z
   })
   .strict()
   .describe("A change of a model's or its session's state");
+
+/** What `ofgw webhook test` and the management API's test send. */
+export const webhookTestBodySchema = z
+  .object({
+    type: z.literal('webhook.test'),
+    timestamp: webhookTimestamp,
+    data: z.object({ endpointId: z.string(), message: z.string() }).strict(),
+  })
+  .strict()
+  .describe('A test delivery an operator asked for');
 
 /** The Standard Webhooks headers every delivery carries (https://www.standardwebhooks.com). */
 export const webhookHeadersSchema = z
