@@ -72,6 +72,9 @@ describe('SDK connectMany', () => {
     await stack.restartGateway();
     await waitFor(() => reopened, 10_000, 'the reconnect');
     assert.deepEqual(client.confirmation?.resumedModels, { [a.id]: true, [b.id]: true });
+    // Clients are confirmed before the restarted gateway's sessions have their sockets again;
+    // what OnlyFans sends before that is lost upstream (as on OnlyFans), so wait for them.
+    await waitFor(() => stack.sim.currentConnections(a.userId) === 1 && stack.sim.currentConnections(b.userId) === 1, 10_000, 'the sessions back');
     push(a);
     push(b);
     await waitFor(() => events.length === 10, 10_000, 'ten events');
