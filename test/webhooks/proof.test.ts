@@ -11,6 +11,9 @@
  *     were sent again once their claims ran out.
  * (b) The receiver refuses connections for a while, then listens: nothing is lost, and each
  *     delivery's attempt log shows the refused attempts, spaced by the schedule, then the 200.
+ * (c) As (a) on two nodes (PostgreSQL and Redis, the log in Redis Streams), both claiming
+ *     deliveries, and the node holding the session SIGKILLed: the other takes over the session
+ *     and, once their claims run out, what the dead node had in flight.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -18,14 +21,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { RedisEventLog } from '../../src/sessions/event-log-redis.js';
 import { SqliteEventLog } from '../../src/sessions/event-log-sqlite.js';
+import type { EventLog, LogEntry } from '../../src/sessions/types.js';
 import { openStore, type ModelEvent, type Store, type WebhookDelivery, type WebhookEndpointWithSecret } from '../../src/store/index.js';
 import { webhookId } from '../../src/store/webhooks.js';
 import { lifecycleType } from '../../src/webhooks/payloads.js';
 import { startServe, type Served } from '../cli/cli-helpers.js';
+import { deleteKeys, tempSchema } from '../cluster/cluster-helpers.js';
 import { freePort, waitFor } from '../helpers.js';
+import { REDIS_URL, serviceSkip } from '../services.js';
 import { loggedEvents, pollUntil, readWholeLog, startSandboxProcess, type SandboxProcess } from '../sessions/proof-helpers.js';
 import { startReceiver, verified, type Receiver, type ReceivedRequest } from './receiver.js';
+
+const clusterSkip = (await serviceSkip('postgres')) || (await serviceSkip('redis'));
 
 const MASTER_KEY = randomBytes(32).toString('base64');
 /** The worker claims at most this many at once (worker.ts): a killed node had no more in flight. */
@@ -33,49 +42,83 @@ const CLAIM_BATCH = 20;
 
 /** A store with one organization, one session-mode model on the simulator, and one endpoint. */
 interface Setup {
-  dir: string;
   store: Store;
   sim: SandboxProcess;
   modelId: string;
   endpoint: WebhookEndpointWithSecret;
-  logFile: string;
-  /** Starts `ofgw serve` on the setup's files and port (again after a kill). */
+  /** Starts an `ofgw serve` node on the setup's store (again after a kill, or another one). */
   serve(): Promise<Served>;
+  /** The model's whole event log, read once every node is stopped. */
+  readLog(): Promise<LogEntry[]>;
   close(): Promise<void>;
 }
 
-async function prepare(userId: string, receiverUrl: string, schedule: string): Promise<Setup> {
+/** Where the nodes keep their store and event log: SQLite files, or PostgreSQL and Redis. */
+interface Place {
+  db: string;
+  args: string[];
+  openLog(): Promise<EventLog & { close(): Promise<void> }>;
+  drop(): Promise<void>;
+}
+
+function sqlitePlace(): Place {
   const dir = mkdtempSync(join(tmpdir(), 'ofgw-whproof-'));
-  const db = join(dir, 'ofgw.db');
   const logFile = join(dir, 'events.db');
-  const port = await freePort();
+  return {
+    db: join(dir, 'ofgw.db'),
+    args: ['--event-log-file', logFile],
+    openLog: async () => new SqliteEventLog({ path: logFile }),
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+async function clusterPlace(): Promise<Place> {
+  const schema = await tempSchema();
+  const prefix = `ofgw-whproof:${randomBytes(4).toString('hex')}:`;
+  return {
+    db: schema.url,
+    args: ['--redis', REDIS_URL, '--redis-prefix', prefix],
+    openLog: () => RedisEventLog.open({ url: REDIS_URL, prefix }),
+    async drop() {
+      await schema.drop();
+      await deleteKeys(REDIS_URL, prefix);
+    },
+  };
+}
+
+async function prepare(place: Place, userId: string, receiverUrl: string, schedule: string): Promise<Setup> {
   const sim = await startSandboxProcess(userId);
-  const store = await openStore(db, { masterKey: MASTER_KEY });
+  const store = await openStore(place.db, { masterKey: MASTER_KEY });
   const org = await store.createOrganization({ name: 'Webhook Proof' });
   await store.setSubscription(org.id, { status: 'active' });
   const model = await store.createModel(org.id, { wsUrl: sim.wsUrl, wsToken: sim.token, delivery: 'session' });
   const endpoint = await store.webhooks.createEndpoint(org.id, { url: receiverUrl });
-  const serve = (): Promise<Served> =>
-    startServe(
-      [
-        '--production', '--port', String(port), '--db', db, '--event-log-file', logFile,
-        '--session-reconnect-min-ms', '50', '--session-reconnect-max-ms', '200', '--node-ttl-ms', '2000',
-        '--webhook-allow-private-targets', '--webhook-retry-schedule', schedule, '--webhook-timeout-ms', '2000',
-      ],
-      { OFGW_MASTER_KEY: MASTER_KEY, OFGW_LOG_LEVEL: 'info' },
-    );
   return {
-    dir,
     store,
     sim,
     modelId: model.id,
     endpoint,
-    logFile,
-    serve,
+    serve: () =>
+      startServe(
+        [
+          '--production', '--port', '0', '--db', place.db, ...place.args,
+          '--session-reconnect-min-ms', '50', '--session-reconnect-max-ms', '200', '--node-ttl-ms', '2000',
+          '--webhook-allow-private-targets', '--webhook-retry-schedule', schedule, '--webhook-timeout-ms', '2000',
+        ],
+        { OFGW_MASTER_KEY: MASTER_KEY, OFGW_MASTER_KEY_FILE: '', OFGW_LOG_LEVEL: 'info' },
+      ),
+    async readLog() {
+      const log = await place.openLog();
+      try {
+        return await readWholeLog(log, model.id);
+      } finally {
+        await log.close();
+      }
+    },
     async close() {
       await store.close();
       await sim.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await place.drop();
     },
   };
 }
@@ -114,7 +157,100 @@ function assertNoSecretIn(served: Served, endpoint: WebhookEndpointWithSecret): 
   for (const text of [served.stdout(), served.stderr()]) assert.ok(!text.includes(key), 'the webhook secret is not in the gateway output');
 }
 
-describe('webhooks from real ofgw serve processes', { timeout: 120_000 }, () => {
+/** Receiver answers for (a) and (c): 503s held back `holdMs` while refusing, then mostly 200s. */
+function refusingThenMostlyAccepting(receiver: Receiver, holdMs: number): { accept(): void } {
+  let refusing = true;
+  // Held back so that attempts are in flight when a node dies; every fourth still a 503 later.
+  receiver.answer = (n) => (refusing ? { status: 503, delayMs: holdMs } : { status: n % 4 === 0 ? 503 : 200 });
+  return { accept: () => (refusing = false) };
+}
+
+/** Whether the receiver answered 200 to a request of this type. */
+function accepted(receiver: Receiver, type: string): boolean {
+  return receiver.requests.some((r) => r.status === 200 && r.body.includes(`"type":"${type}"`));
+}
+
+/**
+ * An upstream outage (the simulator refuses the session's reconnects for a while), then the
+ * end: the stream stops, a marker follows it, and the operator disconnects the model from
+ * another process, as `ofgw model disconnect` does. Returns once nothing is pending, with the
+ * webhook ids of the lifecycle events recorded until then.
+ */
+async function outageThenEnd(setup: Setup, receiver: Receiver, userId: string): Promise<Set<string>> {
+  const { sim, store, modelId, endpoint } = setup;
+  await pollUntil(async () => (await sim.connections()) === 1, 15_000, 'the session socket');
+  await sim.control('POST', 'faults', { fault: { kind: 'refuse' } });
+  await sim.control('POST', `users/${userId}/drop`);
+  const recorded = async (kind: string): Promise<boolean> => (await store.listModelEvents(modelId, 1000)).some((e) => e.kind === kind);
+  await pollUntil(() => recorded('session.upstream_down'), 10_000, 'session.upstream_down');
+  await sim.control('DELETE', 'faults');
+  await pollUntil(() => recorded('session.upstream_restored'), 10_000, 'session.upstream_restored');
+  await waitFor(() => receiver.requests.filter((r) => r.status === 200).length >= 150, 20_000, '150 accepted deliveries');
+  await sim.control('DELETE', `users/${userId}/stream`);
+  await pollUntil(
+    async () => ((await sim.control('POST', `users/${userId}/push`, { proof_end: { marker: true } })) as { delivered: number }).delivered === 1,
+    5000,
+    'the end marker to reach the session socket',
+  );
+  await waitFor(() => accepted(receiver, 'onlyfans.proof_end'), 20_000, 'the end marker delivered');
+  await store.setModelStatus(modelId, 'disconnected');
+  // Also what a killed node had claimed: its claims run out after the attempt timeout plus
+  // the lease margin, about 12 s.
+  await pollUntil(
+    async () => accepted(receiver, 'model.disconnected') && (await store.webhooks.listDeliveries(endpoint.id, { status: 'pending', limit: 1 })).length === 0,
+    30_000,
+    'every delivery done',
+  );
+  return lifecycleIds(await store.listModelEvents(modelId, 1000), endpoint);
+}
+
+/**
+ * The proof once every node is stopped: one delivery per logged event and per lifecycle event
+ * (those of the shutdown itself aside, enqueued after the workers stopped), all delivered;
+ * every request verified; each webhook-id accepted exactly once, with the body the store
+ * holds; no attempt recorded without a request. Returns the requests no node recorded (those
+ * in flight at a kill) and the nodes that recorded attempts.
+ */
+async function assertAcceptedOnce(setup: Setup, receiver: Receiver, lifecycleBeforeStop: Set<string>): Promise<{ logged: number; unrecorded: number; nodes: Set<string> }> {
+  const { store, modelId, endpoint } = setup;
+  const events = loggedEvents(await setup.readLog()).filter((e) => e.event !== null);
+  assert.equal(events[events.length - 1]?.event, 'proof_end', 'the marker is the last event logged');
+  const eventIds = new Map(events.map((e) => [webhookId(endpoint.id, `event:${modelId}:${e.id}`), e]));
+  const expected = new Set([...eventIds.keys(), ...lifecycleBeforeStop]);
+  const deliveries = await allDeliveries(store, endpoint.id);
+  const atStop = [...lifecycleIds(await store.listModelEvents(modelId, 1000), endpoint)].filter((id) => !lifecycleBeforeStop.has(id));
+  assert.deepEqual([...deliveries.keys()].filter((id) => !expected.has(id)).sort(), atStop.sort(), 'no delivery but those of logged and lifecycle events');
+  for (const id of expected) assert.equal(deliveries.get(id)?.status, 'delivered', `delivery ${id} (${eventIds.get(id)?.id ?? 'lifecycle'}) delivered`);
+  const types = new Set([...deliveries.values()].map((d) => d.type));
+  for (const type of ['session.upstream_down', 'session.upstream_restored', 'model.disconnected']) assert.ok(types.has(type), `a ${type} delivery`);
+
+  for (const r of receiver.requests) verified(endpoint.secret, r);
+  const received = byId(receiver.requests);
+  for (const id of expected) {
+    const oks = (received.get(id) ?? []).filter((r) => r.status === 200);
+    assert.equal(oks.length, 1, `webhook-id ${id} accepted once`);
+    assert.equal(oks[0]?.body, deliveries.get(id)?.payload);
+  }
+  assert.deepEqual([...received.keys()].filter((id) => !expected.has(id)), [], 'no request for anything else');
+  for (const [id, seen] of eventIds) {
+    const body = JSON.parse((deliveries.get(id) as WebhookDelivery).payload) as { type: string; data: { eventId: string; modelId: string } };
+    assert.deepEqual([body.type, body.data.eventId, body.data.modelId], [`onlyfans.${seen.event}`, seen.id, modelId]);
+  }
+
+  let unrecorded = 0;
+  const nodes = new Set<string>();
+  for (const id of expected) {
+    const attempts = await store.webhooks.listAttempts(id);
+    for (const a of attempts) nodes.add(a.node);
+    const requests = received.get(id)?.length ?? 0;
+    assert.ok(requests >= attempts.length, `${id}: no attempt recorded without a request`);
+    assert.equal(attempts[attempts.length - 1]?.statusCode, 200, `${id}: the last attempt is the 200`);
+    unrecorded += requests - attempts.length;
+  }
+  return { logged: events.length, unrecorded, nodes };
+}
+
+describe('webhooks from real ofgw serve processes', { timeout: 180_000 }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   after(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -124,13 +260,10 @@ describe('webhooks from real ofgw serve processes', { timeout: 120_000 }, () => 
     const USER_ID = '515151';
     const receiver = await startReceiver();
     cleanups.push(() => receiver.close());
-    // Refusing: 503, held back 150 ms, so that attempts are in flight when the gateway dies.
-    // Then mostly accepting: every fourth request still gets a 503.
-    let refusing = true;
-    receiver.answer = (n) => (refusing ? { status: 503, delayMs: 150 } : { status: n % 4 === 0 ? 503 : 200 });
-    const setup = await prepare(USER_ID, receiver.url, '200ms,400ms,800ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s');
+    const answers = refusingThenMostlyAccepting(receiver, 150);
+    const setup = await prepare(sqlitePlace(), USER_ID, receiver.url, '200ms,400ms,800ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s');
     cleanups.push(() => setup.close());
-    const { store, sim, endpoint, modelId } = setup;
+    const { sim, endpoint } = setup;
     const outputs: Served[] = [];
     let served = await setup.serve();
     outputs.push(served);
@@ -146,98 +279,27 @@ describe('webhooks from real ofgw serve processes', { timeout: 120_000 }, () => 
     const requestsAtKill = receiver.requests.length;
     served = await setup.serve();
     outputs.push(served);
-
     // The new process is refused a while too, then mostly accepted while the stream goes on.
     await waitFor(() => receiver.requests.length >= requestsAtKill + 40, 20_000, 'refused attempts from the restarted gateway');
-    refusing = false;
-    // An upstream outage on the restarted node: session.upstream_down, then _restored.
-    await pollUntil(async () => (await sim.connections()) === 1, 10_000, 'the session socket after the kill');
-    await sim.control('POST', 'faults', { fault: { kind: 'refuse' } });
-    await sim.control('POST', `users/${USER_ID}/drop`);
-    const recorded = async (kind: string): Promise<boolean> => (await store.listModelEvents(modelId, 1000)).some((e) => e.kind === kind);
-    await pollUntil(() => recorded('session.upstream_down'), 10_000, 'session.upstream_down');
-    await sim.control('DELETE', 'faults');
-    await pollUntil(() => recorded('session.upstream_restored'), 10_000, 'session.upstream_restored');
-    await waitFor(() => receiver.requests.filter((r) => r.status === 200).length >= 150, 20_000, '150 accepted deliveries');
-    await sim.control('DELETE', `users/${USER_ID}/stream`);
-    await pollUntil(
-      async () => ((await sim.control('POST', `users/${USER_ID}/push`, { proof_end: { marker: true } })) as { delivered: number }).delivered === 1,
-      5000,
-      'the end marker to reach the session socket',
-    );
-    const accepted = (type: string): boolean => receiver.requests.some((r) => r.status === 200 && r.body.includes(`"type":"${type}"`));
-    await waitFor(() => accepted('onlyfans.proof_end'), 20_000, 'the end marker delivered');
-    // The operator disconnects the model from another process, as `ofgw model disconnect` does.
-    await store.setModelStatus(modelId, 'disconnected');
-    // Everything is delivered, also what the killed node had claimed (its claims run out
-    // after the attempt timeout plus the lease margin, about 12 s).
-    await pollUntil(
-      async () => accepted('model.disconnected') && (await store.webhooks.listDeliveries(endpoint.id, { status: 'pending', limit: 1 })).length === 0,
-      30_000,
-      'every delivery done',
-    );
-    const lifecycleBeforeStop = lifecycleIds(await store.listModelEvents(modelId, 1000), endpoint);
+    answers.accept();
+    const lifecycle = await outageThenEnd(setup, receiver, USER_ID);
     assert.equal(await served.stop('SIGTERM'), 0);
 
-    const log = new SqliteEventLog({ path: setup.logFile });
-    let entries;
-    try {
-      entries = await readWholeLog(log, modelId);
-    } finally {
-      await log.close();
-    }
-    const events = loggedEvents(entries).filter((e) => e.event !== null);
-    assert.equal(events[events.length - 1]?.event, 'proof_end', 'the marker is the last event logged');
-    const eventIds = new Map(events.map((e) => [webhookId(endpoint.id, `event:${modelId}:${e.id}`), e]));
-    const expected = new Set([...eventIds.keys(), ...lifecycleBeforeStop]);
-    const deliveries = await allDeliveries(store, endpoint.id);
-    // Lifecycle events of the shutdown itself were enqueued after the worker stopped.
-    const atStop = [...lifecycleIds(await store.listModelEvents(modelId, 1000), endpoint)].filter((id) => !lifecycleBeforeStop.has(id));
-    assert.deepEqual([...deliveries.keys()].filter((id) => !expected.has(id)).sort(), atStop.sort(), 'no delivery but those of logged and lifecycle events');
-    for (const id of expected) assert.equal(deliveries.get(id)?.status, 'delivered', `delivery ${id} (${eventIds.get(id)?.id ?? 'lifecycle'}) delivered`);
-
-    // The receiver's side: every request verified, each expected webhook-id accepted exactly
-    // once with the body the store holds, nothing else accepted.
-    for (const r of receiver.requests) verified(endpoint.secret, r);
-    const received = byId(receiver.requests);
-    for (const id of expected) {
-      const oks = (received.get(id) ?? []).filter((r) => r.status === 200);
-      assert.equal(oks.length, 1, `webhook-id ${id} accepted once`);
-      assert.equal(oks[0]?.body, deliveries.get(id)?.payload);
-    }
-    assert.deepEqual([...received.keys()].filter((id) => !expected.has(id)), [], 'no request for anything else');
-    for (const [id, seen] of eventIds) {
-      const body = JSON.parse((deliveries.get(id) as WebhookDelivery).payload) as { type: string; data: { eventId: string; modelId: string } };
-      assert.deepEqual([body.type, body.data.eventId, body.data.modelId], [`onlyfans.${seen.event}`, seen.id, modelId]);
-    }
-
-    // The kill left attempts that no node recorded (their answers never arrived); those
-    // deliveries were sent again later, by the new process. Both processes recorded attempts.
-    let unrecorded = 0;
-    const nodes = new Set<string>();
-    for (const id of expected) {
-      const attempts = await store.webhooks.listAttempts(id);
-      for (const a of attempts) nodes.add(a.node);
-      const requests = received.get(id)?.length ?? 0;
-      assert.ok(requests >= attempts.length, `${id}: no attempt recorded without a request`);
-      assert.equal(attempts[attempts.length - 1]?.statusCode, 200, `${id}: the last attempt is the 200`);
-      unrecorded += requests - attempts.length;
-    }
+    const { logged, unrecorded, nodes } = await assertAcceptedOnce(setup, receiver, lifecycle);
+    // The killed process's attempts in flight were never recorded (their answers went
+    // nowhere); their deliveries were accepted later all the same, from the new process.
     assert.ok(unrecorded >= 1 && unrecorded <= CLAIM_BATCH, `attempts in flight at the kill were sent again (${unrecorded} unrecorded, ${heldAtKill} held at the kill)`);
     assert.equal(nodes.size, 2, 'the killed and the restarted process both recorded attempts');
     for (const s of outputs) assertNoSecretIn(s, endpoint);
-    const refused = receiver.requests.filter((r) => r.status === 503).length;
-    const types = new Set([...deliveries.values()].map((d) => d.type));
-    for (const type of ['session.upstream_down', 'session.upstream_restored', 'model.disconnected']) assert.ok(types.has(type), `a ${type} delivery`);
-    console.log(JSON.stringify({ logged: events.length, lifecycle: lifecycleBeforeStop.size, requests: receiver.requests.length, refused, heldAtKill, unrecorded }));
-    assert.ok(events.length >= 150, `a real stream was logged (${events.length} events)`);
+    console.log(JSON.stringify({ logged, lifecycle: lifecycle.size, requests: receiver.requests.length, refused: receiver.requests.filter((r) => r.status === 503).length, heldAtKill, unrecorded }));
+    assert.ok(logged >= 150, `a real stream was logged (${logged} events)`);
   });
 
   it('delivers everything once a receiver that refused connections listens, each attempt log showing the refusals then the 200', { timeout: 60_000 }, async () => {
     const USER_ID = '525252';
     const SCHEDULE = [100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000, 1000];
     const port = await freePort();
-    const setup = await prepare(USER_ID, `http://127.0.0.1:${port}/hooks`, SCHEDULE.map((ms) => `${ms}ms`).join(','));
+    const setup = await prepare(sqlitePlace(), USER_ID, `http://127.0.0.1:${port}/hooks`, SCHEDULE.map((ms) => `${ms}ms`).join(','));
     cleanups.push(() => setup.close());
     const { store, sim, endpoint, modelId } = setup;
     const served = await setup.serve();
@@ -268,13 +330,7 @@ describe('webhooks from real ofgw serve processes', { timeout: 120_000 }, () => 
     const lifecycle = lifecycleIds(await store.listModelEvents(modelId, 1000), endpoint);
     assert.equal(await served.stop('SIGTERM'), 0);
 
-    const log = new SqliteEventLog({ path: setup.logFile });
-    let entries;
-    try {
-      entries = await readWholeLog(log, modelId);
-    } finally {
-      await log.close();
-    }
+    const entries = await setup.readLog();
     // The simulator's own frames on connect are logged and delivered too.
     const logged = loggedEvents(entries).filter((e) => e.event !== null);
     const expected = [...logged.map((e) => webhookId(endpoint.id, `event:${modelId}:${e.id}`)), ...lifecycle].sort();
@@ -305,5 +361,42 @@ describe('webhooks from real ofgw serve processes', { timeout: 120_000 }, () => 
       }
     }
     assertNoSecretIn(served, endpoint);
+  });
+
+  it('on two nodes (PostgreSQL, Redis) with the session holder SIGKILLed, accepts each webhook-id once', { skip: clusterSkip, timeout: 60_000 }, async () => {
+    const USER_ID = '535353';
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    // Held 1 s: each node has at most CLAIM_BATCH attempts in flight, so more held than that
+    // means the node to be killed has some.
+    const answers = refusingThenMostlyAccepting(receiver, 1000);
+    const setup = await prepare(await clusterPlace(), USER_ID, receiver.url, '200ms,400ms,800ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s');
+    cleanups.push(() => setup.close());
+    const { sim, endpoint } = setup;
+    // The first node takes the session; the second starts once it has.
+    const first = await setup.serve();
+    cleanups.push(() => first.stop('SIGKILL'));
+    await pollUntil(async () => (await sim.connections()) === 1, 10_000, 'the session socket on the first node');
+    const second = await setup.serve();
+    cleanups.push(() => second.stop('SIGKILL'));
+    await sim.control('POST', `users/${USER_ID}/stream`, { perSecond: 40 });
+
+    await waitFor(() => receiver.requests.length >= 60 && receiver.holding > CLAIM_BATCH + 2, 20_000, 'both nodes with attempts in flight');
+    const heldAtKill = receiver.holding;
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const requestsAtKill = receiver.requests.length;
+    await waitFor(() => receiver.requests.length >= requestsAtKill + 40, 20_000, 'refused attempts from the second node');
+    answers.accept();
+    // The second node takes the session over once the first one's ownership runs out.
+    const lifecycle = await outageThenEnd(setup, receiver, USER_ID);
+    assert.equal(await second.stop('SIGTERM'), 0);
+
+    const { logged, unrecorded, nodes } = await assertAcceptedOnce(setup, receiver, lifecycle);
+    assert.ok(unrecorded >= 1 && unrecorded <= CLAIM_BATCH, `the killed node's attempts in flight were sent again (${unrecorded} unrecorded, ${heldAtKill} held at the kill)`);
+    assert.equal(nodes.size, 2, 'both nodes recorded attempts');
+    for (const s of [first, second]) assertNoSecretIn(s, endpoint);
+    console.log(JSON.stringify({ logged, lifecycle: lifecycle.size, requests: receiver.requests.length, refused: receiver.requests.filter((r) => r.status === 503).length, heldAtKill, unrecorded }));
+    assert.ok(logged >= 150, `a real stream was logged (${logged} events)`);
   });
 });
