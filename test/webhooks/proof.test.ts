@@ -27,6 +27,8 @@ import type { EventLog, LogEntry } from '../../src/sessions/types.js';
 import { openStore, type ModelEvent, type Store, type WebhookDelivery, type WebhookEndpointWithSecret } from '../../src/store/index.js';
 import { webhookId } from '../../src/store/webhooks.js';
 import { lifecycleType } from '../../src/webhooks/payloads.js';
+// A node claims at most this many at once: a killed node had no more in flight.
+import { CLAIM_BATCH } from '../../src/webhooks/worker.js';
 import { startServe, type Served } from '../cli/cli-helpers.js';
 import { deleteKeys, tempSchema } from '../cluster/cluster-helpers.js';
 import { freePort, waitFor } from '../helpers.js';
@@ -37,8 +39,6 @@ import { startReceiver, verified, type Receiver, type ReceivedRequest } from './
 const clusterSkip = (await serviceSkip('postgres')) || (await serviceSkip('redis'));
 
 const MASTER_KEY = randomBytes(32).toString('base64');
-/** The worker claims at most this many at once (worker.ts): a killed node had no more in flight. */
-const CLAIM_BATCH = 20;
 
 /** A store with one organization, one session-mode model on the simulator, and one endpoint. */
 interface Setup {
@@ -310,14 +310,14 @@ describe('webhooks from real ofgw serve processes', { timeout: 180_000 }, () => 
       const pushed = (await sim.control('POST', `users/${USER_ID}/push`, { api2_chat_message: { id: i, text: `down ${i}` } })) as { delivered: number };
       assert.equal(pushed.delivered, 1);
     }
-    const deliveryTypes = async (): Promise<WebhookDelivery[]> => [...(await allDeliveries(store, endpoint.id)).values()];
-    await pollUntil(async () => (await deliveryTypes()).filter((d) => d.type === 'onlyfans.api2_chat_message').length === N, 10_000, 'the events enqueued');
+    const deliveryList = async (): Promise<WebhookDelivery[]> => [...(await allDeliveries(store, endpoint.id)).values()];
+    await pollUntil(async () => (await deliveryList()).filter((d) => d.type === 'onlyfans.api2_chat_message').length === N, 10_000, 'the events enqueued');
     // A lifecycle event too: the operator disconnects the model from another process.
     await store.setModelStatus(modelId, 'disconnected');
     // Down until every delivery was refused twice.
     await pollUntil(
       async () => {
-        const all = await deliveryTypes();
+        const all = await deliveryList();
         return all.some((d) => d.type === 'model.disconnected') && all.every((d) => d.attempts >= 2);
       },
       15_000,
