@@ -12,11 +12,14 @@ import { z } from 'zod';
 import { confirmationFrame, eventFrame, gapFrame, multiConfirmationFrame, rawConfirmationFrame, replyFrame, statusFrame } from '../delivery/envelope.js';
 import * as m from '../delivery/messages.js';
 import { ERROR_CATALOG, GatewayError, HTTP_ERRORS, PLAIN_CLOSE_CODES } from '../errors.js';
+import { testBody } from '../webhooks/payloads.js';
 
 export const ASYNCAPI_PATH = '/api/asyncapi.json';
 
 const EXAMPLE_MODEL = '16f3d13b-9415-4e6b-babe-e8db6b31bd97';
 const EXAMPLE_TS = 1_767_225_600_000;
+const EXAMPLE_ISO = new Date(EXAMPLE_TS).toISOString();
+const EXAMPLE_ENDPOINT = '5b0f3c1e-2d4a-4c8e-9f10-7a6b5c4d3e2f';
 const WS_BINDING = '0.1.0';
 const HTTP_BINDING = '0.3.0';
 
@@ -108,6 +111,13 @@ function buildMessages(): Record<string, Record<string, unknown>> {
     sseGap: { name: 'sseGap', title: 'event: gap', headers: sseHeaders('gap', false), payload: schema(m.gapFrameSchema) },
     webhookEvent: { name: 'webhookEvent', title: 'Webhook: OnlyFans event', headers: schema(m.webhookHeadersSchema), payload: schema(m.webhookEventBodySchema) },
     webhookLifecycle: { name: 'webhookLifecycle', title: 'Webhook: lifecycle event', headers: schema(m.webhookHeadersSchema), payload: schema(m.webhookLifecycleBodySchema) },
+    webhookTest: {
+      name: 'webhookTest',
+      title: 'Webhook: test delivery',
+      headers: schema(m.webhookHeadersSchema),
+      payload: schema(m.webhookTestBodySchema),
+      examples: [{ payload: example(testBody(EXAMPLE_ENDPOINT, EXAMPLE_ISO)) }],
+    },
   };
 }
 
@@ -193,7 +203,7 @@ export function asyncApiDocument(options: { host?: string; version?: string } = 
       description:
         "POSTs to each endpoint's url, signed per Standard Webhooks: verify webhook-signature (HMAC-SHA256 of \"id.timestamp.body\" with the whsec_ secret's bytes; several while a secret rotates), reject old webhook-timestamps, deduplicate on webhook-id (stable across retries). Answer 2xx within 10 s; anything else is retried with backoff for about a day; 410 Gone disables the endpoint.",
       servers: [{ $ref: '#/servers/webhookReceiver' }],
-      messages: refs(['webhookEvent', 'webhookLifecycle']),
+      messages: refs(['webhookEvent', 'webhookLifecycle', 'webhookTest']),
     },
   };
   const sseQuery = { type: 'object', properties: { ...sinceQuery, ...apiKeyQuery } };
@@ -218,7 +228,7 @@ export function asyncApiDocument(options: { host?: string; version?: string } = 
       sendEnvelopeFrames: operation('send', 'modelSocketEnvelope', ['clientSend', 'onlyFansAct']),
       receiveMultiModelFrames: operation('receive', 'multiModelSocket', ['multiConfirmation', 'multiError', 'event', 'status', 'gap', 'errorFrame']),
       receiveServerSentEvents: operation('receive', 'modelEvents', ['sseReady', 'sseEvent', 'sseStatus', 'sseGap'], { bindings: { http: { method: 'GET', query: sseQuery, bindingVersion: HTTP_BINDING } } }),
-      receiveWebhooks: operation('receive', 'webhook', ['webhookEvent', 'webhookLifecycle'], { bindings: { http: { method: 'POST', bindingVersion: HTTP_BINDING } } }),
+      receiveWebhooks: operation('receive', 'webhook', ['webhookEvent', 'webhookLifecycle', 'webhookTest'], { bindings: { http: { method: 'POST', bindingVersion: HTTP_BINDING } } }),
     },
     components: {
       messages: messages(),
