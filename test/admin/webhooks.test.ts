@@ -5,30 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../src/store/webhook-types.js';
 import { waitFor } from '../helpers.js';
 import { startReceiver, verified, type Receiver } from '../webhooks/receiver.js';
 import { startAdminStack, type AdminStack, type Answer } from './admin-helpers.js';
 
-interface Endpoint {
-  id: string;
-  orgId: string;
-  url: string;
-  events: string[] | null;
-  models: string[] | null;
-  enabled: boolean;
-  disabledReason: string | null;
-  previousSecretUntil: string | null;
-  secret?: string;
-}
-interface Delivery {
-  id: string;
-  endpointId: string;
-  type: string;
-  status: string;
-  attempts: number;
-  lastStatusCode: number | null;
-  attemptLog?: { statusCode: number | null; node: string; latencyMs: number }[];
-}
+type Endpoint = WebhookEndpoint & { secret?: string };
+type Delivery = WebhookDelivery & { attemptLog?: WebhookAttempt[] };
 
 function assertInvalid(answer: Answer, field: string, mentions: RegExp): void {
   assert.equal(answer.status, 400, answer.text);

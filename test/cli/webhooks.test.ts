@@ -6,25 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../src/store/webhook-types.js';
 import { waitFor } from '../helpers.js';
 import { ADMIN_TOKEN, startAdminStack, type AdminStack } from '../admin/admin-helpers.js';
 import { startReceiver, verified, type Receiver } from '../webhooks/receiver.js';
 import { runCli, UNKNOWN_ID, type CliResult } from './cli-helpers.js';
 
-interface Endpoint {
-  id: string;
-  url: string;
-  events: string[] | null;
-  enabled: boolean;
-  disabledReason: string | null;
-  secret?: string;
-}
-interface Delivery {
-  id: string;
-  type: string;
-  status: string;
-  attemptLog?: { statusCode: number | null }[];
-}
+type Endpoint = WebhookEndpoint & { secret?: string };
+type Delivery = WebhookDelivery & { attemptLog?: WebhookAttempt[] };
 
 /** Neither mode may pick up the developer's own settings. */
 const CLEAN_ENV = { OFGW_ADMIN_URL: undefined, OFGW_URL: undefined, OFGW_DB: undefined, DATABASE_URL: undefined, OFGW_CONFIG: undefined, OFGW_WEBHOOK_ALLOW_PRIVATE_TARGETS: undefined };
@@ -94,10 +83,10 @@ describe('ofgw webhook commands', () => {
       assert.equal(ok(await ofgw(['redeliver', test.id, '--json'])).json<Delivery>().status, 'pending');
       await waitFor(() => received().length === 2, 10_000, 'the redelivery, with the same webhook-id');
 
-      const rotated = ok(await ofgw(['rotate-secret', endpoint.id, '--json'])).json<Endpoint & { previousSecretUntil: string }>();
+      const rotated = ok(await ofgw(['rotate-secret', endpoint.id, '--json'])).json<Endpoint>();
       assert.match(rotated.secret ?? '', /^whsec_/);
       assert.notEqual(rotated.secret, secret);
-      assert.ok(Date.parse(rotated.previousSecretUntil) > Date.now() + 50_000, 'the old secret overlaps for webhookSecretOverlapMs');
+      assert.ok(Date.parse(rotated.previousSecretUntil ?? '') > Date.now() + 50_000, 'the old secret overlaps for webhookSecretOverlapMs');
 
       assert.deepEqual(ok(await ofgw(['remove', endpoint.id, '--json'])).json(), { id: endpoint.id, removed: true });
       const gone = await ofgw(['show', endpoint.id, '--json']);
