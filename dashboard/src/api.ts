@@ -93,6 +93,7 @@ export async function signOut(): Promise<void> {
  */
 export type { AuditEntry, DeletedOrganization, DeliveryMode, ModelEvent, Organization, RotatedApiKey } from '../../src/store/types';
 export type { ClusterNode as GatewayNode, RelayView as Relay } from '../../src/cluster/types';
+export type { WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookEndpointWithSecret } from '../../src/store/webhook-types';
 export type ApiKey = ApiKeyRecord;
 export interface Subscription {
   orgId: string;

@@ -10,6 +10,7 @@ import { OrganizationsPage } from './pages/organizations';
 import { OverviewPage } from './pages/overview';
 import { PlaygroundPage, PlaygroundBadge } from './pages/playground';
 import { RelaysPage } from './pages/relays';
+import { WebhooksPage } from './pages/webhooks';
 import { BASE, navigate, useLocation, type Location } from './router';
 import { SignIn } from './sign-in';
 
@@ -19,6 +20,7 @@ const PAGES: { path: string; title: string; render: (location: Location) => JSX.
   { path: '/organizations', title: 'Organizations', render: (l) => <OrganizationsPage location={l} /> },
   { path: '/keys', title: 'API keys', render: (l) => <KeysPage location={l} /> },
   { path: '/models', title: 'Models', render: (l) => <ModelsPage location={l} /> },
+  { path: '/webhooks', title: 'Webhooks', render: (l) => <WebhooksPage location={l} /> },
   { path: '/relays', title: 'Live relays', render: () => <RelaysPage /> },
   { path: '/audit', title: 'Audit trail', render: (l) => <AuditPage location={l} /> },
   { path: '/playground', title: 'Playground', render: (l) => <PlaygroundPage location={l} /> },

@@ -19,6 +19,7 @@ import { overviewRoutes } from './overview.js';
 import { relayRoutes } from './relays.js';
 import { defineRoute, matchRoute, type Route } from './router.js';
 import { eventRoutes } from './events.js';
+import { webhookRoutes } from './webhooks.js';
 import { documentSchema } from './schemas.js';
 
 export interface AdminOptions {
@@ -31,7 +32,7 @@ export interface AdminOptions {
 
 /** Every route of the management API, the OpenAPI document included. */
 export function adminRouteTable(version = '0.0.0'): Route[] {
-  const table: Route[] = [...organizationRoutes, ...keyRoutes, ...modelRoutes, ...eventRoutes, ...relayRoutes, ...overviewRoutes];
+  const table: Route[] = [...organizationRoutes, ...keyRoutes, ...modelRoutes, ...eventRoutes, ...relayRoutes, ...overviewRoutes, ...webhookRoutes];
   table.push(
     defineRoute({
       method: 'GET',

@@ -12,11 +12,14 @@ import { z } from 'zod';
 import { confirmationFrame, eventFrame, gapFrame, multiConfirmationFrame, rawConfirmationFrame, replyFrame, statusFrame } from '../delivery/envelope.js';
 import * as m from '../delivery/messages.js';
 import { ERROR_CATALOG, GatewayError, HTTP_ERRORS, PLAIN_CLOSE_CODES } from '../errors.js';
+import { testBody } from '../webhooks/payloads.js';
 
 export const ASYNCAPI_PATH = '/api/asyncapi.json';
 
 const EXAMPLE_MODEL = '16f3d13b-9415-4e6b-babe-e8db6b31bd97';
 const EXAMPLE_TS = 1_767_225_600_000;
+const EXAMPLE_ISO = new Date(EXAMPLE_TS).toISOString();
+const EXAMPLE_ENDPOINT = '5b0f3c1e-2d4a-4c8e-9f10-7a6b5c4d3e2f';
 const WS_BINDING = '0.1.0';
 const HTTP_BINDING = '0.3.0';
 
@@ -110,7 +113,13 @@ function buildMessages(): Record<string, Record<string, unknown>> {
     sseEnd: { name: 'sseEnd', title: 'event: end', headers: sseHeaders('end', false), payload: schema(m.sseEndSchema) },
     webhookEvent: { name: 'webhookEvent', title: 'Webhook: OnlyFans event', headers: schema(m.webhookHeadersSchema), payload: schema(m.webhookEventBodySchema) },
     webhookLifecycle: { name: 'webhookLifecycle', title: 'Webhook: lifecycle event', headers: schema(m.webhookHeadersSchema), payload: schema(m.webhookLifecycleBodySchema) },
-    webhookTest: { name: 'webhookTest', title: 'Webhook: test delivery', headers: schema(m.webhookHeadersSchema), payload: schema(m.webhookTestBodySchema) },
+    webhookTest: {
+      name: 'webhookTest',
+      title: 'Webhook: test delivery',
+      headers: schema(m.webhookHeadersSchema),
+      payload: schema(m.webhookTestBodySchema),
+      examples: [{ payload: example(testBody(EXAMPLE_ENDPOINT, EXAMPLE_ISO)) }],
+    },
   };
 }
 

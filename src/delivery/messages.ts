@@ -180,15 +180,14 @@ export const webhookLifecycleBodySchema = z
   .strict()
   .describe("A change of a model's or its session's state");
 
-/** What `ofgw webhook test` and the management API's test send. */
 export const webhookTestBodySchema = z
   .object({
     type: z.literal('webhook.test'),
-    timestamp: webhookTimestamp,
-    data: z.object({ endpointId: z.string(), message: z.string() }).strict(),
+    timestamp: webhookTimestamp.describe('When the test was queued (ISO 8601)'),
+    data: z.object({ endpointId: z.string().describe('The endpoint tested'), message: z.string() }).strict(),
   })
   .strict()
-  .describe('A test delivery an operator asked for');
+  .describe('A test delivery an operator asked for (ofgw webhook test, the management API, the dashboard); sent whatever the filters');
 
 /** The Standard Webhooks headers every delivery carries (https://www.standardwebhooks.com). */
 export const webhookHeadersSchema = z
@@ -217,3 +216,4 @@ export type MultiConfirmation = z.infer<typeof multiConfirmationSchema>;
 export type MultiErrorFrame = z.infer<typeof multiErrorFrameSchema>;
 export type WebhookEventBody = z.infer<typeof webhookEventBodySchema>;
 export type WebhookLifecycleBody = z.infer<typeof webhookLifecycleBodySchema>;
+export type WebhookTestBody = z.infer<typeof webhookTestBodySchema>;

@@ -26,6 +26,11 @@ export class WebhookService {
     this.worker = new DeliveryWorker(opts);
   }
 
+  /** What the management API needs of the settings: the target policy and the rotation overlap. */
+  get settings(): { allowPrivateTargets: boolean; secretOverlapMs: number } {
+    return { allowPrivateTargets: this.opts.config.webhookAllowPrivateTargets, secretOverlapMs: this.opts.config.webhookSecretOverlapMs };
+  }
+
   start(): void {
     this.worker.start();
   }

@@ -7,6 +7,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { describeIssues, type InputIssue } from '../input-issues.js';
+import { StoreError } from '../store/errors.js';
 
 const BLOCKED = new BlockList();
 for (const [net, prefix] of [
@@ -98,4 +100,41 @@ export async function resolveTarget(rawUrl: string, allowPrivate: boolean, resol
     }
   }
   return { url, addresses: found.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })) };
+}
+
+const PRIVATE_HINT = 'allowed only with the webhookAllowPrivateTargets setting';
+
+/**
+ * Why `rawUrl` may not be registered as an endpoint, judged without DNS: the scheme, and a host
+ * that is `localhost` or a literal refused address. Names are resolved and checked again on
+ * every attempt ({@link resolveTarget}), since what a name points at can change after
+ * registration. Undefined when it may be registered (or is no URL: the store says so).
+ */
+export function refusedEndpointUrl(rawUrl: string, allowPrivate: boolean): string | undefined {
+  if (allowPrivate) return undefined;
+  let url: URL;
+  try {
+    url = new URL(rawUrl.trim());
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:') return `must be https:// (plain http is ${PRIVATE_HINT})`;
+  // `localhost.` is the same name, fully qualified.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return `must not point at localhost (loopback is ${PRIVATE_HINT})`;
+  if (isIP(host) === 0) return undefined;
+  const why = refusedAddress(host);
+  return why === undefined ? undefined : `must not point at ${why} (${PRIVATE_HINT})`;
+}
+
+/**
+ * Refuses an endpoint URL the target policy forbids, as the store refuses a malformed one
+ * (INVALID_INPUT on the field `url`), so the API names the body field and the CLI its flag.
+ */
+export function requireAllowedEndpointUrl(rawUrl: string | undefined, allowPrivate: boolean): void {
+  if (rawUrl === undefined) return;
+  const rule = refusedEndpointUrl(rawUrl, allowPrivate);
+  if (rule === undefined) return;
+  const issues: InputIssue[] = [{ field: 'url', rule }];
+  throw new StoreError('INVALID_INPUT', describeIssues(issues), issues);
 }

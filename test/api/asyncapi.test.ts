@@ -13,6 +13,7 @@ import { asyncApiDocument } from '../../src/api/asyncapi.js';
 import { createCustomerRoutes } from '../../src/api/index.js';
 import { eventFrame, gapFrame, statusFrame } from '../../src/delivery/envelope.js';
 import { ERROR_CATALOG, PLAIN_CLOSE_CODES } from '../../src/errors.js';
+import { testBody } from '../../src/webhooks/payloads.js';
 import { startStack, type Stack } from '../helpers.js';
 
 type Doc = Record<string, unknown> & {
@@ -88,6 +89,8 @@ describe('the AsyncAPI document', () => {
     assert.equal(validate('webhookEvent', { type: 'model.connected', timestamp: '2026-01-01T00:00:00Z', data: { modelId: model, eventId: '1-0', frame: {} } }), false);
     assert.ok(validate('webhookEvent', { type: 'onlyfans.api2_chat_message', timestamp: '2026-01-01T00:00:00.000Z', data: { modelId: model, eventId: '1-0', frame: { api2_chat_message: {} } } }));
     assert.ok(validate('webhookLifecycle', { type: 'session.upstream_down', timestamp: '2026-01-01T00:00:00Z', data: { modelId: model, reason: 'reset' } }));
+    assert.ok(validate('webhookTest', JSON.parse(testBody(model, '2026-01-01T00:00:00.000Z'))), ajv.errorsText());
+    assert.equal(validate('webhookTest', { type: 'model.connected', timestamp: '2026-01-01T00:00:00Z', data: { endpointId: model, message: 'x' } }), false);
     const headers = doc.components.messages.webhookEvent?.headers;
     assert.ok(headers);
     assert.ok(ajv.validate(headers, { 'webhook-id': 'msg_1', 'webhook-timestamp': '1767225600', 'webhook-signature': 'v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= v1,AAAA', 'content-type': 'application/json' }), ajv.errorsText());

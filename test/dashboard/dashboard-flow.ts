@@ -5,7 +5,7 @@
 import type { Locator, Page } from 'playwright-core';
 
 /** Goes to a page through the navigation (keeps the tab's memory and the playground). */
-export async function goTo(page: Page, title: 'Overview' | 'Organizations' | 'API keys' | 'Models' | 'Live relays' | 'Audit trail' | 'Playground'): Promise<void> {
+export async function goTo(page: Page, title: 'Overview' | 'Organizations' | 'API keys' | 'Models' | 'Webhooks' | 'Live relays' | 'Audit trail' | 'Playground'): Promise<void> {
   await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: title }).click();
   await page.getByRole('heading', { level: 1, name: title }).waitFor();
 }
