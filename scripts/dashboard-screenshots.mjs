@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../dist/test/browser/browser-harness.js';
 import { TestClient } from '../dist/test/helpers.js';
-import { ADMIN_TOKEN, startDashboardStack } from '../dist/test/dashboard/dashboard-helpers.js';
+import { ADMIN_TOKEN, overviewTraffic, startDashboardStack } from '../dist/test/dashboard/dashboard-helpers.js';
 import {
   activate,
   addModel,
@@ -21,6 +21,7 @@ import {
   frameArrives,
   goTo,
   openPlayground,
+  overviewSeriesPeak,
   pickOrganization,
   renameOrganization,
   rotateKey,
@@ -49,7 +50,8 @@ try {
   await form(page, 'Sign in').waitFor();
   await shot('sign-in');
   await signIn(page, ADMIN_TOKEN);
-  await page.getByRole('heading', { level: 1, name: 'Organizations' }).waitFor();
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+  await goTo(page, 'Organizations');
 
   await createOrganization(page, ORG);
   await activate(page, ORG, 'pro');
@@ -118,7 +120,18 @@ try {
   await page.locator('tr[data-seq]', { hasText: 'Model A' }).first().waitFor();
   await shot('audit-lifecycle');
 
+  // The Overview with traffic: the same steps as the browser test's.
+  const clients = await overviewTraffic(stack);
+  await goTo(page, 'Overview');
+  for (const series of ['relays', 'sessionClients', 'eventsPerMinute']) await overviewSeriesPeak(page, series);
+  await page.getByRole('region', { name: 'Connection attempts by outcome' }).locator('g[data-bar]').first().waitFor();
+  await shot('overview');
+
   await page.setViewportSize({ width: 375, height: 812 });
+  await goTo(page, 'Overview');
+  await overviewSeriesPeak(page, 'relays');
+  await shot('phone-overview', { fullPage: false });
+  for (const c of clients) c.socket.terminate();
   await goTo(page, 'Models');
   await page.locator('article.model').first().waitFor();
   await shot('phone-models', { fullPage: false });

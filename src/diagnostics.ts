@@ -33,3 +33,19 @@ export const relayOpened = diagnostics.channel('ofgw:relay:opened');
  * {@link ObservedConnection}.
  */
 export const relayFinished = diagnostics.channel('ofgw:relay:finished');
+
+/** How one webhook delivery attempt ended. */
+export type WebhookAttemptResult = 'delivered' | 'retrying' | 'failed';
+
+/** What {@link webhookAttempted} carries: the result only, never the endpoint, URL or secret. */
+export interface ObservedWebhookAttempt {
+  readonly result: WebhookAttemptResult;
+}
+
+/**
+ * Published once per webhook delivery attempt, when it has ended: `delivered` (a 2xx),
+ * `retrying` (failed, another attempt is scheduled), `failed` (the last attempt failed, or the
+ * endpoint was disabled). The dashboard's overview counts these; nothing publishes them until
+ * webhook delivery exists. Message: {@link ObservedWebhookAttempt}.
+ */
+export const webhookAttempted = diagnostics.channel('ofgw:webhook:attempted');

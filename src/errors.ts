@@ -65,7 +65,7 @@ export const ERROR_CATALOG = {
     closeCode: 4409,
     httpStatus: 409,
     message: 'Model is not connected',
-    meaning: 'model session inactive (also if disconnected while connected)',
+    meaning: 'model session inactive (also if disconnected while connected); for server-sent events also a model in relay mode (SSE needs session mode\'s event log)',
     clientAction: 'reconnect the model, then retry',
     retry: false,
   },
@@ -113,7 +113,7 @@ export const ERROR_CATALOG = {
     closeCode: 4400,
     httpStatus: 400,
     message: 'The request\'s query parameters are not valid',
-    meaning: 'a malformed query parameter (format, since)',
+    meaning: 'a malformed query parameter (format, since; on /api/ws models, events), or a relay-mode model asked for on a multi-model socket (that model only, in an error frame)',
     clientAction: 'fix; do not retry',
     retry: false,
   },
@@ -144,6 +144,7 @@ export const HTTP_ERRORS = {
   UPGRADE_REQUIRED: { httpStatus: 426, message: 'This endpoint only speaks WebSocket: send Upgrade: websocket' },
   NOT_FOUND: { httpStatus: 404, message: 'No such endpoint' },
   SHUTTING_DOWN: { httpStatus: 503, message: 'The gateway is shutting down' },
+  METHOD_NOT_ALLOWED: { httpStatus: 405, message: 'This endpoint answers GET only (server-sent events)' },
   BAD_HANDSHAKE: { httpStatus: 400, message: 'Not a valid WebSocket handshake (Sec-WebSocket-Key or -Version missing or wrong; 405 for a method other than GET)' },
 } as const;
 

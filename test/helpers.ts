@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import { loadConfig, type GatewayConfig } from '../src/config.js';
+import { ClientConnection } from '../src/gateway/client-connection.js';
 import { Gateway, type HttpRoute } from '../src/gateway/server.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { startSimulator, type OnlyFansSimulator, type SimulatorOptions } from '../src/sandbox/index.js';
@@ -210,6 +211,11 @@ export function waitFor(
     const poll = setInterval(check, subscribe ? 250 : 10);
     subscribe?.(check);
   });
+}
+
+/** The gateway's WebSocket connections (its registry also holds server-sent events streams). */
+export function socketConnections(gateway: Gateway): ClientConnection[] {
+  return [...gateway.registry.all].filter((c): c is ClientConnection => c instanceof ClientConnection);
 }
 
 /** Opens a relay and waits for its confirmation. */

@@ -93,6 +93,7 @@ export async function signOut(): Promise<void> {
  */
 export type { AuditEntry, DeletedOrganization, DeliveryMode, ModelEvent, Organization, RotatedApiKey } from '../../src/store/types';
 export type { ClusterNode as GatewayNode, RelayView as Relay } from '../../src/cluster/types';
+export type { WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookEndpointWithSecret } from '../../src/store/webhook-types';
 export type ApiKey = ApiKeyRecord;
 export interface Subscription {
   orgId: string;
@@ -121,3 +122,42 @@ export interface Model {
   lastError: { at: string; reason: string | null } | null;
 }
 
+
+/** Webhook delivery attempts by result. */
+export interface WebhookCounts {
+  delivered: number;
+  retrying: number;
+  failed: number;
+}
+
+/** One interval of the cluster (GET /overview). */
+export interface OverviewSample {
+  at: string;
+  relays: number;
+  sessionClients: number;
+  events: number;
+  eventsPerMinute: number;
+  attempts: Record<string, number>;
+  upstreamFailures: number;
+  sessionReconnects: number;
+  webhooks: WebhookCounts;
+}
+
+export interface SessionModelState {
+  id: string;
+  orgId: string;
+  name: string | null;
+  status: 'connected' | 'disconnected';
+  upstream: 'connected' | 'reconnecting' | 'down' | 'not running';
+  node: string | null;
+  clients: number;
+}
+
+export interface Overview {
+  intervalMs: number;
+  nodes: string[];
+  missingNodes: string[];
+  series: OverviewSample[];
+  totals: { attempts: Record<string, number>; events: number; upstreamFailures: number; sessionReconnects: number; webhooks: WebhookCounts };
+  sessionModels: SessionModelState[];
+}

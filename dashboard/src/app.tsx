@@ -7,15 +7,20 @@ import { AuditPage } from './pages/audit';
 import { KeysPage } from './pages/keys';
 import { ModelsPage } from './pages/models';
 import { OrganizationsPage } from './pages/organizations';
+import { OverviewPage } from './pages/overview';
 import { PlaygroundPage, PlaygroundBadge } from './pages/playground';
 import { RelaysPage } from './pages/relays';
+import { WebhooksPage } from './pages/webhooks';
 import { BASE, navigate, useLocation, type Location } from './router';
 import { SignIn } from './sign-in';
 
+/** The first is the landing page, and the page for any unknown path. */
 const PAGES: { path: string; title: string; render: (location: Location) => JSX.Element }[] = [
+  { path: '/overview', title: 'Overview', render: () => <OverviewPage /> },
   { path: '/organizations', title: 'Organizations', render: (l) => <OrganizationsPage location={l} /> },
   { path: '/keys', title: 'API keys', render: (l) => <KeysPage location={l} /> },
   { path: '/models', title: 'Models', render: (l) => <ModelsPage location={l} /> },
+  { path: '/webhooks', title: 'Webhooks', render: (l) => <WebhooksPage location={l} /> },
   { path: '/relays', title: 'Live relays', render: () => <RelaysPage /> },
   { path: '/audit', title: 'Audit trail', render: (l) => <AuditPage location={l} /> },
   { path: '/playground', title: 'Playground', render: (l) => <PlaygroundPage location={l} /> },
@@ -57,10 +62,10 @@ export function App(): JSX.Element {
       <header class="top">
         <a
           class="brand"
-          href={`${BASE}/organizations`}
+          href={`${BASE}/overview`}
           onClick={(e) => {
             e.preventDefault();
-            navigate('/organizations');
+            navigate('/overview');
           }}
         >
           <span class="logo" aria-hidden="true">

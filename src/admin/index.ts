@@ -15,9 +15,11 @@ import { keyRoutes } from './keys.js';
 import { modelRoutes } from './models.js';
 import { ADMIN_PREFIX, openApiDocument } from './openapi.js';
 import { organizationRoutes } from './organizations.js';
+import { overviewRoutes } from './overview.js';
 import { relayRoutes } from './relays.js';
 import { defineRoute, matchRoute, type Route } from './router.js';
 import { eventRoutes } from './events.js';
+import { webhookRoutes } from './webhooks.js';
 import { documentSchema } from './schemas.js';
 
 export interface AdminOptions {
@@ -30,7 +32,7 @@ export interface AdminOptions {
 
 /** Every route of the management API, the OpenAPI document included. */
 export function adminRouteTable(version = '0.0.0'): Route[] {
-  const table: Route[] = [...organizationRoutes, ...keyRoutes, ...modelRoutes, ...eventRoutes, ...relayRoutes];
+  const table: Route[] = [...organizationRoutes, ...keyRoutes, ...modelRoutes, ...eventRoutes, ...relayRoutes, ...overviewRoutes, ...webhookRoutes];
   table.push(
     defineRoute({
       method: 'GET',

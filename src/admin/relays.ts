@@ -49,7 +49,7 @@ export const relayRoutes: Route[] = [
 ];
 
 /** A cluster question Redis could not carry becomes a 503 that says so. */
-async function clusterCall<T>(call: () => Promise<T>): Promise<T> {
+export async function clusterCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {

@@ -1,10 +1,13 @@
 /**
  * The customer API (issue 4 item 7): `GET /api/models` and `GET /api/models/{model_id}`,
  * authenticated with an API key like the WebSocket, answering with the contract's error
- * codes and statuses. Only ids, names and statuses: never a credential.
+ * codes and statuses. Only ids, names and statuses: never a credential. Also the AsyncAPI
+ * document of the customer interfaces at `GET /api/asyncapi.json`, without a key: it describes
+ * the interfaces only, and a developer reads it before having a key.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerOf } from '../admin/auth.js';
+import { ASYNCAPI_PATH, asyncApiDocument } from './asyncapi.js';
 import { sendError, sendJson } from '../admin/http.js';
 import { keyIsUsable } from '../gateway/admission.js';
 import type { Gateway, HttpRoute } from '../gateway/server.js';
@@ -24,16 +27,27 @@ export interface CustomerModel {
 
 const view = ({ id, name, status }: ModelRecord): CustomerModel => ({ id, name, status });
 
+/** A Host header fit to name the gateway's servers in the document: a name or address and port. */
+const HOST = /^[A-Za-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](?::\d{1,5})?$/;
+
+export interface CustomerRouteOptions {
+  /** Shown as `info.version` in the AsyncAPI document. */
+  version?: string;
+}
+
 /** The customer API as one gateway route. */
-export function createCustomerRoutes(gateway: Gateway): HttpRoute {
+export function createCustomerRoutes(gateway: Gateway, options: CustomerRouteOptions = {}): HttpRoute {
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
-    const match = MODELS_PATH.exec(path);
-    if (!match) return false;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendError(res, 'METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on ${path} (allowed: GET)`, 405, { allow: 'GET' });
+    if (path === ASYNCAPI_PATH) {
+      if (!allowGet(req.method, path, res)) return true;
+      const host = req.headers.host;
+      sendJson(res, 200, asyncApiDocument({ version: options.version, host: host !== undefined && HOST.test(host) ? host : undefined }));
       return true;
     }
+    const match = MODELS_PATH.exec(path);
+    if (!match) return false;
+    if (!allowGet(req.method, path, res)) return true;
     void answer(gateway.store, req, match[1]).then(
       (body) => sendJson(res, 200, body),
       (err: unknown) => {
@@ -43,6 +57,13 @@ export function createCustomerRoutes(gateway: Gateway): HttpRoute {
     );
     return true;
   };
+}
+
+/** False, having answered 405, for a method other than GET or HEAD. */
+function allowGet(method: string | undefined, path: string, res: ServerResponse): boolean {
+  if (method === 'GET' || method === 'HEAD') return true;
+  sendError(res, 'METHOD_NOT_ALLOWED', `${method ?? ''} is not allowed on ${path} (allowed: GET)`, 405, { allow: 'GET' });
+  return false;
 }
 
 /** Checks 1–4 of the contract, then the listing or the one model. */

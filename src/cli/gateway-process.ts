@@ -76,7 +76,7 @@ export function buildGateway(config: GatewayConfig, store: Store, logger: Logger
         metrics.route,
         createAdminRoutes(gw, { adminToken: config.adminToken, logger, version }),
         createDashboardRoutes({ adminToken: config.adminToken, logger, trustForwardedFor: config.trustForwardedFor }),
-        createCustomerRoutes(gw),
+        createCustomerRoutes(gw, { version }),
       ];
     },
   });

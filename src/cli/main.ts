@@ -17,12 +17,13 @@ import { COMMANDS } from './commands/records.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { SECRETS_COMMANDS } from './commands/secrets.js';
 import { serveCommand } from './commands/serve.js';
+import { WEBHOOK_COMMANDS } from './commands/webhooks.js';
 import { settingFlagsUsage } from './settings-flags.js';
 import { printError, printResult } from './output.js';
 
 const USAGE = `Usage: ofgw <command> [options]        (every command takes --json and --db PATH)
 
-  org, subscription, key, model and audit commands work on the local store (--db, OFGW_DB), or on
+  org, subscription, key, model, webhook and audit commands work on the local store (--db, OFGW_DB), or on
   a running gateway's management API with --url http://HOST:PORT (or OFGW_ADMIN_URL) and the
   operator token in OFGW_ADMIN_TOKEN. ofgw connect takes the gateway's --url ws://HOST:PORT
   (or OFGW_GATEWAY_URL).
@@ -56,6 +57,20 @@ ${settingFlagsUsage('      ', 100)}
   audit [--org ORG_ID] [--action ACTION|KIND] [--actor cli|cli-remote|api|dashboard] [--target ID]
         [--since ISO_DATE] [--until ISO_DATE] [--before SEQ] [--limit N]
                                     the operator audit trail (who changed what, when), newest first
+  webhook add --org ORG_ID --url URL [--events TYPE,…] [--models MODEL_ID,…]   (the secret is shown once)
+                                    events: onlyfans.<key>, model.*, session.*, webhook.test, prefix.* or *;
+                                    URLs https on a public host unless webhookAllowPrivateTargets
+  webhook list [--org ORG_ID]
+  webhook show|remove|rotate-secret|test WEBHOOK_ID
+                                    rotate-secret: a new secret (shown once), the old one signs for
+                                    webhookSecretOverlapMs; test: queue a webhook.test delivery
+  webhook update WEBHOOK_ID [--url URL] [--events TYPE,…] [--models MODEL_ID,…] [--enabled true|false]
+                                    "" for --events or --models: every type or model
+  webhook deliveries WEBHOOK_ID [--status pending|delivered|failed] [--limit N] [--before DELIVERY_ID]
+  webhook delivery DELIVERY_ID      one delivery with its attempts
+  webhook redeliver DELIVERY_ID     send it again (same webhook-id), fresh retry schedule
+                                    webhook commands go remote with --admin-url URL or OFGW_ADMIN_URL
+                                    (their --url is the endpoint's)
   secrets status [--key-file PATH]  key ids, the current one, and how many values each encrypts
   secrets rotate [--key-file PATH] [--batch-size N]
                                     new current key, every secret re-encrypted (safe while serving)
@@ -102,7 +117,7 @@ async function run(argv: string[]): Promise<number> {
         else throw new UsageError(`docs: unknown topic "${sub ?? ''}" (known: errors, config)`);
         return 0;
     }
-    const group = command === 'secrets' ? SECRETS_COMMANDS : COMMANDS[command];
+    const group = command === 'secrets' ? SECRETS_COMMANDS : command === 'webhook' ? WEBHOOK_COMMANDS : COMMANDS[command];
     if (!group) throw new UsageError(`unknown command "${command}" (see ofgw help)`);
     const handler = sub === undefined ? undefined : group[sub];
     if (!handler) {

@@ -38,15 +38,18 @@ function parsed(value: string): URL | undefined {
   }
 }
 
-/** Whether the record commands go to a management API: `--url` given, or a variable set, and no `--db`. */
-export function wantsAdminUrl(argv: readonly string[]): boolean {
-  if (argv.some((a) => a === '--url' || a.startsWith('--url='))) return true;
+/**
+ * Whether the record commands go to a management API: `flag` given (`--url`; `--admin-url` for
+ * the webhook commands, whose `--url` is the endpoint's), or a variable set, and no `--db`.
+ */
+export function wantsAdminUrl(argv: readonly string[], flag = '--url'): boolean {
+  if (argv.some((a) => a === flag || a.startsWith(`${flag}=`))) return true;
   const local = argv.some((a) => a === '--db' || a.startsWith('--db='));
   return !local && (set(ADMIN_URL_ENV) ?? set(LEGACY_URL_ENV)) !== undefined;
 }
 
-function adminUrlSource(flag: string | undefined): { given: string; from: string } {
-  if (flag !== undefined) return { given: flag, from: '--url' };
+function adminUrlSource(flag: string | undefined, flagName: string): { given: string; from: string } {
+  if (flag !== undefined) return { given: flag, from: flagName };
   const from = [ADMIN_URL_ENV, LEGACY_URL_ENV].find((name) => set(name) !== undefined) ?? ADMIN_URL_ENV;
   return { given: set(from) ?? '', from };
 }
@@ -56,8 +59,8 @@ function adminUrlSource(flag: string | undefined): { given: string; from: string
  * `--url`, OFGW_ADMIN_URL or OFGW_URL.
  * @throws {UsageError} naming where a bad value came from.
  */
-export function adminUrl(flag: string | undefined, command: string): string {
-  const { given, from } = adminUrlSource(flag);
+export function adminUrl(flag: string | undefined, command: string, flagName = '--url'): string {
+  const { given, from } = adminUrlSource(flag, flagName);
   const url = parsed(given);
   const scheme = url && ADMIN_SCHEMES[url.protocol];
   if (from === LEGACY_URL_ENV && url && (url.protocol === 'ws:' || url.protocol === 'wss:')) {

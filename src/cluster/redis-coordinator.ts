@@ -8,7 +8,7 @@
  *   cluster-wide by atomic scripts (./scripts.ts);
  * - nodes register with a heartbeat (a key that expires after nodeTtlMs), which is how the
  *   others know which slots still count and which nodes to ask for the cluster view;
- * - requests to every node (list your relays, close this relay) go out on a channel and come
+ * - requests to every node (list your relays, close this relay, your overview) go out on a channel and come
  *   back on the asker's own reply channel.
  *
  * Redis being away never touches a working relay: new admissions fail clearly (1011, logged),
@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { ACQUIRE, RELEASE } from './scripts.js';
+import type { NodeOverview } from '../observability/overview.js';
 import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from './types.js';
 import { redisWhere } from './redis-where.js';
 
@@ -54,7 +55,7 @@ interface ClusterRequest {
   t: 'req';
   id: string;
   from: string;
-  op: 'list' | 'close';
+  op: 'list' | 'close' | 'overview';
   filter?: RelayFilter;
   relayId?: string;
 }
@@ -67,6 +68,7 @@ interface ClusterReply {
   closed?: boolean;
   /** The relay it closed, for the operator trail. */
   relay?: RelayView;
+  overview?: NodeOverview;
 }
 
 interface PendingRequest {
@@ -214,6 +216,14 @@ export class RedisCoordinator {
     const relays = this.opts.host.listRelays(filter);
     for (const reply of replies) relays.push(...(reply.relays ?? []));
     return { relays, missing };
+  }
+
+  /** Every node's overview, this one first; `missing` names the nodes that did not answer in time. */
+  async overviews(): Promise<{ nodes: NodeOverview[]; missing: string[] }> {
+    const { replies, missing } = await this.ask({ op: 'overview' });
+    const nodes = [this.opts.host.overview()];
+    for (const reply of replies) if (reply.overview) nodes.push(reply.overview);
+    return { nodes, missing };
   }
 
   /** Closes the relay on whichever node holds it: what it was, or undefined when no node answered that it did. */
@@ -405,6 +415,7 @@ export class RedisCoordinator {
     if (request.from === this.nodeId) return;
     const reply: ClusterReply = { t: 'rep', id: request.id, node: this.nodeId };
     if (request.op === 'list') reply.relays = this.opts.host.listRelays(request.filter ?? {});
+    else if (request.op === 'overview') reply.overview = this.opts.host.overview();
     else if (request.op === 'close' && typeof request.relayId === 'string') {
       reply.relay = this.opts.host.closeRelay(request.relayId);
       reply.closed = reply.relay !== undefined;

@@ -1,4 +1,5 @@
 /** Shapes shared by the gateway, the cluster coordinator and the management API. */
+import type { NodeOverview } from '../observability/overview.js';
 
 /** A live relay as the management API shows it; ids only, never the key. */
 export interface RelayView {
@@ -56,4 +57,6 @@ export interface NodeHost {
   changed(): void;
   /** Every slot this node holds, to re-assert after Redis came back. */
   heldSlots(): Iterable<HeldSlot>;
+  /** This node's overview samples and session models (the dashboard's overview page). */
+  overview(): NodeOverview;
 }

@@ -1,8 +1,17 @@
 /**
  * The envelope format of sessions-contract.md §3: every frame the gateway sends is a JSON
  * object with a `type`, and clients send `{"type": "send", "requestId"?, "data": {…}}` (or a
- * raw `{"act": …}`). The codec knows no sockets; the relay and session links use it.
+ * raw `{"act": …}`). The codec knows no sockets; the relay and session links use it. The
+ * frames' schemas are in ./messages.ts; test/delivery/messages.test.ts checks every frame built
+ * here against them.
  */
+import type { ErrorCode } from '../errors.js';
+import { upstreamStateSchema, type UpstreamState } from './messages.js';
+
+/** The base contract's confirmation (gateway-contract.md §2), the first frame of a raw relay. */
+export function rawConfirmationFrame(modelId: string): string {
+  return JSON.stringify({ connected: true, modelId });
+}
 
 /** An upstream frame as the envelope `event` frame. `id` is absent in relay mode. */
 export function eventFrame(modelId: string, id: string | undefined, ts: number, payload: Buffer, binary: boolean): string {
@@ -32,8 +41,21 @@ export function firstKeyOf(text: string): string | undefined {
   return '';
 }
 
-export function statusFrame(modelId: string, upstream: string, reason?: string): string {
+export function statusFrame(modelId: string, upstream: UpstreamState, reason?: string): string {
   return JSON.stringify({ type: 'status', modelId, upstream, ...(reason ? { reason } : {}) });
+}
+
+/** A status entry's data (`{"upstream", "reason"?}`); unreadable data reads as `down`. */
+export function readStatus(data: Buffer): { upstream: UpstreamState; reason?: string } {
+  let value: { upstream?: unknown; reason?: unknown };
+  try {
+    value = JSON.parse(data.toString('utf8')) as { upstream?: unknown; reason?: unknown };
+  } catch {
+    // An unreadable status counts as down: the state that promises nothing.
+    return { upstream: 'down' };
+  }
+  const upstream = upstreamStateSchema.safeParse(value.upstream);
+  return { upstream: upstream.success ? upstream.data : 'down', ...(typeof value.reason === 'string' ? { reason: value.reason } : {}) };
 }
 
 export function gapFrame(modelId: string, after: string | null, before: string | null): string {
@@ -41,7 +63,7 @@ export function gapFrame(modelId: string, after: string | null, before: string |
 }
 
 /** The answer to a client's own request: the upstream's reply as `data`, or an error. */
-export function replyFrame(requestId: string | undefined, reply: { text: string } | { code: string; error: string }): string {
+export function replyFrame(requestId: string | undefined, reply: { text: string } | { code: ErrorCode; error: string }): string {
   const rid = requestId === undefined ? '' : `"requestId":${JSON.stringify(requestId)},`;
   if ('text' in reply) return `{"type":"reply",${rid}"data":${reply.text}}`;
   return `{"type":"reply",${rid}"error":${JSON.stringify(reply.error)},"code":${JSON.stringify(reply.code)}}`;
@@ -92,4 +114,26 @@ export function readClientAct(payload: Buffer | undefined, binary: boolean): Cli
   }
   if (typeof act.act !== 'string') return { ok: false, error: 'the frame has no act', requestId };
   return { ok: true, text: text ?? payload.toString('utf8'), act: act.act, requestId };
+}
+
+export interface MultiConfirmation {
+  /** The models admitted, in the order asked. */
+  models: readonly string[];
+  /** Each model's newest logged id when it attached (null: its log is empty). */
+  lastEventIds: Readonly<Record<string, string | null>>;
+  /** Per model: true when its `since` was given and nothing after it was lost. */
+  resumed: Readonly<Record<string, boolean>>;
+}
+
+/** A multi-model socket's confirmation (contract §4). */
+export function multiConfirmationFrame(c: MultiConfirmation): string {
+  return JSON.stringify({ connected: true, format: 'envelope', models: c.models, lastEventIds: c.lastEventIds, resumed: c.resumed });
+}
+
+/**
+ * One model refused by, or leaving, a multi-model socket (contract §4); the socket stays open
+ * for its other models. `code` is the catalog code a single-model socket would have closed with.
+ */
+export function modelErrorFrame(modelId: string, error: { code: string; message: string }): string {
+  return JSON.stringify({ type: 'error', modelId, code: error.code, error: error.message });
 }

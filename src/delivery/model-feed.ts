@@ -13,7 +13,7 @@
  * once it drains, so no client slows the session or the others, and memory per client is its
  * socket's buffer.
  */
-import type { EventLog, LogEntry } from '../sessions/types.js';
+import type { EventLog, LogEntry, LogPage } from '../sessions/types.js';
 import { compareIds } from '../sessions/types.js';
 
 export interface FeedClient {
@@ -21,7 +21,7 @@ export interface FeedClient {
   deliver(entry: LogEntry): void;
   /** Tells the client the entries after `after` and before `before` are gone. */
   gap(after: string | null, before: string): void;
-  /** Its outgoing buffer is above the high-water mark: stop giving it entries. */
+  /** Its outgoing buffer is above the high-water mark (or it cannot take entries yet): stop giving it entries. */
   readonly backedUp: boolean;
   /** The log could not be read for it (the log's store is away): end it. */
   failed(err: unknown): void;
@@ -44,6 +44,9 @@ const PAGE = 256;
 
 export class ModelFeed {
   private readonly clients = new Map<FeedClient, Attached>();
+  private readonly attaching = new Set<FeedClient>();
+  /** Clients detached while still attaching: not added when their start is known. */
+  private readonly cancelled = new Set<FeedClient>();
   private unfollow: (() => void) | undefined;
   /** The newest id the follower delivered. */
   private followed: string | null = null;
@@ -71,18 +74,36 @@ export class ModelFeed {
       entries: (entries) => this.onFollowed(entries),
       lost: () => this.onLost(),
     });
-    if (since === undefined) {
-      const last = await this.log.lastId(this.modelId);
-      const a: Attached = { client, cursor: last, mode: Mode.CatchingUp };
-      this.clients.set(client, a);
-      confirm(last, true);
+    // Until its starting point is read the client is attaching: a detach meanwhile cancels it,
+    // and the feed does not count as empty (it would be dropped under the attach).
+    this.attaching.add(client);
+    let a: Attached;
+    let page: LogPage | undefined;
+    try {
+      if (since === undefined) {
+        a = { client, cursor: await this.log.lastId(this.modelId), mode: Mode.CatchingUp };
+      } else {
+        page = await this.log.read(this.modelId, since, PAGE);
+        a = { client, cursor: since, mode: Mode.CatchingUp };
+      }
+    } catch (err) {
+      this.attaching.delete(client);
+      this.cancelled.delete(client);
+      this.dropIfEmpty();
+      throw err;
+    }
+    this.attaching.delete(client);
+    if (this.cancelled.delete(client)) {
+      this.dropIfEmpty();
+      return;
+    }
+    this.clients.set(client, a);
+    if (!page) {
+      confirm(a.cursor, true);
       // Anything appended since lastId() was read is past the cursor: caught up by a read.
       await this.catchUp(a);
       return;
     }
-    const page = await this.log.read(this.modelId, since, PAGE);
-    const a: Attached = { client, cursor: since, mode: Mode.CatchingUp };
-    this.clients.set(client, a);
     confirm(page.lastId, page.gap === null);
     if (page.gap) {
       client.gap(page.gap.after, page.gap.before);
@@ -93,13 +114,20 @@ export class ModelFeed {
   }
 
   detach(client: FeedClient): void {
-    if (!this.clients.delete(client)) return;
-    if (this.clients.size === 0) {
-      this.unfollow?.();
-      this.unfollow = undefined;
-      this.followed = null;
-      this.onEmpty(this);
+    if (this.attaching.has(client)) {
+      this.cancelled.add(client);
+      return;
     }
+    if (!this.clients.delete(client)) return;
+    this.dropIfEmpty();
+  }
+
+  private dropIfEmpty(): void {
+    if (this.clients.size > 0 || this.attaching.size > 0) return;
+    this.unfollow?.();
+    this.unfollow = undefined;
+    this.followed = null;
+    this.onEmpty(this);
   }
 
   /** The client's buffer drained: a client that fell behind catches up from its cursor. */
@@ -137,13 +165,15 @@ export class ModelFeed {
   private give(a: Attached, entries: readonly LogEntry[]): void {
     for (const entry of entries) {
       if (a.cursor !== null && compareIds(entry.id, a.cursor) <= 0) continue;
-      a.client.deliver(entry);
-      a.cursor = entry.id;
-      this.delivered++;
+      // Asked before each entry, so a client not ready for any yet (a multi-model socket
+      // confirming its other models) takes none and catches up once drained.
       if (a.client.backedUp) {
         a.mode = Mode.Behind;
         return;
       }
+      a.client.deliver(entry);
+      a.cursor = entry.id;
+      this.delivered++;
     }
   }
 

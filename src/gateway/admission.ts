@@ -41,12 +41,6 @@ export interface Admission {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/**
- * Runs checks 1–6 against the store. With `health`, credentials that are missing, expired or
- * rejected are refreshed through the operator's endpoint before check 6 gives up.
- * @throws {GatewayError} NO_API_KEY, INVALID_API_KEY, NO_SUBSCRIPTION, MODEL_NOT_FOUND,
- *   MODEL_NOT_CONNECTED or NO_WS_CREDENTIALS.
- */
 export interface AdmissionServices {
   /** Refreshes missing, expired or rejected credentials when the operator configured it. */
   health?: UpstreamHealth;
@@ -54,12 +48,37 @@ export interface AdmissionServices {
   limits?: Pick<ConnectionLimits, 'checkKey'>;
 }
 
+/**
+ * Runs checks 1–6 against the store. With `health`, credentials that are missing, expired or
+ * rejected are refreshed through the operator's endpoint before check 6 gives up.
+ * @throws {GatewayError} NO_API_KEY, INVALID_API_KEY, NO_SUBSCRIPTION, MODEL_NOT_FOUND,
+ *   MODEL_NOT_CONNECTED or NO_WS_CREDENTIALS.
+ */
 export async function admitConnection(
   store: Store,
   request: ConnectionRequest,
   { health, limits }: AdmissionServices = {},
   now = new Date(),
 ): Promise<Admission> {
+  const holder = await admitKey(store, request, limits, now);
+  const admission = await admitModel(store, holder, request.modelId, { health }, now);
+  recordKeyUse(store, holder.key, now);
+  return admission;
+}
+
+/** Who a key belongs to once checks 1–3 passed: the key, its organization and plan. */
+export interface KeyHolder {
+  key: ApiKeyRecord;
+  orgId: string;
+  plan: string | null;
+}
+
+/**
+ * Checks 1–3 (key present, key usable, subscription active) and the key's attempt limit: the
+ * part of admission that does not depend on the model, run once per socket.
+ * @throws {GatewayError} NO_API_KEY, INVALID_API_KEY, NO_SUBSCRIPTION or RATE_LIMITED.
+ */
+export async function admitKey(store: Store, request: Pick<ConnectionRequest, 'apiKey'>, limits?: AdmissionServices['limits'], now = new Date()): Promise<KeyHolder> {
   if (!request.apiKey) throw new GatewayError('NO_API_KEY');
 
   const key = await store.findApiKey(request.apiKey);
@@ -69,24 +88,44 @@ export async function admitConnection(
   if (subscription?.status !== 'active') throw new GatewayError('NO_SUBSCRIPTION');
   const limited = limits?.checkKey(key.id, subscription.plan);
   if (limited) throw limited;
+  return { key, orgId: key.orgId, plan: subscription.plan };
+}
 
-  const modelId = request.modelId.toLowerCase();
+export interface ModelAdmissionOptions {
+  health?: UpstreamHealth;
+  /**
+   * Refuse a relay-mode model (multi-model sockets serve logged events only): BAD_REQUEST,
+   * before its credentials are looked at.
+   */
+  sessionOnly?: boolean;
+}
+
+/**
+ * Checks 4–6 for one model of an admitted key: it exists in the key's organization, it is
+ * connected, its credentials can serve it.
+ * @throws {GatewayError} MODEL_NOT_FOUND, MODEL_NOT_CONNECTED, NO_WS_CREDENTIALS (or BAD_REQUEST
+ *   for a relay-mode model with `sessionOnly`).
+ */
+export async function admitModel(store: Store, holder: KeyHolder, rawModelId: string, { health, sessionOnly }: ModelAdmissionOptions = {}, now = new Date()): Promise<Admission> {
+  const { key } = holder;
+  const modelId = rawModelId.toLowerCase();
   const model = UUID.test(modelId) ? await store.getModel(modelId) : undefined;
   if (!model || model.orgId !== key.orgId) throw new GatewayError('MODEL_NOT_FOUND');
 
   if (model.status !== 'connected') throw new GatewayError('MODEL_NOT_CONNECTED');
 
   const delivery = model.delivery;
+  if (sessionOnly && delivery !== 'session') throw relayModelRefused();
   const credentials = await store.getModelCredentials(model.id);
   let target = usableTarget(credentials, now);
+  const admitted = { orgId: key.orgId, key: { id: key.id, expiresAt: key.expiresAt }, modelId: model.id, plan: holder.plan, delivery };
   if (delivery === 'session') {
     // The session reads and refreshes the credentials itself (once, for every client): a
     // client is refused only when they are unusable and nothing can refresh them.
     if ((!target.ok || model.credentialsRejectedAt) && !health?.canRefresh) {
       throw new GatewayError('NO_WS_CREDENTIALS', target.ok ? `OnlyFans rejected the model's token at ${model.credentialsRejectedAt}` : target.problem.message);
     }
-    touchKey(store, key, now);
-    return { orgId: key.orgId, key: { id: key.id, expiresAt: key.expiresAt }, modelId: model.id, plan: subscription.plan, delivery, target: null };
+    return { ...admitted, target: null };
   }
   if (!target.ok || model.credentialsRejectedAt) {
     const problem: CredentialProblem = target.ok
@@ -101,12 +140,19 @@ export async function admitConnection(
       throw new GatewayError('NO_WS_CREDENTIALS', `${problem.message}; refreshing them failed: ${err.message}`);
     }
   }
-
-  touchKey(store, key, now);
-  return { orgId: key.orgId, key: { id: key.id, expiresAt: key.expiresAt }, modelId: model.id, plan: subscription.plan, delivery, target: target.target };
+  return { ...admitted, target: target.target };
 }
 
-function touchKey(store: Store, key: ApiKeyRecord, now: Date): void {
+/**
+ * A relay-mode model asked for on a multi-model socket (at admission, or when it switches back
+ * to relay while attached): such a socket serves logged events, which relay mode does not keep.
+ */
+export function relayModelRefused(): GatewayError {
+  return new GatewayError('BAD_REQUEST', "The model is in relay mode; a multi-model socket serves session-mode models only (set the model's delivery to session)");
+}
+
+/** Notes the key's last use (at most every TOUCH_INTERVAL_MS), never failing the connection. */
+export function recordKeyUse(store: Store, key: ApiKeyRecord, now = new Date()): void {
   if (!key.lastUsedAt || now.getTime() - new Date(key.lastUsedAt).getTime() >= TOUCH_INTERVAL_MS) {
     void store.touchApiKey(key.id, now).catch(() => {
       // Last-used bookkeeping must never fail a connection.

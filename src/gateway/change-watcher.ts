@@ -9,8 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ApiKeyRecord, Change, Store } from '../store/types.js';
 import { keyIsUsable } from './admission.js';
-import type { ClientConnection } from './client-connection.js';
-import type { RelayRegistry } from './relay-registry.js';
+import type { ModelMembership, RelayRegistry } from './relay-registry.js';
 
 /** Recent changes kept to re-check relays admitted while a change was in flight. */
 const RECENT = 1024;
@@ -49,12 +48,12 @@ export class ChangeWatcher {
   }
 
   /**
-   * Re-applies changes newer than `sinceSeq` that concern `pair`: the relay's checks ran
+   * Re-applies changes newer than `sinceSeq` that concern `member`: the relay's checks ran
    * against the store before it was indexed, so a change polled in between would otherwise
    * miss it.
    */
-  recheck(pair: ClientConnection, sinceSeq: number): void {
-    const a = pair.admission;
+  recheck(member: ModelMembership, sinceSeq: number): void {
+    const a = member.admission;
     // `recent` holds changes as soon as they are read, before `seq` advances past them.
     const newest = this.recent[this.recent.length - 1];
     if (!a || !newest || newest.seq <= sinceSeq) return;
@@ -184,6 +183,6 @@ function keyEndMessage(key: ApiKeyRecord | undefined): string {
   return key.replacedBy ? "The API key was rotated and its grace period ended" : 'The API key expired';
 }
 
-function closeAll(pairs: ReadonlySet<ClientConnection>, code: 'INVALID_API_KEY' | 'NO_SUBSCRIPTION' | 'MODEL_NOT_FOUND' | 'MODEL_NOT_CONNECTED', message: string): void {
+function closeAll(pairs: ReadonlySet<ModelMembership>, code: 'INVALID_API_KEY' | 'NO_SUBSCRIPTION' | 'MODEL_NOT_FOUND' | 'MODEL_NOT_CONNECTED', message: string): void {
   for (const pair of [...pairs]) pair.fail(new GatewayError(code, message));
 }

@@ -21,6 +21,9 @@ import { readDeliveryQuery, RAW_QUERY, type DeliveryQuery } from './delivery-que
 import { relayFinished, relayOpened, type ObservedConnection, type RelayTraffic } from '../diagnostics.js';
 import type { ConnectionLimits } from './limits/connection-limits.js';
 import type { UpstreamHealth } from './upstream-health.js';
+import { KeyExpiry } from './key-expiry.js';
+import type { ModelMembership } from './relay-registry.js';
+import type { TrackedConnection } from './tracked-connection.js';
 
 /** What every connection shares: limits, the store and the hooks into the gateway. */
 export interface ConnectionContext {
@@ -35,7 +38,9 @@ export interface ConnectionContext {
    * Called once checks 1–6 pass, before the link opens: indexes the connection, or returns
    * the limit it would cross. Rejects when the cluster-wide limits cannot be checked.
    */
-  onAdmitted(conn: ClientConnection): GatewayError | undefined | Promise<GatewayError | undefined>;
+  onAdmitted(member: ModelMembership): GatewayError | undefined | Promise<GatewayError | undefined>;
+  /** A model left a socket that stays open (a multi-model socket): un-index it, release its slot. */
+  onLeft(member: ModelMembership): void;
   /** The upstream side for an admitted connection: a relay of its own or a session's. */
   createLink(host: LinkHost): ClientLink;
   /** Called once, when the client's socket and the link are both closed. */
@@ -66,7 +71,6 @@ export const enum Pause {
 
 /** Hard pre-confirmation bound, as a multiple of the soft one at which the client is paused. */
 const PENDING_HARD_FACTOR = 4;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface HeldMessage {
   frames: Buffer;
@@ -77,7 +81,7 @@ interface HeldMessage {
 
 export type { RelayTraffic };
 
-export class ClientConnection implements LegOwner, LinkHost, ObservedConnection {
+export class ClientConnection implements LegOwner, LinkHost, ObservedConnection, TrackedConnection, ModelMembership {
   readonly id = flatUuid();
   readonly client: Leg;
   readonly startedAt = Date.now();
@@ -98,7 +102,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
   clientAlive = true;
 
   private state = State.Admitting;
-  private readonly ctx: ConnectionContext;
+  protected readonly ctx: ConnectionContext;
   /** Client messages held before the confirmation. */
   private pending: HeldMessage[] | null = [];
   private pendingBytes = 0;
@@ -111,7 +115,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
   private pauses = 0;
   private clientClosed = false;
   private linkDone = true;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly expiry = new KeyExpiry(() => this.fail(new GatewayError('INVALID_API_KEY', 'The API key expired')));
 
   /** `client` is the accepted client leg; its owner becomes this connection. */
   constructor(client: Leg, ctx: ConnectionContext) {
@@ -125,6 +129,25 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
 
   get logger(): Logger {
     return this.ctx.logger;
+  }
+
+  /** A single-model connection is its own (only) membership. */
+  get connection(): ClientConnection {
+    return this;
+  }
+
+  get slotId(): string {
+    return this.id;
+  }
+
+  /** The models this connection serves, as the registry indexes them. */
+  memberships(): Iterable<ModelMembership> {
+    return [this];
+  }
+
+  /** True until checks and limits are done and the link is asked for (false once it left meanwhile). */
+  protected get admitting(): boolean {
+    return this.state === State.Admitting;
   }
 
   /** True once the confirmation was sent and until the connection starts closing. */
@@ -157,8 +180,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
     if (ipLimited) return this.fail(ipLimited);
     let admission: Admission;
     try {
-      this.query = readDeliveryQuery(query);
-      admission = await admitConnection(this.ctx.store, request, { health: this.ctx.health, limits });
+      admission = await this.admit(request, query);
     } catch (err) {
       if (!(err instanceof GatewayError)) return this.failInternal(err);
       if (err.code === 'NO_API_KEY' || err.code === 'INVALID_API_KEY') limits.authFailed(request.clientIp);
@@ -168,7 +190,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
     this.admission = admission;
     let overLimit: GatewayError | undefined;
     try {
-      overLimit = await this.ctx.onAdmitted(this);
+      overLimit = await this.countAgainstLimits();
     } catch (err) {
       return this.failUncoordinated(err);
     }
@@ -190,6 +212,20 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
       this.linkDone = true;
       this.failInternal(err);
     }
+  }
+
+  /**
+   * Checks 1–6 for what the request asks: here the one model of the path, in the format the
+   * query chose. @throws {GatewayError} the first check that failed.
+   */
+  protected async admit(request: ConnectionRequest, query: string): Promise<Admission> {
+    this.query = readDeliveryQuery(query);
+    return admitConnection(this.ctx.store, request, { health: this.ctx.health, limits: this.ctx.admissionLimits });
+  }
+
+  /** Counts the admitted connection against its limits (indexing it): the limit crossed, if any. */
+  protected async countAgainstLimits(): Promise<GatewayError | undefined> {
+    return this.ctx.onAdmitted(this);
   }
 
   // ── LinkHost ───────────────────────────────────────────────────────────────
@@ -461,7 +497,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
     this.pauses = 0;
     this.client.resume();
     this.pending = null;
-    clearTimeout(this.expiryTimer);
+    this.expiry.clear();
   }
 
   private finishIfClosed(): void {
@@ -485,19 +521,7 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
   }
 
   private armKeyExpiry(): void {
-    clearTimeout(this.expiryTimer);
-    const expiresAt = this.admission?.key.expiresAt;
-    if (!expiresAt) return;
-    const delay = new Date(expiresAt).getTime() - Date.now();
-    this.expiryTimer = setTimeout(keyExpiryCheck, Math.max(0, Math.min(delay, MAX_TIMER_MS)), this);
-  }
-
-  /** Called by the expiry timer: long expiries are re-armed past setTimeout's 24.8-day cap. */
-  checkKeyExpiry(): void {
-    const expiresAt = this.admission?.key.expiresAt;
-    if (!expiresAt) return;
-    if (new Date(expiresAt).getTime() <= Date.now()) this.fail(new GatewayError('INVALID_API_KEY', 'The API key expired'));
-    else this.armKeyExpiry();
+    this.expiry.arm(this.admission?.key.expiresAt ?? null);
   }
 
   /**
@@ -529,7 +553,3 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection 
 }
 
 const EMPTY = Buffer.alloc(0);
-
-function keyExpiryCheck(conn: ClientConnection): void {
-  conn.checkKeyExpiry();
-}

@@ -1,6 +1,6 @@
 /**
  * One timer pings every open relay's two legs (ws README pattern): cheaper than a timer per
- * socket, and a leg that missed a whole period is declared dead by {@link ClientConnection.heartbeat}.
+ * socket, and a leg that missed a whole period is declared dead by `ClientConnection.heartbeat` (an SSE stream keeps its own comment heartbeat).
  */
 import type { RelayRegistry } from './relay-registry.js';
 

@@ -8,13 +8,15 @@ import { STATUS_CODES } from 'node:http';
 import { HTTP_ERRORS, type HttpErrorCode } from '../errors.js';
 import type { HandshakeRefusal } from '../wire/handshake.js';
 
-export function sendJsonError(res: ServerResponse, code: HttpErrorCode): void {
+/** `headers`: extra ones, e.g. Allow with a 405 or CORS on the SSE route. */
+export function sendJsonError(res: ServerResponse, code: HttpErrorCode, headers: Record<string, string> = {}): void {
   const { httpStatus, message } = HTTP_ERRORS[code];
   const body = JSON.stringify({ error: message, code });
   res.writeHead(httpStatus, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     ...(httpStatus === 426 ? { upgrade: 'websocket', connection: 'Upgrade' } : {}),
+    ...headers,
   });
   res.end(body);
 }

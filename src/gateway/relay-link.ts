@@ -13,7 +13,7 @@ import { GatewayError } from '../errors.js';
 import { connectUpstream, type UpstreamAttempt, type UpstreamConnectError, type UpstreamHandlers, type UpstreamLimits, type UpstreamTarget } from '../upstream/connector.js';
 import { RefreshError } from '../upstream/credential-refresh.js';
 import { CONNECTED_REPLY_MAX_BYTES, isConnectedReply } from '../upstream/replies.js';
-import { confirmationFrame, eventFrame, readClientAct, replyFrame } from '../delivery/envelope.js';
+import { confirmationFrame, rawConfirmationFrame, eventFrame, readClientAct, replyFrame } from '../delivery/envelope.js';
 import type { Admission } from './admission.js';
 import type { ClientLink } from './client-link.js';
 import type { ClientConnection, ConnectionSettings } from './client-connection.js';
@@ -77,7 +77,7 @@ export class RelayLink implements ClientLink, UpstreamHandlers, LegOwner {
     if (this.envelope) upstream.payloads = true;
     this.opened = true;
     const modelId = this.admission.modelId;
-    this.host.open(this.envelope ? confirmationFrame({ modelId }) : JSON.stringify({ connected: true, modelId }));
+    this.host.open(this.envelope ? confirmationFrame({ modelId }) : rawConfirmationFrame(modelId));
   }
 
   /** {@link UpstreamHandlers.failed}: check 7 failed. */

@@ -1,67 +1,91 @@
 /**
- * Every live relay, indexed by the key, organization and model it was admitted with, so a
+ * Every live connection (WebSocket or server-sent events stream), indexed by the key, organization and model it was admitted with, so a
  * revocation, a subscription end or a model disconnect finds its relays without a scan.
+ *
+ * The indexes hold memberships — one per model a connection serves. A single-model connection
+ * is its own membership; a multi-model socket (`/api/ws`) has one per admitted model, so it is
+ * found under each of its models, counts once per model against the organization's and each
+ * model's limits, and a model change reaches only that model's membership.
  */
-import type { ClientConnection } from './client-connection.js';
+import type { GatewayError } from '../errors.js';
+import type { Admission } from './admission.js';
+import type { TrackedConnection } from './tracked-connection.js';
 
-type Index = Map<string, Set<ClientConnection>>;
+/** One model served by a connection, as the indexes and the change feed see it. */
+export interface ModelMembership {
+  /** The admission for this model (set once checks 1–6 passed for it). */
+  readonly admission: Admission | null;
+  /** The socket serving it. */
+  readonly connection: TrackedConnection;
+  /** Its cluster-wide slot's id, unique per membership. */
+  readonly slotId: string;
+  /** A change ends it: the key or subscription end the socket, a model change only this model. */
+  fail(error: GatewayError): void;
+  /** The model switched between relay and session mode. */
+  deliveryChanged(delivery: string): void;
+  /** The key's end moved (a rotation's grace period). */
+  keyExpiryChanged(expiresAt: string | null): void;
+}
+
+type Index = Map<string, Set<ModelMembership>>;
 
 export class RelayRegistry {
   /** Every relay from its upgrade until both legs are closed. */
-  readonly all = new Set<ClientConnection>();
+  readonly all = new Set<TrackedConnection>();
   private readonly byKey: Index = new Map();
   private readonly byOrg: Index = new Map();
   private readonly byModel: Index = new Map();
 
-  track(pair: ClientConnection): void {
+  track(pair: TrackedConnection): void {
     this.all.add(pair);
   }
 
-  /** Indexes an admitted relay (its admission is set). */
-  index(pair: ClientConnection): void {
-    const a = pair.admission;
+  /** Indexes an admitted membership (its admission is set). */
+  index(member: ModelMembership): void {
+    const a = member.admission;
     if (!a) return;
-    add(this.byKey, a.key.id, pair);
-    add(this.byOrg, a.orgId, pair);
-    add(this.byModel, a.modelId, pair);
+    add(this.byKey, a.key.id, member);
+    add(this.byOrg, a.orgId, member);
+    add(this.byModel, a.modelId, member);
   }
 
-  untrack(pair: ClientConnection): void {
+  /** Forgets a finished connection and every membership it still has. */
+  untrack(pair: TrackedConnection): void {
     this.all.delete(pair);
-    this.unindex(pair);
+    for (const member of pair.memberships()) this.unindex(member);
   }
 
-  /** Takes an admitted relay out of the indexes (a refused slot); it stays tracked. */
-  unindex(pair: ClientConnection): void {
-    const a = pair.admission;
+  /** Takes a membership out of the indexes (a refused slot, a model that left); the socket stays tracked. */
+  unindex(member: ModelMembership): void {
+    const a = member.admission;
     if (!a) return;
-    remove(this.byKey, a.key.id, pair);
-    remove(this.byOrg, a.orgId, pair);
-    remove(this.byModel, a.modelId, pair);
+    remove(this.byKey, a.key.id, member);
+    remove(this.byOrg, a.orgId, member);
+    remove(this.byModel, a.modelId, member);
   }
 
-  forKey(id: string): ReadonlySet<ClientConnection> | undefined {
+  forKey(id: string): ReadonlySet<ModelMembership> | undefined {
     return this.byKey.get(id);
   }
 
-  forOrg(id: string): ReadonlySet<ClientConnection> | undefined {
+  forOrg(id: string): ReadonlySet<ModelMembership> | undefined {
     return this.byOrg.get(id);
   }
 
-  forModel(id: string): ReadonlySet<ClientConnection> | undefined {
+  forModel(id: string): ReadonlySet<ModelMembership> | undefined {
     return this.byModel.get(id);
   }
 }
 
-function add(index: Index, id: string, pair: ClientConnection): void {
+function add(index: Index, id: string, member: ModelMembership): void {
   let set = index.get(id);
   if (!set) index.set(id, (set = new Set()));
-  set.add(pair);
+  set.add(member);
 }
 
-function remove(index: Index, id: string, pair: ClientConnection): void {
+function remove(index: Index, id: string, member: ModelMembership): void {
   const set = index.get(id);
   if (!set) return;
-  set.delete(pair);
+  set.delete(member);
   if (set.size === 0) index.delete(id);
 }

@@ -24,17 +24,27 @@ import { ClientConnection, type ConnectionContext } from './client-connection.js
 import type { ClientLink, LinkHost } from './client-link.js';
 import { RelayLink, type RelayLinkContext } from './relay-link.js';
 import { SessionLink } from './session-link.js';
+import { MultiModelConnection } from './multi-connection.js';
+import { MultiLink } from './multi-link.js';
 import { GatewaySessions, type SessionStats } from './sessions.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { IGNORING_OWNER, Leg, type LegLimits } from '../wire/leg.js';
-import { RelayRegistry } from './relay-registry.js';
+import { RelayRegistry, type ModelMembership } from './relay-registry.js';
 import { RedisCoordinator, type LimitRefusal } from '../cluster/redis-coordinator.js';
 import { sessionKeys } from '../sessions/types.js';
 import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from '../cluster/types.js';
 import { announcingChanges } from '../cluster/announcing-store.js';
-import { relayView } from './relay-view.js';
+import { relayViews } from './relay-view.js';
+import { OverviewSampler, type NodeOverview } from '../observability/overview.js';
+import type { SessionModelState } from '../observability/observed.js';
+import { apiKeyOf, decodeSegment } from './request-parts.js';
+import { sseRoute } from './sse.js';
+import type { TrackedConnection } from './tracked-connection.js';
+import { WebhookService } from '../webhooks/service.js';
 
 const RELAY_PATH = /^\/api\/models\/([^/]+)\/ws$/;
+/** One socket for many models (sessions-contract.md §4). */
+const MULTI_PATH = '/api/ws';
 
 import type { HttpRoute } from '../http-route.js';
 export type { HttpRoute };
@@ -60,6 +70,8 @@ export class Gateway {
    */
   readonly store: Store;
   private readonly routes: HttpRoute[];
+  /** `GET /api/models/{model_id}/events`: server-sent events (src/gateway/sse.ts). */
+  private readonly sse: HttpRoute;
   private readonly limits: ConnectionLimits;
   private readonly config: GatewayConfig;
   private readonly logger: Logger;
@@ -75,13 +87,17 @@ export class Gateway {
   private readonly version: string;
   /** Set by listen() when `redis` is configured. */
   private coordinator: RedisCoordinator | undefined;
-  /** Relays holding a cluster-wide slot (released when they finish). */
-  private readonly slots = new Set<ClientConnection>();
+  /** Memberships holding a cluster-wide slot (released when they finish or leave). */
+  private readonly slots = new Set<ModelMembership>();
   /** This node's id in the cluster view, in relay listings and in Redis. */
   readonly nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   /** Session mode: the sessions this node holds and the feeds of its attached clients. */
   private readonly sessions: GatewaySessions;
+  /** Webhooks: this node's delivery worker and the intake of the sessions it holds. */
+  readonly webhooks: WebhookService;
   private readonly startedAt = new Date().toISOString();
+  /** The dashboard's overview of this node: samples taken while listening (src/observability/overview.ts). */
+  readonly overviewSampler: OverviewSampler;
 
   constructor({ config, store, logger, routes, version }: GatewayOptions) {
     this.config = config;
@@ -132,6 +148,7 @@ export class Gateway {
       maxBufferedBytes: config.hardCapBytes,
     };
     this.relayLinkContext = { health, upstreamLimits, limits: config };
+    this.webhooks = new WebhookService({ store: this.store.webhooks, nodeId: this.nodeId, config, logger });
     this.sessions = new GatewaySessions({
       config,
       store: this.store,
@@ -139,6 +156,7 @@ export class Gateway {
       health,
       upstreamLimits,
       nodeId: this.nodeId,
+      onSessionStarted: (modelId, orgId, log) => this.webhooks.follow(modelId, orgId, log),
       relaying: (modelId) => {
         for (const conn of this.registry.forModel(modelId) ?? []) if (conn.admission?.delivery === 'relay') return true;
         return false;
@@ -155,10 +173,29 @@ export class Gateway {
         const limits = planLimits(config, plan);
         return { perSecond: limits.messagesPerSecond, burst: limits.messageBurst };
       },
-      onAdmitted: (conn) => this.admitted(conn),
+      onAdmitted: (member) => this.admitted(member),
+      onLeft: (member) => this.left(member),
       createLink: (host) => this.createLink(host),
       onFinished: (conn) => this.onRelayFinished(conn),
     };
+    this.overviewSampler = new OverviewSampler(this, { intervalMs: config.overviewSampleMs });
+    const gateway = this;
+    this.sse = sseRoute({
+      store,
+      health,
+      logger,
+      admissionLimits: this.limits,
+      settings: config,
+      sessions: this.sessions,
+      onAdmitted: (conn) => this.admitted(conn),
+      onFinished: (conn) => this.onRelayFinished(conn),
+      get draining() {
+        return gateway.draining;
+      },
+      track: (stream) => this.registry.track(stream),
+      changeSeq: () => this.watcher.seq,
+      clientIpOf: (req) => this.clientIpOf(req),
+    });
     this.routes = routes?.(this) ?? [];
   }
 
@@ -182,6 +219,7 @@ export class Gateway {
         });
       }
       await this.sessions.start();
+      this.webhooks.start();
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
         this.server.listen(this.config.port, this.config.host, () => {
@@ -191,11 +229,13 @@ export class Gateway {
       });
     } catch (err) {
       await this.sessions.stop();
+      await this.webhooks.stop();
       await this.coordinator?.close();
       await this.watcher.stop();
       throw err;
     }
     this.stopHeartbeat = startHeartbeat(this.registry, this.config.heartbeatIntervalMs);
+    this.overviewSampler.start();
     return this.address();
   }
 
@@ -234,6 +274,12 @@ export class Gateway {
     return clientIpOf(req, this.config.trustForwardedFor);
   }
 
+  /** Every node's overview (this one first; only this one without Redis); `missing`: nodes that did not answer in time. */
+  async overviews(): Promise<{ nodes: NodeOverview[]; missing: string[] }> {
+    if (this.coordinator) return this.coordinator.overviews();
+    return { nodes: [this.overviewSampler.snapshot(this.nodeId)], missing: [] };
+  }
+
   /** The cluster's live nodes, this one first (only this one without Redis). */
   async nodes(): Promise<ClusterNode[]> {
     if (this.coordinator) return this.coordinator.nodes();
@@ -260,11 +306,11 @@ export class Gateway {
     const modelId = filter.modelId?.toLowerCase();
     const views: RelayView[] = [];
     for (const pair of this.registry.all) {
-      const view = relayView(pair, this.nodeId);
-      if (!view) continue;
-      if (orgId !== undefined && view.orgId !== orgId) continue;
-      if (modelId !== undefined && view.modelId !== modelId) continue;
-      views.push(view);
+      for (const view of relayViews(pair, this.nodeId)) {
+        if (orgId !== undefined && view.orgId !== orgId) continue;
+        if (modelId !== undefined && view.modelId !== modelId) continue;
+        views.push(view);
+      }
     }
     return views;
   }
@@ -274,7 +320,7 @@ export class Gateway {
     for (const pair of this.registry.all) {
       if (pair.id === wanted) {
         // Taken before closing: a relay that is closing shows as such.
-        const view = relayView(pair, this.nodeId);
+        const view = relayViews(pair, this.nodeId)[0];
         pair.closeByOperator();
         return view;
       }
@@ -289,23 +335,18 @@ export class Gateway {
       closeRelay: (id) => this.closeLocalRelay(id),
       changed: () => this.watcher.pollNow(),
       heldSlots: () => this.heldSlots(),
+      overview: () => this.overviewSampler.snapshot(this.nodeId),
     };
   }
 
   private *heldSlots(): Iterable<HeldSlot> {
-    for (const pair of this.slots) if (pair.admission) yield slotOf(pair);
+    for (const member of this.slots) if (member.admission) yield slotOf(member);
   }
 
-  /**
-   * Checks 1–6 passed: count the relay against its organization's and its model's limits —
-   * on this node synchronously (two admissions here cannot both take the last slot), then,
-   * with Redis, cluster-wide by an atomic script. Indexing comes first, so a change polled
-   * meanwhile finds the relay; a refusal un-indexes it.
-   * @throws {CoordinationError} when Redis cannot be asked.
-   */
   /** The upstream side of an admitted connection: its own OnlyFans socket, or the model's session. */
   private createLink(host: LinkHost): ClientLink {
     const conn = host as ClientConnection;
+    if (conn instanceof MultiModelConnection) return new MultiLink(conn, this.sessions);
     if (conn.admission?.delivery === 'session') return new SessionLink(conn, this.sessions);
     return new RelayLink(conn, this.relayLinkContext);
   }
@@ -315,23 +356,36 @@ export class Gateway {
     return this.sessions.stats();
   }
 
+  /** Session mode, for the overview: the models this node holds or has clients of, now. */
+  sessionModels(): SessionModelState[] {
+    return this.sessions.models();
+  }
+
   /** Entries kept in the event log (all models). */
   eventLogSize(): Promise<{ entries: number; bytes: number } | undefined> {
     return this.sessions.logSize();
   }
 
-  private async admitted(pair: ClientConnection): Promise<GatewayError | undefined> {
-    const a = pair.admission as Admission;
+  /**
+   * Checks 1–6 passed for a model: count it against its organization's and its model's limits —
+   * on this node synchronously (two admissions here cannot both take the last slot), then,
+   * with Redis, cluster-wide by an atomic script. Indexing comes first, so a change polled
+   * meanwhile finds the relay; a refusal un-indexes it.
+   * @throws {CoordinationError} when Redis cannot be asked.
+   */
+  private async admitted(member: ModelMembership): Promise<GatewayError | undefined> {
+    const a = member.admission as Admission;
+    const pair = member.connection;
     // A model just switched back to relay: its session closes its socket first (one socket per
     // model at every moment), so a relay waits for that on this node…
     if (a.delivery === 'relay' && this.sessions.holds(a.modelId) && !(await this.sessionEnded(pair))) return sessionStillClosing();
     const overLimit = this.limits.checkConcurrency(this.registry, a);
     if (overLimit) return overLimit;
-    this.registry.index(pair);
-    this.watcher.recheck(pair, pair.changeSeq);
+    this.registry.index(member);
+    this.watcher.recheck(member, pair.changeSeq);
     const coordinator = this.coordinator;
     if (!coordinator) return undefined;
-    const slot = slotOf(pair);
+    const slot = slotOf(member);
     let refused: LimitRefusal | undefined;
     try {
       const leaseKey = a.delivery === 'relay' ? sessionKeys(this.config.redisPrefix).lease(a.modelId) : undefined;
@@ -343,22 +397,28 @@ export class Gateway {
         await sleep(SESSION_POLL_MS);
       }
     } catch (err) {
-      this.registry.unindex(pair);
+      this.registry.unindex(member);
       throw err;
     }
     if (refused) {
-      this.registry.unindex(pair);
+      this.registry.unindex(member);
       if (refused === 'session') return sessionStillClosing();
       return refused === 'organization' ? this.limits.orgLimitError(a.plan) : this.limits.modelLimitError(a);
     }
     // The client may have left while Redis answered: its finish found no slot to release.
-    if (this.registry.all.has(pair)) this.slots.add(pair);
+    if (this.registry.all.has(pair)) this.slots.add(member);
     else coordinator.release(slot);
     return undefined;
   }
 
+  /** A model left a multi-model socket that stays open: it no longer counts anywhere. */
+  private left(member: ModelMembership): void {
+    this.registry.unindex(member);
+    if (this.slots.delete(member)) this.coordinator?.release(slotOf(member));
+  }
+
   /** Waits (bounded by closeTimeoutMs) for this node's session of the model to close its socket. */
-  private async sessionEnded(pair: ClientConnection): Promise<boolean> {
+  private async sessionEnded(pair: TrackedConnection): Promise<boolean> {
     const modelId = (pair.admission as Admission).modelId;
     for (let waited = 0; waited < this.config.closeTimeoutMs + 1000; waited += SESSION_POLL_MS) {
       await sleep(SESSION_POLL_MS);
@@ -391,6 +451,7 @@ export class Gateway {
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     this.stopHeartbeat?.();
+    this.overviewSampler.stop();
     this.limits.close();
     await this.watcher.stop();
     try {
@@ -398,6 +459,8 @@ export class Gateway {
       // Each session's socket is closed before its lease is released, so a node taking it over
       // never overlaps with this one.
       await this.sessions.stop();
+      // After the sessions: their intakes have enqueued the last events; attempts in flight finish.
+      await this.webhooks.stop();
     } finally {
       // After the relays: their slots are released one by one, then the registration goes.
       await this.coordinator?.close();
@@ -423,9 +486,10 @@ export class Gateway {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.sse(req, res)) return;
     for (const route of this.routes) if (route(req, res)) return;
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
-    sendJsonError(res, RELAY_PATH.test(path) ? 'UPGRADE_REQUIRED' : 'NOT_FOUND');
+    sendJsonError(res, RELAY_PATH.test(path) || path === MULTI_PATH ? 'UPGRADE_REQUIRED' : 'NOT_FOUND');
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -433,12 +497,15 @@ export class Gateway {
     if (this.draining) return rejectUpgrade(socket, 'SHUTTING_DOWN');
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const match = RELAY_PATH.exec(q === -1 ? url : url.slice(0, q));
-    if (!match) return rejectUpgrade(socket, 'NOT_FOUND');
+    const path = q === -1 ? url : url.slice(0, q);
+    const match = RELAY_PATH.exec(path);
+    const multi = path === MULTI_PATH;
+    if (!match && !multi) return rejectUpgrade(socket, 'NOT_FOUND');
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') return rejectUpgrade(socket, 'UPGRADE_REQUIRED');
     const request: ConnectionRequest = {
       apiKey: apiKeyOf(req, q === -1 ? '' : url.slice(q + 1)),
-      modelId: decodeSegment(match[1] ?? ''),
+      // A multi-model socket names its models in the query (models=…).
+      modelId: match ? decodeSegment(match[1] ?? '') : '',
       clientIp: clientIpOf(req, this.config.trustForwardedFor),
     };
     // The upgrade always completes first, so a browser can read why a connection failed.
@@ -450,15 +517,15 @@ export class Gateway {
     }
     socket.write(accepted);
     const client = new Leg(socket as Socket, true, this.clientLimits, IGNORING_OWNER);
-    const conn = new ClientConnection(client, this.connectionContext);
+    const conn = multi ? new MultiModelConnection(client, this.connectionContext, this.config.maxModelsPerSocket) : new ClientConnection(client, this.connectionContext);
     this.registry.track(conn);
     if (head.length > 0) client.receive(head);
     void conn.start(request, this.watcher.seq, q === -1 ? '' : url.slice(q + 1));
   }
 
-  private onRelayFinished(pair: ClientConnection): void {
+  private onRelayFinished(pair: TrackedConnection): void {
+    for (const member of pair.memberships()) if (this.slots.delete(member)) this.coordinator?.release(slotOf(member));
     this.registry.untrack(pair);
-    if (this.slots.delete(pair)) this.coordinator?.release(slotOf(pair));
     // A relay closed because its model switched to session mode: the session may start now.
     if (pair.outcome === 'DELIVERY_CHANGED' && pair.admission?.delivery === 'relay') this.sessions.modelChanged(pair.admission.modelId);
     if (this.registry.all.size === 0) this.drained?.();
@@ -495,18 +562,9 @@ function sessionStillClosing(): GatewayError {
  * the model's one OnlyFans socket, so they are capped by maxSessionClientsPerModel, not by the
  * model's socket limit.
  */
-function slotOf(conn: ClientConnection): HeldSlot {
-  const a = conn.admission as Admission;
-  return { relayId: conn.id, orgId: a.orgId, modelId: a.delivery === 'session' ? `session-clients:${a.modelId}` : a.modelId };
-}
-
-/** The key from `X-API-Key`, else from the `api_key` query parameter (the header wins). */
-function apiKeyOf(req: IncomingMessage, query: string): string | undefined {
-  const header = req.headers['x-api-key'];
-  if (typeof header === 'string' && header.trim() !== '') return header.trim();
-  if (query === '') return undefined;
-  const fromQuery = new URLSearchParams(query).get('api_key');
-  return fromQuery === null || fromQuery === '' ? undefined : fromQuery;
+function slotOf(member: ModelMembership): HeldSlot {
+  const a = member.admission as Admission;
+  return { relayId: member.slotId, orgId: a.orgId, modelId: a.delivery === 'session' ? `session-clients:${a.modelId}` : a.modelId };
 }
 
 /**
@@ -521,14 +579,6 @@ export function clientIpOf(req: IncomingMessage, trustForwardedFor: boolean): st
     if (last) return last;
   }
   return req.socket.remoteAddress ?? 'unknown';
-}
-
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment; // malformed escapes fail the UUID check: MODEL_NOT_FOUND
-  }
 }
 
 function ignoreSocketError(): void {

@@ -8,12 +8,14 @@
  * the upstream is away). Envelope format adds ids, `status`, `gap` and `reply` frames.
  */
 import { GatewayError } from '../errors.js';
-import { confirmationFrame, eventFrame, gapFrame, readClientAct, replyFrame, statusFrame } from '../delivery/envelope.js';
+import { confirmationFrame, rawConfirmationFrame, eventFrame, gapFrame, readClientAct, readStatus, replyFrame, statusFrame } from '../delivery/envelope.js';
 import type { ModelFeed, FeedClient } from '../delivery/model-feed.js';
 import type { LogEntry } from '../sessions/types.js';
 import type { Admission } from './admission.js';
 import type { ClientLink } from './client-link.js';
 import type { ClientConnection, ConnectionSettings } from './client-connection.js';
+import { SessionActs, type ActAnswer } from './session-acts.js';
+import { SlowConsumerWatch } from './slow-consumer.js';
 
 /** What a session link needs from the node's sessions. */
 export interface SessionAccess {
@@ -28,12 +30,9 @@ export interface SessionAccess {
   limits: ConnectionSettings;
   /** Why this node cannot serve session clients, if it cannot. */
   readonly unavailable: string | undefined;
-  /** A client attached or left (for the per-model client count and metrics). */
-  attached(link: SessionLink, on: boolean): void;
+  /** A client (a session link, a multi-model membership or an SSE stream) attached or left (for the per-model client count and metrics). */
+  attached(client: { readonly modelId: string }, on: boolean): void;
 }
-
-/** Requests one client may have waiting at once: beyond, REQUEST_FAILED at once. */
-const MAX_CLIENT_REQUESTS = 8;
 
 export class SessionLink implements ClientLink, FeedClient {
   readonly upstream = null;
@@ -45,14 +44,16 @@ export class SessionLink implements ClientLink, FeedClient {
   private feedRef: ModelFeed | undefined;
   private ended = false;
   private opened = false;
-  private requests = 0;
-  private slowTimer: NodeJS.Timeout | undefined;
+  private readonly slow: SlowConsumerWatch;
+  private readonly acts: SessionActs;
 
   constructor(
     private readonly host: ClientConnection,
     private readonly access: SessionAccess,
   ) {
     this.envelope = host.query.format === 'envelope';
+    this.acts = new SessionActs(access, (requestId, answer) => this.answer(requestId, answer));
+    this.slow = new SlowConsumerWatch(host, access.limits);
   }
 
   private get admission(): Admission {
@@ -79,7 +80,7 @@ export class SessionLink implements ClientLink, FeedClient {
     const confirm = (lastEventId: string | null, resumed: boolean): void => {
       if (this.ended) return;
       this.opened = true;
-      this.host.open(this.envelope ? confirmationFrame({ modelId, lastEventId, resumed: this.host.query.since === undefined ? false : resumed }) : JSON.stringify({ connected: true, modelId }));
+      this.host.open(this.envelope ? confirmationFrame({ modelId, lastEventId, resumed: this.host.query.since === undefined ? false : resumed }) : rawConfirmationFrame(modelId));
     };
     feed.attach(this, this.host.query.since, confirm).catch((err: unknown) => this.failed(err));
   }
@@ -91,7 +92,7 @@ export class SessionLink implements ClientLink, FeedClient {
     const client = this.host.client;
     if (entry.kind === 'status') {
       if (!this.envelope) return;
-      const status = parseStatus(entry.data);
+      const status = readStatus(entry.data);
       client.sendText(statusFrame(this.modelId, status.upstream, status.reason));
       return;
     }
@@ -111,11 +112,7 @@ export class SessionLink implements ClientLink, FeedClient {
   }
 
   get backedUp(): boolean {
-    const behind = this.host.client.bufferedAmount > this.access.limits.highWaterBytes;
-    if (behind && this.slowTimer === undefined && !this.ended) {
-      this.slowTimer = setTimeout(slowConsumerTimeout, this.access.limits.slowConsumerTimeoutMs, this.host);
-    }
-    return behind;
+    return this.slow.behind();
   }
 
   failed(err: unknown): void {
@@ -126,44 +123,20 @@ export class SessionLink implements ClientLink, FeedClient {
 
   fromClient(_frames: Buffer, payload: Buffer | undefined, binary: boolean): void {
     if (this.ended) return;
-    const act = readClientAct(payload, binary);
-    if (!act.ok) return this.refuse(act.requestId, 'ACTION_NOT_ALLOWED', `${act.error}; only JSON acts on the allow-list go up a shared socket`);
-    const allowed = this.access.allowedActs(this.admission.plan);
-    if (act.act === 'connect' || !allowed.includes(act.act)) {
-      return this.refuse(act.requestId, 'ACTION_NOT_ALLOWED', `The act ${JSON.stringify(act.act.slice(0, 64))} may not be sent up a shared socket (allowed: ${allowed.join(', ')})`);
-    }
-    if (act.act === 'get_onlines') {
-      if (this.requests >= MAX_CLIENT_REQUESTS) return this.refuse(act.requestId, 'REQUEST_FAILED', `More than ${MAX_CLIENT_REQUESTS} requests waiting for replies`);
-      this.requests++;
-      this.access.request(this.modelId, act.text).then(
-        (text) => {
-          this.requests--;
-          if (this.ended) return;
-          this.host.client.sendText(this.envelope ? replyFrame(act.requestId, { text }) : text);
-        },
-        (err: unknown) => {
-          this.requests--;
-          this.refuse(act.requestId, 'REQUEST_FAILED', (err as Error).message);
-        },
-      );
-      return;
-    }
-    // Fire and forget for the client, unless it could not go up: then the client is told.
-    this.access.send(this.modelId, act.text).catch((err: unknown) => this.refuse(act.requestId, 'REQUEST_FAILED', (err as Error).message));
+    this.acts.forward(this.modelId, this.admission.plan, readClientAct(payload, binary));
   }
 
-  /** Answers one frame with an error and leaves the socket open (contract §3). */
-  private refuse(requestId: string | undefined, code: 'ACTION_NOT_ALLOWED' | 'REQUEST_FAILED', message: string): void {
+  /** Answers one client frame; a refusal leaves the socket open (contract §3). */
+  private answer(requestId: string | undefined, answer: ActAnswer): void {
     if (this.ended) return;
     const client = this.host.client;
-    if (this.envelope) client.sendText(replyFrame(requestId, { code, error: message }));
-    else client.sendText(new GatewayError(code, message).toFrame());
+    if ('text' in answer) client.sendText(this.envelope ? replyFrame(requestId, answer) : answer.text);
+    else if (this.envelope) client.sendText(replyFrame(requestId, answer));
+    else client.sendText(new GatewayError(answer.code, answer.error).toFrame());
   }
 
   clientDrained(): void {
-    if (this.ended || this.host.client.bufferedAmount >= this.access.limits.lowWaterBytes) return;
-    clearTimeout(this.slowTimer);
-    this.slowTimer = undefined;
+    if (this.ended || !this.slow.drained()) return;
     this.feedRef?.drained(this);
   }
 
@@ -174,7 +147,7 @@ export class SessionLink implements ClientLink, FeedClient {
   close(): void {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.slowTimer);
+    this.slow.stop();
     this.feedRef?.detach(this);
     this.access.attached(this, false);
     this.host.linkClosed();
@@ -189,15 +162,3 @@ export class SessionLink implements ClientLink, FeedClient {
   }
 }
 
-function parseStatus(data: Buffer): { upstream: string; reason?: string } {
-  try {
-    const value = JSON.parse(data.toString('utf8')) as { upstream?: unknown; reason?: unknown };
-    return { upstream: typeof value.upstream === 'string' ? value.upstream : 'down', ...(typeof value.reason === 'string' ? { reason: value.reason } : {}) };
-  } catch {
-    return { upstream: 'down' };
-  }
-}
-
-function slowConsumerTimeout(conn: ClientConnection): void {
-  conn.fail(new GatewayError('SLOW_CONSUMER', 'The client did not read its events in time'));
-}

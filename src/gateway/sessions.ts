@@ -26,7 +26,8 @@ import { MemoryOwnership } from '../sessions/ownership-memory.js';
 import { RedisOwnership } from '../sessions/ownership-redis.js';
 import { SessionHost } from '../sessions/session-host.js';
 import type { EventLog, Lease, Ownership, RunningSession, SessionBus, SessionCommand, SessionReply } from '../sessions/types.js';
-import type { SessionAccess, SessionLink } from './session-link.js';
+import type { SessionModelState } from '../observability/observed.js';
+import type { SessionAccess } from './session-link.js';
 import type { UpstreamHealth } from './upstream-health.js';
 
 export interface GatewaySessionsOptions {
@@ -38,6 +39,8 @@ export interface GatewaySessionsOptions {
   nodeId: string;
   /** True while this node still relays the model on a socket of its own (relay mode). */
   relaying(modelId: string): boolean;
+  /** A session started here (webhook intake follows its log); returns what to do when it ends. */
+  onSessionStarted?(modelId: string, orgId: string, log: EventLog): () => Promise<void>;
 }
 
 /** For metrics: what the node's sessions are doing now and have done. */
@@ -193,6 +196,14 @@ export class GatewaySessions implements SessionAccess {
     return this.clientsByModel.get(modelId) ?? 0;
   }
 
+  /** For the overview: every model whose session this node holds or has clients of, now. */
+  models(): SessionModelState[] {
+    const models: SessionModelState[] = [];
+    for (const [modelId, session] of this.running) models.push({ modelId, upstream: session.state, clients: this.clientsOf(modelId) });
+    for (const [modelId, clients] of this.clientsByModel) if (!this.running.has(modelId)) models.push({ modelId, upstream: null, clients });
+    return models;
+  }
+
   // ── SessionAccess (for SessionLinks) ───────────────────────────────────────
 
   feed(modelId: string): ModelFeed {
@@ -244,8 +255,8 @@ export class GatewaySessions implements SessionAccess {
     return planLimits(this.opts.config, plan).sessionAllowedActs;
   }
 
-  attached(link: SessionLink, on: boolean): void {
-    const modelId = link.modelId;
+  attached(client: { readonly modelId: string }, on: boolean): void {
+    const modelId = client.modelId;
     const n = (this.clientsByModel.get(modelId) ?? 0) + (on ? 1 : -1);
     if (n > 0) this.clientsByModel.set(modelId, n);
     else this.clientsByModel.delete(modelId);
@@ -286,6 +297,7 @@ export class GatewaySessions implements SessionAccess {
       },
     });
     this.running.set(modelId, session);
+    const unfollow = this.opts.onSessionStarted?.(modelId, orgId, this.log as EventLog);
     const unserve = bus.serve(modelId, (command) => this.serveCommand(session, bus, command));
     const ended = (): void => {
       unserve();
@@ -301,11 +313,13 @@ export class GatewaySessions implements SessionAccess {
           await session.stop(reason);
         } finally {
           ended();
+          await unfollow?.();
         }
       },
       abort: (reason) => {
         ended();
         session.abort(reason);
+        void unfollow?.();
       },
       modelChanged: () => session.modelChanged(),
     };

@@ -13,6 +13,15 @@ export interface SessionCounts {
   deliveries: number;
 }
 
+/** A session-mode model as one node sees it now. */
+export interface SessionModelState {
+  modelId: string;
+  /** The upstream's state while this node holds the model's session; null when another node (or none) does. */
+  upstream: 'connected' | 'reconnecting' | 'down' | null;
+  /** Clients attached to the model on this node. */
+  clients: number;
+}
+
 export interface ObservedGateway {
   readonly registry: { readonly all: ReadonlySet<ObservedConnection> };
   readonly store: { latestChangeSeq(): Promise<number> };
@@ -21,5 +30,7 @@ export interface ObservedGateway {
   readonly clustered: boolean;
   readonly coordinationAvailable: boolean;
   sessionStats(): SessionCounts;
+  /** The session-mode models this node holds or has clients of. */
+  sessionModels(): SessionModelState[];
   eventLogSize(): Promise<{ entries: number; bytes: number } | undefined>;
 }

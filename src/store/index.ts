@@ -9,6 +9,8 @@ import type { Store } from './types.js';
 
 export { StoreError, type StoreErrorCode } from './errors.js';
 export type * from './types.js';
+export type * from './webhook-types.js';
+export { WEBHOOK_DELIVERY_STATUSES } from './webhook-types.js';
 export { ACTOR_KINDS, AUDIT_ACTIONS, AUDIT_TARGET_KINDS, MAX_GRACE_SECONDS, MODEL_EVENT_KINDS, MODEL_STATUSES, SUBSCRIPTION_STATUSES, TOUCH_INTERVAL_MS } from './types.js';
 export { SecretsError, loadKeyring, type Keyring, type LoadKeyringOptions, type SecretsErrorCode } from '../secrets/index.js';
 export { DEFAULT_POOL_SIZE, type OpenStoreOptions } from './opening.js';

@@ -15,6 +15,8 @@ import { openField, type ModelRef } from './model-secrets.js';
 import { appendAudit, keyLabel, listAudit, type AuditRecord } from './audit.js';
 import { StoreError } from './errors.js';
 import { appendEvent, credentialReason, diffCredentials, modelColumns, type Trx } from './model-writes.js';
+import type { WebhookStore } from './webhook-types.js';
+import { KyselyWebhookStore } from './webhooks.js';
 import { toApiKey, toChange, toModel, toModelEvent, toOrganization, toSubscription } from './records.js';
 import type { Database, ModelsTable } from './schema.js';
 import type {
@@ -123,6 +125,7 @@ export class KyselyStore implements Store {
   readonly #dialect: DialectName;
   /** Who changes things through this store; without one, changes write no audit rows. */
   readonly #actor: Actor | undefined;
+  readonly webhooks: WebhookStore;
 
   /**
    * `keyring` encrypts the models' token, cookie and proxy URL (see src/secrets); `dialect`
@@ -135,6 +138,7 @@ export class KyselyStore implements Store {
     this.#locks = writeLocks(dialect);
     this.#dialect = dialect;
     this.#actor = actor;
+    this.webhooks = new KyselyWebhookStore(db, keyring, dialect, (trx) => this.#locks.secretWrite(trx));
   }
 
   as(actor: Actor): Store {

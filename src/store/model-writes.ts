@@ -11,10 +11,11 @@ import type { Keyring } from '../secrets/index.js';
 import { maskedProxy, SECRET_COLUMNS, sealField, tryOpenField, type ModelRef, type SecretField } from './model-secrets.js';
 import type { Database, ModelsTable } from './schema.js';
 import type { ModelEventKind, ModelPatch } from './types.js';
+import { enqueueLifecycle } from './webhooks.js';
 
 export type Trx = Transaction<Database>;
 
-/** Appends an audit-trail row; always inside the mutation's own transaction. */
+/** Appends an audit-trail row and its lifecycle webhooks; always inside the mutation's own transaction. */
 export async function appendEvent(
   trx: Trx,
   ref: ModelRef,
@@ -22,7 +23,13 @@ export async function appendEvent(
   reason: string | null,
   at: string,
 ): Promise<void> {
-  await trx.insertInto('model_events').values({ model_id: ref.modelId, org_id: ref.orgId, kind, reason, at }).execute();
+  const { seq } = await trx
+    .insertInto('model_events')
+    .values({ model_id: ref.modelId, org_id: ref.orgId, kind, reason, at })
+    .returning('seq')
+    .executeTakeFirstOrThrow();
+  // The lifecycle webhooks commit with the event: none lost, none twice.
+  await enqueueLifecycle(trx, ref.orgId, ref.modelId, Number(seq), kind, reason, at);
 }
 
 /** Model fields to columns, secrets encrypted; `undefined` fields stay out of the statement. */

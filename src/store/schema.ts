@@ -5,6 +5,7 @@
  * booleans and a PostgreSQL integer column reads back as a number too).
  */
 import type { Generated } from 'kysely';
+import type { WebhookDeliveryStatus } from './webhook-types.js';
 import type { ActorKind, AuditAction, AuditTargetKind, ChangeKind, DeliveryMode, ModelEventKind, ModelStatus, SubscriptionStatus } from './types.js';
 
 export interface OrganizationsTable {
@@ -97,6 +98,60 @@ export interface ChangesTable {
   at: string;
 }
 
+/** A webhook endpoint (migration 005); `event_types` and `model_ids` are JSON arrays, null for all. */
+export interface WebhookEndpointsTable {
+  id: string;
+  org_id: string;
+  url: string;
+  event_types: string | null;
+  model_ids: string | null;
+  enabled: number;
+  disabled_reason: string | null;
+  /** Encrypted like a model's token, bound to `ofgw:webhook:<org>:<endpoint>:secret`. */
+  secret: string;
+  /** The secret before the last rotation, still signing until `previous_secret_until`. */
+  previous_secret: string | null;
+  previous_secret_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  /** The `webhook-id`, `msg_…`, the same on every attempt. */
+  id: string;
+  endpoint_id: string;
+  org_id: string;
+  model_id: string | null;
+  type: string;
+  payload: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  next_attempt_at: string | null;
+  claimed_by: string | null;
+  claimed_until: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookAttemptsTable {
+  seq: Generated<number>;
+  delivery_id: string;
+  node: string;
+  at: string;
+  status_code: number | null;
+  error: string | null;
+  latency_ms: number;
+}
+
+/** Per session model: the newest event-log id already turned into deliveries. */
+export interface WebhookIntakeTable {
+  model_id: string;
+  last_event_id: string;
+  updated_at: string;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   subscriptions: SubscriptionsTable;
@@ -105,4 +160,8 @@ export interface Database {
   changes: ChangesTable;
   model_events: ModelEventsTable;
   audit_events: AuditEventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  webhook_intake: WebhookIntakeTable;
 }

@@ -20,11 +20,13 @@ import {
   SECRET_COLUMNS,
   SECRET_FIELDS,
   sealField,
+  secretAad,
   storedKeyId,
-  tryOpenField,
-  type ModelRef,
   type SecretField,
 } from './model-secrets.js';
+import { WEBHOOK_SECRET_COLUMNS, webhookSecretAad, type WebhookSecretField } from './webhooks.js';
+
+const WEBHOOK_SECRET_FIELDS = Object.keys(WEBHOOK_SECRET_COLUMNS) as WebhookSecretField[];
 import type { WriteLocks } from './locks.js';
 import type { Database } from './schema.js';
 
@@ -52,6 +54,8 @@ function plaintextRows(db: Db) {
 
 /** Whether any value is already encrypted (so a missing key file must not be replaced). */
 export async function hasEncryptedSecrets(db: Db): Promise<boolean> {
+  // Webhook secrets are encrypted from the start: any endpoint has one.
+  if ((await db.selectFrom('webhook_endpoints').select('id').limit(1).executeTakeFirst()) !== undefined) return true;
   const row = await db
     .selectFrom('models')
     .select('id')
@@ -89,26 +93,29 @@ export async function encryptPlaintextSecrets(db: Db, keyring: Keyring, locks: W
   });
 }
 
-/** One stored secret and where it is bound. */
+/** One stored secret and what it is bound to (a model's field, a webhook endpoint's secret). */
 interface StoredValue {
-  ref: ModelRef;
-  field: SecretField;
+  aad: string;
   stored: string;
 }
 
 /** Every stored secret by the key id it names ({@link PLAINTEXT} and {@link MALFORMED} included, should any exist). */
 async function valuesByKey(db: Db): Promise<Map<string, StoredValue[]>> {
   const byKey = new Map<string, StoredValue[]>();
+  const add = (stored: string | null, aad: string): void => {
+    const id = storedKeyId(stored);
+    if (id === undefined || stored === null) return;
+    const values = byKey.get(id) ?? [];
+    values.push({ aad, stored });
+    byKey.set(id, values);
+  };
   const rows = await db.selectFrom('models').select(['id', 'org_id', 'ws_token', 'cookie', 'proxy_url']).execute();
   for (const row of rows) {
-    for (const field of SECRET_FIELDS) {
-      const stored = row[SECRET_COLUMNS[field]];
-      const id = storedKeyId(stored);
-      if (id === undefined || stored === null) continue;
-      const values = byKey.get(id) ?? [];
-      values.push({ ref: { orgId: row.org_id, modelId: row.id }, field, stored });
-      byKey.set(id, values);
-    }
+    for (const field of SECRET_FIELDS) add(row[SECRET_COLUMNS[field]], secretAad(row.org_id, row.id, field));
+  }
+  const endpoints = await db.selectFrom('webhook_endpoints').select(['id', 'org_id', 'secret', 'previous_secret']).execute();
+  for (const row of endpoints) {
+    for (const field of WEBHOOK_SECRET_FIELDS) add(row[WEBHOOK_SECRET_COLUMNS[field]], webhookSecretAad(row.org_id, row.id, field));
   }
   return byKey;
 }
@@ -120,7 +127,13 @@ async function countByKey(db: Db): Promise<Map<string, number>> {
 
 /** Whether the keyring opens a stored value (a value under a key id it lacks does not). */
 function opens(keyring: Keyring, value: StoredValue): boolean {
-  return tryOpenField(keyring, value.ref, value.field, value.stored) !== undefined;
+  try {
+    keyring.decrypt(value.stored, value.aad);
+    return true;
+  } catch (error) {
+    if (error instanceof SecretsError) return false;
+    throw error;
+  }
 }
 
 /** Values the keyring cannot open, per key id it holds; every value of a key id it lacks. */
@@ -218,11 +231,10 @@ export interface RotateOptions {
   onStep?: (step: RotationStep) => void | Promise<void>;
 }
 
-export interface RotationFailure {
-  modelId: string;
-  field: SecretField;
-  error: string;
-}
+/** A value rotation could not decrypt: a model's field, or a webhook endpoint's secret. */
+export type RotationFailure =
+  | { modelId: string; field: SecretField; error: string }
+  | { endpointId: string; field: WebhookSecretField; error: string };
 
 export interface RotationResult {
   keyId: string;
@@ -268,6 +280,25 @@ export async function rotateSecrets(db: Db, keyring: Keyring, locks: WriteLocks,
       reencrypted += batch.count;
       await options.onStep?.({ step: 'batch', keyId, reencrypted });
     }
+    // Webhook signing secrets, a batch of endpoints per transaction the same way.
+    cursor = '';
+    for (;;) {
+      const batch = await db.transaction().execute(async (trx) => {
+        await locks.secretWrite(trx);
+        const rows = await locks
+          .row(trx.selectFrom('webhook_endpoints').select(['id', 'org_id', 'secret', 'previous_secret']).where('id', '>', cursor).orderBy('id').limit(batchSize))
+          .execute();
+        const current = keyring.currentKeyId();
+        let count = 0;
+        for (const row of rows) count += await reencryptEndpoint(trx, keyring, row, current, failed);
+        return { count, last: rows[rows.length - 1]?.id };
+      });
+      if (batch.last === undefined) break;
+      cursor = batch.last;
+      inPass += batch.count;
+      reencrypted += batch.count;
+      await options.onStep?.({ step: 'batch', keyId, reencrypted });
+    }
     if (inPass === 0) break;
   }
   return { keyId, reencrypted, failed: [...failed.values()] };
@@ -293,6 +324,28 @@ async function reencryptRow(trx: Db, keyring: Keyring, row: SecretRow, current: 
   const count = Object.keys(set).length;
   // Same plaintext, new envelope: not a change of the model, so no change row or event.
   if (count > 0) await trx.updateTable('models').set(set).where('id', '=', row.id).execute();
+  return count;
+}
+
+type EndpointSecretRow = { id: string; org_id: string; secret: string; previous_secret: string | null };
+
+async function reencryptEndpoint(trx: Db, keyring: Keyring, row: EndpointSecretRow, current: string, failed: Map<string, RotationFailure>): Promise<number> {
+  const set: Partial<Record<'secret' | 'previous_secret', string>> = {};
+  for (const field of WEBHOOK_SECRET_FIELDS) {
+    const column = WEBHOOK_SECRET_COLUMNS[field];
+    const stored = row[column];
+    if (stored === null || storedKeyId(stored) === current) continue;
+    const aad = webhookSecretAad(row.org_id, row.id, field);
+    try {
+      set[column] = keyring.encrypt(keyring.decrypt(stored, aad), aad);
+      failed.delete(`${row.id}:${field}`);
+    } catch (error) {
+      if (!(error instanceof SecretsError)) throw error;
+      failed.set(`${row.id}:${field}`, { endpointId: row.id, field, error: `cannot decrypt the ${field} of webhook endpoint ${row.id}: ${error.message}` });
+    }
+  }
+  const count = Object.keys(set).length;
+  if (count > 0) await trx.updateTable('webhook_endpoints').set(set).where('id', '=', row.id).execute();
   return count;
 }
 

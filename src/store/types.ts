@@ -7,6 +7,8 @@
  * SQLite and PostgreSQL and sortable as text.
  */
 
+import type { WebhookStore } from './webhook-types.js';
+
 export type SubscriptionStatus = 'active' | 'canceled';
 export const SUBSCRIPTION_STATUSES: readonly SubscriptionStatus[] = ['active', 'canceled'];
 
@@ -396,6 +398,9 @@ export interface Store {
   recordRelayClose(relay: ClosedRelay): Promise<void>;
   /** The operator trail, newest first, filtered and paged. */
   listAudit(query?: AuditQuery): Promise<AuditEntry[]>;
+
+  /** Webhook endpoints, their deliveries and attempts (sessions-contract.md §6). */
+  readonly webhooks: WebhookStore;
 
   /** Changes with `seq > after`, oldest first, at most `limit` (default 1000). */
   changesSince(after: number, limit?: number): Promise<Change[]>;

@@ -34,9 +34,10 @@ export interface Answer {
 }
 
 /** startStack with the management and customer APIs mounted. */
-export async function startAdminStack(options: { adminToken?: string } = {}): Promise<AdminStack> {
+export async function startAdminStack(options: { adminToken?: string; config?: Record<string, unknown> } = {}): Promise<AdminStack> {
   const adminToken = options.adminToken ?? ADMIN_TOKEN;
   const stack = await startStack({
+    config: options.config,
     routes: (gw, logger) => [createAdminRoutes(gw, { adminToken, logger }), createCustomerRoutes(gw)],
   });
   const { port } = stack.gateway.address();

@@ -136,6 +136,8 @@ describe('OpenAPI document', () => {
     await client.confirmed();
     const relays = (await call('GET', '/relays')).json<{ id: string }[]>();
     const nodes = (await call('GET', '/nodes')).json<{ self: boolean; relays: number }[]>();
+    // With the session model above in the table of session models.
+    assert.equal((await call('GET', '/overview')).json<{ sessionModels: { id: string }[] }>().sessionModels[0]?.id, model.id);
     assert.equal(nodes.length, 1);
     assert.equal(nodes[0]?.self, true);
     assert.equal(nodes[0]?.relays, 1);
@@ -149,6 +151,17 @@ describe('OpenAPI document', () => {
     await call('GET', `/events?before=${trail[1]?.seq ?? 1}&action=model&actor=api`);
     const lifecycle = (await call('GET', `/model-events?orgId=${org.id}&limit=2`)).json<{ seq: number }[]>();
     assert.equal(lifecycle.length, 2);
+    const hook = (await call('POST', `/organizations/${org.id}/webhooks`, { url: 'https://hooks.example.com/in', events: ['onlyfans.*'] })).json<{ id: string }>();
+    await call('GET', `/organizations/${org.id}/webhooks`);
+    await call('GET', `/webhooks?orgId=${org.id}`);
+    await call('GET', `/webhooks/${hook.id}`);
+    await call('PATCH', `/webhooks/${hook.id}`, { enabled: false });
+    await call('POST', `/webhooks/${hook.id}/rotate-secret`);
+    const test = (await call('POST', `/webhooks/${hook.id}/test`)).json<{ id: string }>();
+    await call('GET', `/webhooks/${hook.id}/deliveries?status=pending&limit=5`);
+    await call('GET', `/deliveries/${test.id}`);
+    await call('POST', `/deliveries/${test.id}/redeliver`);
+    await call('DELETE', `/webhooks/${hook.id}`);
     await call('DELETE', `/models/${model.id}`);
     const rotated = (await call('POST', `/keys/${key.id}/rotate`, { graceSeconds: 60 })).json<{ id: string }>();
     await call('POST', `/keys/${rotated.id}/revoke`);

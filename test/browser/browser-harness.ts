@@ -47,6 +47,7 @@ const FIXTURES = join(REPO_ROOT, 'test', 'browser', 'fixtures');
 const PAGES: Record<string, string> = {
   '/': '<!doctype html><meta charset="utf-8"><title>ofgw contract snippets</title><p>snippets</p>',
   '/sdk.html': '<!doctype html><meta charset="utf-8"><title>ofgw SDK</title><script type="module" src="/sdk-page.js"></script>',
+  '/sse.html': '<!doctype html><meta charset="utf-8"><title>ofgw SSE</title><script type="module" src="/sse-page.js"></script>',
 };
 
 export interface StaticServer {
@@ -54,7 +55,7 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves the pages, `/sdk-page.js` (the fixture) and `/sdk/*.js` (the compiled SDK). */
+/** Serves the pages, their scripts (`/<name>-page.js`, the fixtures) and `/sdk/*.js` (the compiled SDK). */
 export async function startStaticServer(): Promise<StaticServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
@@ -64,7 +65,8 @@ export async function startStaticServer(): Promise<StaticServer> {
       return void res.end(page);
     }
     let file: string | undefined;
-    if (path === '/sdk-page.js') file = join(FIXTURES, 'sdk-page.js');
+    const fixture = /^\/([a-z]+-page\.js)$/.exec(path);
+    if (fixture) file = join(FIXTURES, fixture[1] as string);
     const sdk = /^\/sdk\/([a-z-]+\.js)$/.exec(path);
     if (sdk) file = join(SDK_DIR, sdk[1] as string);
     if (file && existsSync(file)) {

@@ -41,9 +41,12 @@ export interface CliResult {
   json<T = Record<string, unknown>>(): T;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+/** Runs `ofgw`; a variable given as `undefined` is removed from the inherited environment. */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [OFGW, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [OFGW, ...args], { env: merged, timeout: 30_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
     });

@@ -5,7 +5,7 @@
 import type { Locator, Page } from 'playwright-core';
 
 /** Goes to a page through the navigation (keeps the tab's memory and the playground). */
-export async function goTo(page: Page, title: 'Organizations' | 'API keys' | 'Models' | 'Live relays' | 'Audit trail' | 'Playground'): Promise<void> {
+export async function goTo(page: Page, title: 'Overview' | 'Organizations' | 'API keys' | 'Models' | 'Webhooks' | 'Live relays' | 'Audit trail' | 'Playground'): Promise<void> {
   await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: title }).click();
   await page.getByRole('heading', { level: 1, name: title }).waitFor();
 }
@@ -148,4 +148,11 @@ export async function rotateKey(page: Page, keyId: string, grace: string): Promi
 /** Sets one of the audit page's filters to the choice labelled `label`. */
 export async function filterAudit(page: Page, filter: 'org' | 'action' | 'actor', label: string): Promise<void> {
   await page.locator(`select[name=${filter}]`).selectOption({ label });
+}
+
+/** Waits until the Overview's line for `series` (e.g. "relays") has reached a non-zero maximum; returns it. */
+export async function overviewSeriesPeak(page: Page, series: string): Promise<number> {
+  const item = page.locator(`li[data-series="${series}"]:not([data-max="0"])`);
+  await item.waitFor({ timeout: 15_000 });
+  return Number(await item.getAttribute('data-max'));
 }

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { browserSuiteOptions, launchChromium, openPage, type WatchedPage } from '../browser/browser-harness.js';
 import { TestClient } from '../helpers.js';
-import { ADMIN_TOKEN, startDashboardStack, type DashboardStack } from './dashboard-helpers.js';
+import { ADMIN_TOKEN, overviewTraffic, startDashboardStack, type DashboardStack } from './dashboard-helpers.js';
 import {
   activate,
   addModel,
@@ -24,6 +24,7 @@ import {
   frameArrives,
   goTo,
   openPlayground,
+  overviewSeriesPeak,
   pickOrganization,
   renameOrganization,
   rotateKey,
@@ -53,6 +54,7 @@ describe('the dashboard in Chromium', browserSuiteOptions(), () => {
   let watched: WatchedPage;
   let page: Page;
   let apiKey = '';
+  const overviewClients: TestClient[] = [];
 
   before(async () => {
     stack = await startDashboardStack();
@@ -62,6 +64,7 @@ describe('the dashboard in Chromium', browserSuiteOptions(), () => {
     await watched.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.httpUrl });
   });
   after(async () => {
+    for (const c of overviewClients) c.socket.terminate();
     await browser?.close();
     await stack?.close();
   });
@@ -77,10 +80,12 @@ describe('the dashboard in Chromium', browserSuiteOptions(), () => {
       await fresh.goto(`${stack.httpUrl}/dashboard`);
       await form(fresh, 'Sign in').waitFor();
       await signIn(fresh, ADMIN_TOKEN);
-      await fresh.getByRole('heading', { level: 1, name: 'Organizations' }).waitFor();
+      await fresh.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
       await fresh.reload();
-      await fresh.getByRole('heading', { level: 1, name: 'Organizations' }).waitFor();
+      await fresh.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
       // Every answer of both loads has arrived: the pages rendered what they asked for.
+      await fresh.locator('figure.chart').first().waitFor();
+      await goTo(fresh, 'Organizations');
       await fresh.getByRole('table').first().waitFor();
       assert.deepEqual(errors, []);
     } finally {
@@ -98,9 +103,9 @@ describe('the dashboard in Chromium', browserSuiteOptions(), () => {
     await form(page, 'Sign in').getByRole('alert').getByText(/Admin token: required/).waitFor();
   });
 
-  it('signs in to an HttpOnly, SameSite=Strict session cookie', async () => {
+  it('signs in to an HttpOnly, SameSite=Strict session cookie, landing on the Overview', async () => {
     await signIn(page, ADMIN_TOKEN);
-    await page.getByRole('heading', { level: 1, name: 'Organizations' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     const cookies = await watched.context.cookies();
     assert.equal(cookies.length, 1);
     const [cookie] = cookies;
@@ -113,6 +118,7 @@ describe('the dashboard in Chromium', browserSuiteOptions(), () => {
   });
 
   it('creates an organization and activates its subscription', async () => {
+    await goTo(page, 'Organizations');
     const row = await createOrganization(page, ORG);
     await row.getByText('no subscription').waitFor();
     await activate(page, ORG, 'pro');
@@ -343,9 +349,28 @@ describe('the dashboard in Chromium', browserSuiteOptions(), () => {
     assert.ok(!stack.logs.lines.join('\n').includes(ADMIN_TOKEN));
   });
 
+  it('the Overview charts relays, session clients, events, outcomes and the session model; no webhook delivery made up', async () => {
+    overviewClients.push(...(await overviewTraffic(stack)));
+    await goTo(page, 'Overview');
+    assert.ok((await overviewSeriesPeak(page, 'relays')) >= 2);
+    assert.ok((await overviewSeriesPeak(page, 'sessionClients')) >= 2);
+    assert.ok((await overviewSeriesPeak(page, 'eventsPerMinute')) > 0);
+    const charts = page.locator('figure.chart svg');
+    assert.ok((await charts.count()) >= 4, 'three line charts and the outcomes bar chart');
+    assert.ok((await page.locator('figure.chart polyline, figure.chart circle').count()) >= 5, 'a line (or a point) per series');
+    const refused = page.getByRole('region', { name: 'Connection attempts by outcome' }).locator('g[data-bar="INVALID_API_KEY"]');
+    await refused.waitFor({ timeout: 15_000 });
+    // The earlier steps' revoked and deleted keys were refused too, in the same hour.
+    assert.ok(Number(await refused.getAttribute('data-count')) >= 1);
+    const row = page.locator(`tr[data-session-model="${stack.modelId}"]`);
+    await row.getByText('connected', { exact: true }).first().waitFor();
+    await row.locator('td[data-label="Clients"]', { hasText: '2' }).waitFor();
+    await page.getByRole('region', { name: 'Webhook deliveries' }).getByText('No webhook deliveries yet.').waitFor();
+  });
+
   it('fits a phone (375×812) on every page without horizontal scrolling', async () => {
     await page.setViewportSize({ width: 375, height: 812 });
-    for (const title of ['Organizations', 'API keys', 'Models', 'Live relays', 'Audit trail', 'Playground'] as const) {
+    for (const title of ['Overview', 'Organizations', 'API keys', 'Models', 'Live relays', 'Audit trail', 'Playground'] as const) {
       await goTo(page, title);
       await page.locator('.card').first().waitFor();
       const width = await page.evaluate(() => {

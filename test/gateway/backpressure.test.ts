@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MODEL_USER_ID, openRelay, startStack, waitFor, type Stack } from '../helpers.js';
+import { MODEL_USER_ID, openRelay, socketConnections, startStack, waitFor, type Stack } from '../helpers.js';
 
 const KiB = 1024;
 
@@ -29,7 +29,7 @@ describe('backpressure', () => {
 
   /** The one open relay (an earlier test's relay may still be finishing its close). */
   function onlyPair() {
-    const pairs = [...stack.gateway.registry.all].filter((p) => p.isOpen);
+    const pairs = socketConnections(stack.gateway).filter((p) => p.isOpen);
     assert.equal(pairs.length, 1);
     return pairs[0]!;
   }

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ClientConnection } from '../../src/gateway/client-connection.js';
-import { MODEL_USER_ID, startStack, waitFor, type Stack } from '../helpers.js';
+import { MODEL_USER_ID, socketConnections, startStack, waitFor, type Stack } from '../helpers.js';
 import {
   closeBody,
   CONNECTED_REPLY,
@@ -78,7 +78,7 @@ async function openRaw(stack: Stack, upstream: RawUpstreamOptions = {}, headers:
 /** The relay whose client leg is `client`'s socket (found by the client's local port). */
 function relayOf(stack: Stack, client: RawClient): ClientConnection | undefined {
   const port = client.socket.localPort;
-  return [...stack.gateway.registry.all].find((p) => p.client.socket.remotePort === port);
+  return socketConnections(stack.gateway).find((p) => p.client.socket.remotePort === port);
 }
 
 /** The "relay closed" log line of the relay for `modelId`, once both legs are closed. */

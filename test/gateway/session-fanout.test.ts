@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { MODEL_USER_ID, startStack, TestClient, waitFor, type Stack } from '../helpers.js';
+import { MODEL_USER_ID, socketConnections, startStack, TestClient, waitFor, type Stack } from '../helpers.js';
 
 const KiB = 1024;
 
@@ -29,7 +29,7 @@ describe('session fan-out', () => {
     const fast = [open('?format=envelope'), open('?format=envelope')];
     await slow.confirmed();
     for (const c of fast) await c.confirmed();
-    const slowConn = [...stack.gateway.registry.all].find((c) => c.isOpen && c.query.format === 'raw');
+    const slowConn = socketConnections(stack.gateway).find((c) => c.isOpen && c.query.format === 'raw');
     assert.ok(slowConn);
     (slow.socket as unknown as { _socket: Socket })._socket.pause();
     const N = 600;

@@ -251,3 +251,22 @@ describe('session mode', () => {
     await waitFor(() => stack.sim.currentConnections(MODEL_USER_ID) === 0, 5000, 'no session for a disconnected model');
   });
 });
+
+describe('session feed bookkeeping', () => {
+  it('a client that leaves while its feed is still attaching is not kept (the feed empties)', async () => {
+    const { MemoryEventLog } = await import('../../src/sessions/event-log-memory.js');
+    const { ModelFeed } = await import('../../src/delivery/model-feed.js');
+    const log = new MemoryEventLog();
+    let emptied = 0;
+    const feed = new ModelFeed('m1', log, () => emptied++);
+    const client = { deliver() {}, gap() {}, backedUp: false, failed() {} };
+    let confirmed = false;
+    const attaching = feed.attach(client, undefined, () => (confirmed = true));
+    feed.detach(client); // before lastId() resolved
+    await attaching;
+    assert.equal(confirmed, false, 'a cancelled attach is not confirmed');
+    assert.equal(feed.size, 0);
+    assert.equal(emptied, 1, 'the feed emptied (its follower is gone)');
+    await log.close();
+  });
+});

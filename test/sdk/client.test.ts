@@ -361,7 +361,7 @@ describe('SDK in Node', () => {
   });
 
   it('bad options fail fast with a message naming the option, never echoing the key', async () => {
-    await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: 'm', apiKey: 'k', on: { reconect: () => {} } as never }), /on\.reconect is not an event \(known: open, message, event, status, gap, error, close, reconnecting\)/);
+    await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: 'm', apiKey: 'k', on: { reconect: () => {} } as never }), /on\.reconect is not an event \(known: open, message, event, status, gap, modelError, error, close, reconnecting\)/);
     await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: 'm', apiKey: 'k', format: 'json' as never }), /format must be "raw" or "envelope"/);
     await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: 'm', apiKey: 'k', since: '1-0' }), /since needs format: "envelope"/);
     await assert.rejects(connect({ baseUrl: stack.baseUrl, modelId: 'm', apiKey: 'k', on: { open: 'x' } as never }), /on\.open must be a function/);

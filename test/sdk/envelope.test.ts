@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { connect, OfgwError, type OfgwClient } from '../../packages/client/src/node.js';
 import { streamSequence } from '../../src/sandbox/index.js';
-import { MODEL_USER_ID, waitFor } from '../helpers.js';
+import { MODEL_USER_ID, socketConnections, waitFor } from '../helpers.js';
 import { Recorder } from './recorder.js';
 import { FAST_RECONNECT, quietPeriod, startSdkStack, watchUnhandledRejections, type SdkStack } from './sdk-harness.js';
 
@@ -27,7 +27,7 @@ describe('SDK in envelope format, model in session mode', () => {
   }
   /** Cuts every client connection of the running gateway (the client sees 1006); the session stays. */
   function dropClientConnections(): number {
-    const all = [...stack.current.registry.all];
+    const all = socketConnections(stack.current);
     for (const conn of all) conn.client.terminate();
     return all.length;
   }

@@ -181,6 +181,8 @@ storeTest('migration 004 gives models that existed before it relay delivery', as
   const org = await first.createOrganization({ name: 'Acme' });
   await first.close();
   // Back to the schema of migration 003, with a model written by that version.
+  for (const table of ['webhook_attempts', 'webhook_deliveries', 'webhook_intake', 'webhook_endpoints']) await db.query(`drop table ${table}`);
+  await db.query("delete from kysely_migration where name = '005_webhooks'");
   await db.query('drop index models_delivery_idx');
   await db.query('alter table models drop column delivery');
   await db.query("delete from kysely_migration where name = '004_model_delivery'");

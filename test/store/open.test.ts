@@ -9,7 +9,7 @@ import { openStore } from '../../src/store/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { storeTest, tempDatabase } from './temp-store.js';
 
-const MIGRATIONS = ['001_initial', '002_model_lifecycle', '003_operator_audit', '004_model_delivery'];
+const MIGRATIONS = ['001_initial', '002_model_lifecycle', '003_operator_audit', '004_model_delivery', '005_webhooks'];
 
 function migrationNames(path: string): string[] {
   const raw = new Database(path, { readonly: true });

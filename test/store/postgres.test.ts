@@ -16,7 +16,7 @@ import { freePort } from '../helpers.js';
 import { POSTGRES_URL } from '../services.js';
 import { postgresSkip, postgresUrlFor, tempDatabase, type TempDatabase } from './temp-store.js';
 
-const MIGRATIONS = ['001_initial', '002_model_lifecycle', '003_operator_audit', '004_model_delivery'];
+const MIGRATIONS = ['001_initial', '002_model_lifecycle', '003_operator_audit', '004_model_delivery', '005_webhooks'];
 const PASSWORD = 'hunter2-S3cret';
 const KEY = { masterKey: randomBytes(32).toString('base64'), env: {} };
 const skip = postgresSkip;

@@ -365,7 +365,7 @@ storeTest('rotation leaves an undecryptable value untouched and reports it', asy
   const admin = await db.openSecretsAdmin();
   const result = await admin.rotate();
   assert.equal(result.reencrypted, 5);
-  assert.deepEqual(result.failed.map((f) => [f.modelId, f.field]), [[made[1]!.id, 'cookie']]);
+  assert.deepEqual(result.failed.map((f) => ['modelId' in f ? f.modelId : f.endpointId, f.field]), [[made[1]!.id, 'cookie']]);
   assert.match(result.failed[0]!.error, /failed authentication/);
   assert.equal(await column(db, 'cookie', made[1]!.id), broken, 'left exactly as it was');
 });

@@ -5,9 +5,11 @@
  * which have a global WebSocket.
  */
 import { OfgwClient, type ClientOptions } from './client.js';
+import { OfgwMultiClient, type ManyOptions } from './multi.js';
 import type { SocketFactory } from './socket.js';
 
 export * from './shared.js';
+export { events, type EventStream, type EventStreamOptions, type StreamEvent, type StreamReady } from './sse.js';
 
 /** The part of the WHATWG WebSocket this entry uses (typed here so no DOM library is needed). */
 interface BrowserWebSocket {
@@ -48,6 +50,21 @@ export const browserSocketFactory: SocketFactory = (url, apiKey, handlers) => {
  */
 export async function connect(options: ClientOptions): Promise<OfgwClient> {
   const client = new OfgwClient(options, browserSocketFactory);
+  await client.start(options.retryInitial ?? false);
+  return client;
+}
+
+/**
+ * Opens one socket for several session-mode models and resolves once the gateway confirmed it
+ * (at least one model admitted; the refused ones come as `modelError` events). Reconnects like
+ * `connect()`, resuming each model after its last event.
+ *
+ * @example
+ * const client = await connectMany({ baseUrl: 'wss://gateway.example.com', models: [a, b], apiKey })
+ * client.on('event', (e) => console.log(e.modelId, e.event))
+ */
+export async function connectMany(options: ManyOptions): Promise<OfgwMultiClient> {
+  const client = new OfgwMultiClient(options, browserSocketFactory);
   await client.start(options.retryInitial ?? false);
   return client;
 }

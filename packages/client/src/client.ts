@@ -108,6 +108,11 @@ export interface ClientEvents {
   /** Envelope format: events you cannot have (older than the gateway's log keeps). */
   gap: [gap: GapInfo];
   /**
+   * Multi-model socket (`connectMany`): one model was refused or left (disconnected, removed,
+   * switched to relay mode); the socket stays open for the others.
+   */
+  modelError: [info: { modelId: string; error: OfgwError }];
+  /**
    * A relay failed or ended for a reason other than your `close()`; or one frame or request
    * was refused (ACTION_NOT_ALLOWED, REQUEST_FAILED), which leaves the connection open — a
    * `close` event follows only when the relay ended.
@@ -137,7 +142,10 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
   /** Resolves once the client has stopped for good, with the error that stopped it. Never rejects. */
   readonly closed: Promise<OfgwError>;
 
-  private readonly url: string;
+  /** The endpoint, without query. */
+  protected readonly url: string;
+  /** The gateway's ws:// or wss:// base URL. */
+  protected readonly gatewayUrl: string;
   private readonly apiKey: string;
   private readonly factory: SocketFactory;
   private readonly reconnectOptions: ResolvedReconnectOptions | undefined;
@@ -177,6 +185,7 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     this.format = format;
     this.lastDelivered = since;
     this.apiKey = apiKey;
+    this.gatewayUrl = baseUrl;
     this.url = `${baseUrl}/api/models/${encodeURIComponent(modelId)}/ws`;
     this.factory = factory;
     this.reconnectOptions = options.reconnect === false ? undefined : resolveReconnectOptions(options.reconnect);
@@ -336,7 +345,7 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
       },
     };
     try {
-      socket = this.factory(this.url + deliveryQuery(this.format, this.lastDelivered), this.apiKey, handlers);
+      socket = this.factory(this.attemptUrl(), this.apiKey, handlers);
     } catch (error) {
       // e.g. a URL the runtime refuses; report it as a failed connection.
       const message = error instanceof Error ? error.message : String(error);
@@ -351,11 +360,29 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     }, this.connectTimeoutMs);
   }
 
+  /** The URL of one connection attempt: the endpoint, the format and where to resume. */
+  protected attemptUrl(): string {
+    return this.url + deliveryQuery(this.format, this.lastDelivered);
+  }
+
+  /** An event is being delivered: every reconnect resumes after it. */
+  protected noteDelivered(event: EnvelopeEvent & { id: string }): void {
+    this.lastDelivered = event.id;
+  }
+
+  /** The confirmation as the SDK exposes it. */
+  protected readConfirmation(frame: Record<string, unknown>): Confirmation {
+    return readConfirmation(frame, this.modelId);
+  }
+
   private onMessage(data: string | Uint8Array): void {
     const binary = typeof data !== 'string';
     const json = parseJson(data);
+    const type = asFrame(json)?.type;
+    // A multi-model socket names each model it refused or that left: the socket stays open.
+    if (type === 'error' && typeof asFrame(json)?.modelId === 'string') return this.onModelError(json as Record<string, unknown>);
     // In envelope format a refusal comes as a `reply` naming its request: not a raw error frame.
-    const gatewayError = this.envelope && asFrame(json)?.type === 'reply' ? undefined : asGatewayErrorFrame(json);
+    const gatewayError = this.envelope && type === 'reply' ? undefined : asGatewayErrorFrame(json);
     if (gatewayError && keepsConnection(gatewayError.code)) {
       // Raw format: one frame was refused, nothing ends. (Raw replies name no request, so a
       // pending getOnlines is not failed by it: it cannot be told whose refusal this is.)
@@ -375,7 +402,7 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
       this.openedAt = Date.now();
       const reconnected = this.everOpened;
       this.everOpened = true;
-      const confirmation = readConfirmation(frame, this.modelId);
+      const confirmation = this.readConfirmation(frame);
       this.lastConfirmation = confirmation;
       // The format the gateway confirmed, not the one asked for: a gateway that does not know
       // envelopes confirms raw and is spoken to in raw.
@@ -408,16 +435,26 @@ export class OfgwClient extends TypedEmitter<ClientEvents> {
     }, 0);
   }
 
+  private onModelError(frame: Record<string, unknown>): void {
+    const modelId = String(frame.modelId);
+    const gatewayError = asGatewayErrorFrame(frame);
+    const error = gatewayError ? errorFromFrame(gatewayError) : new OfgwError('CLOSED', typeof frame.error === 'string' ? frame.error : 'the model was refused');
+    this.emit('modelError', { modelId, error });
+  }
+
   private onEnvelope(frame: Record<string, unknown>): void {
-    const read = readEnvelopeFrame(frame, this.modelId);
+    // Frames name their model (a multi-model socket carries several).
+    const read = readEnvelopeFrame(frame, typeof frame.modelId === 'string' ? frame.modelId : this.modelId);
     switch (read.type) {
       case 'event': {
         const { event } = read;
         if (event.id !== undefined) {
-          if (this.recentIds.has(event.id)) return;
-          this.recentIds.add(event.id);
+          // Ids are unique per model only.
+          const key = `${event.modelId} ${event.id}`;
+          if (this.recentIds.has(key)) return;
+          this.recentIds.add(key);
           // Before the listeners run, so one that saves `lastEventId` saves this event's.
-          this.lastDelivered = event.id;
+          this.noteDelivered(event as EnvelopeEvent & { id: string });
         }
         this.emit('event', event);
         const raw = event.bytes ?? JSON.stringify(event.data);
@@ -550,7 +587,7 @@ function onlineList(data: unknown): Array<number | string> {
 }
 
 /** Every event a client emits (a Record, so a new event cannot be left out). */
-const CLIENT_EVENTS: Record<keyof ClientEvents, true> = { open: true, message: true, event: true, status: true, gap: true, error: true, close: true, reconnecting: true };
+const CLIENT_EVENTS: Record<keyof ClientEvents, true> = { open: true, message: true, event: true, status: true, gap: true, modelError: true, error: true, close: true, reconnecting: true };
 
 function checkListeners(on: unknown): void {
   if (on === undefined) return;

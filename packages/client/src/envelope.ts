@@ -61,6 +61,12 @@ export interface Confirmation {
   lastEventId?: string | null;
   /** Envelope format, session-mode model: true when the resume from `since` lost nothing (a `gap` follows otherwise). */
   resumed?: boolean;
+  /** Multi-model socket: the models admitted (the others come as `modelError` events). */
+  models?: string[];
+  /** Multi-model socket: each admitted model's newest logged id when it attached. */
+  lastEventIds?: Record<string, string | null>;
+  /** Multi-model socket: per model, true when its `since` was given and nothing after it was lost. */
+  resumedModels?: Record<string, boolean>;
 }
 
 /** An envelope frame the client acts on; `unknown` for a type this SDK does not know (ignored). */
@@ -104,13 +110,14 @@ function readEvent(frame: Record<string, unknown>, modelId: string): EnvelopeEve
   return { id, modelId, ts, event, data, bytes: undefined };
 }
 
-function firstKey(frame: OnlyFansFrame): string {
+/** A frame's first top-level key: its OnlyFans event type. */
+export function firstKey(frame: OnlyFansFrame): string {
   for (const key in frame) return key;
   return '';
 }
 
 /** `atob` exists in browsers and in Node ≥ 16, so both entries share this. */
-function decodeBase64(text: string): Uint8Array {
+export function decodeBase64(text: string): Uint8Array {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -119,7 +126,8 @@ function decodeBase64(text: string): Uint8Array {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function parseUtf8Json(bytes: Uint8Array): unknown {
+/** The JSON in UTF-8 bytes, or undefined when they hold none. */
+export function parseUtf8Json(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(utf8.decode(bytes));
   } catch {

@@ -4,6 +4,7 @@
  */
 import WebSocket from 'ws';
 import { OfgwClient, type ClientOptions } from './client.js';
+import { OfgwMultiClient, type ManyOptions } from './multi.js';
 import type { SocketFactory } from './socket.js';
 
 export * from './shared.js';
@@ -37,6 +38,21 @@ export const nodeSocketFactory: SocketFactory = (url, apiKey, handlers) => {
  */
 export async function connect(options: ClientOptions): Promise<OfgwClient> {
   const client = new OfgwClient(options, nodeSocketFactory);
+  await client.start(options.retryInitial ?? false);
+  return client;
+}
+
+/**
+ * Opens one socket for several session-mode models and resolves once the gateway confirmed it
+ * (at least one model admitted; the refused ones come as `modelError` events). Reconnects like
+ * `connect()`, resuming each model after its last event.
+ *
+ * @example
+ * const client = await connectMany({ baseUrl: 'wss://gateway.example.com', models: [a, b], apiKey })
+ * client.on('event', (e) => console.log(e.modelId, e.event))
+ */
+export async function connectMany(options: ManyOptions): Promise<OfgwMultiClient> {
+  const client = new OfgwMultiClient(options, nodeSocketFactory);
   await client.start(options.retryInitial ?? false);
   return client;
 }

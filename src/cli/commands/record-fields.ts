@@ -84,14 +84,28 @@ const FIELD_FLAGS: Readonly<Record<string, string>> = {
   limit: '--limit',
   graceSeconds: '--grace',
   delivery: '--delivery',
+  url: '--url',
+  events: '--events',
+  models: '--models',
+  enabled: '--enabled',
+  before: '--before',
 };
+
+/** A field as its flag: `events.2` (an entry of a list flag) as `--events entry 3`. */
+function flagOfField(field: string): string {
+  const flag = FIELD_FLAGS[field];
+  if (flag !== undefined) return flag;
+  const [head = '', index] = field.split('.');
+  const listFlag = FIELD_FLAGS[head];
+  return listFlag !== undefined && index !== undefined && /^\d+$/.test(index) ? `${listFlag} entry ${Number(index) + 1}` : field || 'input';
+}
 
 /**
  * A store (or management API) refusal in the CLI's words: each field it names by its flag,
  * `--expires-at must be in the future` rather than `expiresAt must be in the future`.
  */
 export function inFlags(error: StoreError): string {
-  return error.issues.length === 0 ? error.message : describeIssues(error.issues, (field) => FIELD_FLAGS[field] ?? (field || 'input'));
+  return error.issues.length === 0 ? error.message : describeIssues(error.issues, flagOfField);
 }
 
 export const MODEL_COLUMNS = ['id', 'orgId', 'name', 'status', 'delivery', 'wsUrl', 'hasWsToken', 'updatedAt'];

@@ -38,7 +38,7 @@ type Handler = (argv: string[]) => Promise<CommandResult>;
  * trail. Only `create: true` (org create) may create the store; every other command refers to
  * records a new store cannot hold, so it says none is there.
  */
-async function withStore<T>(db: string | undefined, fn: (store: Store) => Promise<T>, { create = false } = {}): Promise<T> {
+export async function withStore<T>(db: string | undefined, fn: (store: Store) => Promise<T>, { create = false } = {}): Promise<T> {
   const store = await openLocal(db, openStore, { create });
   try {
     return await fn(store.as(localActor()));

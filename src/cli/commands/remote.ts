@@ -63,12 +63,13 @@ export function withRemote(local: Groups): Groups {
 }
 
 /** A connection to one gateway's management API. */
-class AdminClient {
+export class AdminClient {
   private readonly base: string;
   private readonly token: string;
 
-  constructor(url: string | undefined, command: string) {
-    const base = adminUrl(url, command);
+  /** `url`: the value of `flagName` (`--url`, or the webhook commands' `--admin-url`), else OFGW_ADMIN_URL. */
+  constructor(url: string | undefined, command: string, flagName = '--url') {
+    const base = adminUrl(url, command, flagName);
     const token = process.env.OFGW_ADMIN_TOKEN ?? '';
     if (token === '') throw new UsageError(`${command}: remote mode needs the admin token in OFGW_ADMIN_TOKEN (never a flag: ps would show it)`);
     this.base = `${base}/admin/v1`;
@@ -126,7 +127,8 @@ function remote<O extends OptionSpec>(argv: string[], options: O, command: strin
   return { ...parsed, api: new AdminClient(typeof url === 'string' ? url : undefined, command) };
 }
 
-const id = (value: string): string => encodeURIComponent(value);
+/** An id as a path segment. */
+export const id = (value: string): string => encodeURIComponent(value);
 
 /** The API adds `lastError` to models; the CLI prints the store's shape, as in local mode. */
 function storeShape<M extends { lastError?: unknown }>(model: M): Omit<M, 'lastError'> {

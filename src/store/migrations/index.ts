@@ -1,6 +1,6 @@
 /**
  * Versioned migrations, listed in code rather than found by scanning a folder: the compiled
- * output lives in `dist/` and must not depend on where files land. Add `005_…` here.
+ * output lives in `dist/` and must not depend on where files land. Add `006_…` here.
  */
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import type { DialectName } from '../dialect.js';
@@ -8,6 +8,7 @@ import * as initial from './001_initial.js';
 import * as modelLifecycle from './002_model_lifecycle.js';
 import * as operatorAudit from './003_operator_audit.js';
 import * as modelDelivery from './004_model_delivery.js';
+import * as webhooks from './005_webhooks.js';
 
 interface VersionedMigration {
   up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
@@ -19,6 +20,7 @@ const MIGRATIONS: Readonly<Record<string, VersionedMigration>> = {
   '002_model_lifecycle': modelLifecycle,
   '003_operator_audit': operatorAudit,
   '004_model_delivery': modelDelivery,
+  '005_webhooks': webhooks,
 };
 
 function migrationsFor(dialect: DialectName): Record<string, Migration> {
