@@ -261,44 +261,38 @@ export async function rotateSecrets(db: Db, keyring: Keyring, locks: WriteLocks,
   let reencrypted = 0;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     let inPass = 0;
-    let cursor = '';
-    for (;;) {
-      const batch = await db.transaction().execute(async (trx) => {
-        await locks.secretWrite(trx);
-        const rows = await locks
-          .row(trx.selectFrom('models').select(['id', 'org_id', 'ws_token', 'cookie', 'proxy_url']).where('id', '>', cursor).orderBy('id').limit(batchSize))
-          .execute();
-        // Read inside the transaction: a key added by a concurrent rotation is used at once.
-        const current = keyring.currentKeyId();
-        let count = 0;
-        for (const row of rows) count += await reencryptRow(trx, keyring, row, current, failed);
-        return { count, last: rows[rows.length - 1]?.id };
-      });
-      if (batch.last === undefined) break;
-      cursor = batch.last;
-      inPass += batch.count;
-      reencrypted += batch.count;
-      await options.onStep?.({ step: 'batch', keyId, reencrypted });
-    }
-    // Webhook signing secrets, a batch of endpoints per transaction the same way.
-    cursor = '';
-    for (;;) {
-      const batch = await db.transaction().execute(async (trx) => {
-        await locks.secretWrite(trx);
-        const rows = await locks
-          .row(trx.selectFrom('webhook_endpoints').select(['id', 'org_id', 'secret', 'previous_secret']).where('id', '>', cursor).orderBy('id').limit(batchSize))
-          .execute();
-        const current = keyring.currentKeyId();
-        let count = 0;
-        for (const row of rows) count += await reencryptEndpoint(trx, keyring, row, current, failed);
-        return { count, last: rows[rows.length - 1]?.id };
-      });
-      if (batch.last === undefined) break;
-      cursor = batch.last;
-      inPass += batch.count;
-      reencrypted += batch.count;
-      await options.onStep?.({ step: 'batch', keyId, reencrypted });
-    }
+    // Re-encrypts one table's secrets, a batch of rows per transaction under the write lock.
+    const reencryptAll = async <Row extends { id: string }>(
+      read: (trx: Db, after: string) => Promise<Row[]>,
+      reencrypt: (trx: Db, row: Row, current: string) => Promise<number>,
+    ): Promise<void> => {
+      let cursor = '';
+      for (;;) {
+        const batch = await db.transaction().execute(async (trx) => {
+          await locks.secretWrite(trx);
+          const rows = await read(trx, cursor);
+          // Read inside the transaction: a key added by a concurrent rotation is used at once.
+          const current = keyring.currentKeyId();
+          let count = 0;
+          for (const row of rows) count += await reencrypt(trx, row, current);
+          return { count, last: rows[rows.length - 1]?.id };
+        });
+        if (batch.last === undefined) return;
+        cursor = batch.last;
+        inPass += batch.count;
+        reencrypted += batch.count;
+        await options.onStep?.({ step: 'batch', keyId, reencrypted });
+      }
+    };
+    await reencryptAll(
+      (trx, after) => locks.row(trx.selectFrom('models').select(['id', 'org_id', 'ws_token', 'cookie', 'proxy_url']).where('id', '>', after).orderBy('id').limit(batchSize)).execute(),
+      (trx, row, current) => reencryptRow(trx, keyring, row, current, failed),
+    );
+    // Webhook signing secrets, the same way.
+    await reencryptAll(
+      (trx, after) => locks.row(trx.selectFrom('webhook_endpoints').select(['id', 'org_id', 'secret', 'previous_secret']).where('id', '>', after).orderBy('id').limit(batchSize)).execute(),
+      (trx, row, current) => reencryptEndpoint(trx, keyring, row, current, failed),
+    );
     if (inPass === 0) break;
   }
   return { keyId, reencrypted, failed: [...failed.values()] };

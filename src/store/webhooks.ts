@@ -169,6 +169,27 @@ function wants(endpoint: EndpointRow, event: WebhookEventInput): boolean {
   return typeMatches(parseList(endpoint.event_types), event.type);
 }
 
+/** A new delivery row, due now and claimed by nobody. */
+function pendingDelivery(id: string, endpointId: string, orgId: string, modelId: string | null, type: string, payload: string, at: string): WebhookDeliveriesTable {
+  return {
+    id,
+    endpoint_id: endpointId,
+    org_id: orgId,
+    model_id: modelId,
+    type,
+    payload,
+    status: 'pending',
+    attempts: 0,
+    next_attempt_at: at,
+    claimed_by: null,
+    claimed_until: null,
+    last_status_code: null,
+    last_error: null,
+    created_at: at,
+    updated_at: at,
+  };
+}
+
 /**
  * Inserts the deliveries the events make for the organization's endpoints, skipping those
  * that exist; inside the caller's transaction. Returns how many are new.
@@ -182,23 +203,7 @@ export async function enqueueEvents(trx: Db, orgId: string, events: readonly Web
   for (const event of events) {
     for (const endpoint of endpoints) {
       if (!wants(endpoint, event)) continue;
-      rows.push({
-        id: webhookId(endpoint.id, event.key),
-        endpoint_id: endpoint.id,
-        org_id: orgId,
-        model_id: event.modelId,
-        type: event.type,
-        payload: event.payload,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: at,
-        claimed_by: null,
-        claimed_until: null,
-        last_status_code: null,
-        last_error: null,
-        created_at: at,
-        updated_at: at,
-      });
+      rows.push(pendingDelivery(webhookId(endpoint.id, event.key), endpoint.id, orgId, event.modelId, event.type, event.payload, at));
     }
   }
   let created = 0;
@@ -370,24 +375,8 @@ export class KyselyWebhookStore implements WebhookStore {
     const at = now();
     const row = await this.db
       .insertInto('webhook_deliveries')
-      .values({
-        // A test is a new message each time: the receiver must not drop it as a duplicate.
-        id: webhookId(id, `test:${randomUUID()}`),
-        endpoint_id: id,
-        org_id: endpoint.org_id,
-        model_id: null,
-        type: TEST_TYPE,
-        payload: testBody(id, at),
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: at,
-        claimed_by: null,
-        claimed_until: null,
-        last_status_code: null,
-        last_error: null,
-        created_at: at,
-        updated_at: at,
-      })
+      // A test is a new message each time: the receiver must not drop it as a duplicate.
+      .values(pendingDelivery(webhookId(id, `test:${randomUUID()}`), id, endpoint.org_id, null, TEST_TYPE, testBody(id, at), at))
       .returningAll()
       .executeTakeFirstOrThrow();
     return toDelivery(row);
