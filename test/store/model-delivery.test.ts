@@ -142,7 +142,8 @@ storeTest('listSessionModels lists every session model of any status and organiz
   const b = await store.createModel(other.id, { ...creds, name: 'B', delivery: 'session' });
   await store.setModelStatus(b.id, 'disconnected');
   await store.updateModel(model.id, { delivery: 'session' });
-  assert.deepEqual((await store.listSessionModels()).map((m) => m.id), [model.id, a.id, b.id]);
+  // Rows made in the same millisecond order by id: compare the sets.
+  assert.deepEqual((await store.listSessionModels()).map((m) => m.id).sort(), [model.id, a.id, b.id].sort());
   assert.equal((await store.listSessionModels()).find((m) => m.id === b.id)?.status, 'disconnected');
 
   await store.updateModel(a.id, { delivery: 'relay' });
