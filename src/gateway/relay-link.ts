@@ -17,6 +17,7 @@ import { confirmationFrame, rawConfirmationFrame, eventFrame, readClientAct, rep
 import type { Admission } from './admission.js';
 import type { ClientLink } from './client-link.js';
 import type { ClientConnection, ConnectionSettings } from './client-connection.js';
+import { SlowConsumerWatch } from './slow-consumer.js';
 import type { UpstreamHealth } from './upstream-health.js';
 
 export interface RelayLinkContext {
@@ -42,7 +43,8 @@ export class RelayLink implements ClientLink, UpstreamHandlers, LegOwner {
   private ended = false;
   private upstreamClosed = true;
   private upstreamFailure: string | undefined;
-  private slowTimer: NodeJS.Timeout | undefined;
+  /** The slow-consumer clock, shared with the session links. */
+  private readonly slow: SlowConsumerWatch;
   private readonly envelope: boolean;
   private waitingReplies: (string | undefined)[] = [];
 
@@ -52,6 +54,7 @@ export class RelayLink implements ClientLink, UpstreamHandlers, LegOwner {
   ) {
     this.envelope = host.query.format === 'envelope';
     this.parsesClientFrames = this.envelope;
+    this.slow = new SlowConsumerWatch(host, ctx.limits);
   }
 
   private get admission(): Admission {
@@ -146,9 +149,8 @@ export class RelayLink implements ClientLink, UpstreamHandlers, LegOwner {
   }
 
   clientDrained(): void {
-    if (this.upstreamPaused && this.host.client.bufferedAmount < this.ctx.limits.lowWaterBytes) {
+    if (this.upstreamPaused && this.slow.drained()) {
       this.upstreamPaused = false;
-      clearTimeout(this.slowTimer);
       this.upstream?.resume();
     }
   }
@@ -271,11 +273,11 @@ export class RelayLink implements ClientLink, UpstreamHandlers, LegOwner {
     this.checkClientBuffer();
   }
 
+  /** Above the high-water mark the upstream is paused and the slow-consumer clock runs. */
   private checkClientBuffer(): void {
-    if (this.host.client.bufferedAmount <= this.ctx.limits.highWaterBytes || this.upstreamPaused || !this.host.isOpen) return;
+    if (this.upstreamPaused || !this.host.isOpen || !this.slow.behind()) return;
     this.upstreamPaused = true;
     this.upstream?.pause();
-    this.slowTimer = setTimeout(slowConsumerTimeout, this.ctx.limits.slowConsumerTimeoutMs, this.host);
   }
 
   /** The upstream closed (its close frame, or the socket without one: 1006). */
@@ -302,15 +304,11 @@ export class RelayLink implements ClientLink, UpstreamHandlers, LegOwner {
     this.ended = true;
     this.upstream?.flush();
     this.upstream?.resume();
-    clearTimeout(this.slowTimer);
+    this.slow.stop();
     this.waitingReplies = [];
   }
 
   private upstreamIsBackedUp(): boolean {
     return (this.upstream?.bufferedAmount ?? 0) >= this.ctx.limits.lowWaterBytes;
   }
-}
-
-function slowConsumerTimeout(conn: ClientConnection): void {
-  conn.fail(new GatewayError('SLOW_CONSUMER', 'The client did not read its events in time'));
 }

@@ -1,7 +1,8 @@
 /**
- * A session client's send buffer against the water marks (sessions-contract.md §3): past
+ * A client's send buffer against the water marks (sessions-contract.md §3): past
  * `highWaterBytes` it is behind and gets no entries; staying behind for `slowConsumerTimeoutMs`
- * closes it with SLOW_CONSUMER. Shared by single- and multi-model session links.
+ * closes it with SLOW_CONSUMER. Shared by the relay link (which pauses its upstream meanwhile)
+ * and the single- and multi-model session links (which stop giving entries).
  */
 import { GatewayError } from '../errors.js';
 import type { ClientConnection, ConnectionSettings } from './client-connection.js';
