@@ -377,8 +377,9 @@ export class Gateway {
     const a = member.admission as Admission;
     const pair = member.connection;
     // A model just switched back to relay: its session closes its socket first (one socket per
-    // model at every moment), so a relay waits for that on this node…
-    if (a.delivery === 'relay' && this.sessions.holds(a.modelId) && !(await this.sessionEnded(pair))) return sessionStillClosing();
+    // model at every moment), so a relay waits for that — on a single node here; with Redis the
+    // limit script below waits for every node's, this one's included.
+    if (!this.coordinator && a.delivery === 'relay' && this.sessions.holds(a.modelId) && !(await this.sessionEnded(pair))) return sessionStillClosing();
     const overLimit = this.limits.checkConcurrency(this.registry, a);
     if (overLimit) return overLimit;
     this.registry.index(member);
@@ -390,7 +391,7 @@ export class Gateway {
     try {
       const leaseKey = a.delivery === 'relay' ? sessionKeys(this.config.redisPrefix).lease(a.modelId) : undefined;
       const orgLimit = planLimits(this.config, a.plan).maxRelaysPerOrg;
-      // …and on any node: the limit script refuses a relay slot while the session's lease exists.
+      // The limit script refuses a relay slot while the model's session lease exists, on any node.
       for (let waited = 0; ; waited += SESSION_POLL_MS) {
         refused = await coordinator.acquire(slot, orgLimit, this.limits.modelLimit(a), leaseKey);
         if (refused !== 'session' || waited >= this.config.closeTimeoutMs + 1000 || !this.registry.all.has(pair)) break;
