@@ -175,16 +175,11 @@ export class ClientConnection implements LegOwner, LinkHost, ObservedConnection,
    */
   async start(request: ConnectionRequest, changeSeq: number, query = ''): Promise<void> {
     this.changeSeq = changeSeq;
-    const limits = this.ctx.admissionLimits;
-    const ipLimited = limits.checkIp(request.clientIp);
-    if (ipLimited) return this.fail(ipLimited);
     let admission: Admission;
     try {
-      admission = await this.admit(request, query);
+      admission = await this.ctx.admissionLimits.admitFrom(request.clientIp, () => this.admit(request, query));
     } catch (err) {
-      if (!(err instanceof GatewayError)) return this.failInternal(err);
-      if (err.code === 'NO_API_KEY' || err.code === 'INVALID_API_KEY') limits.authFailed(request.clientIp);
-      return this.fail(err);
+      return err instanceof GatewayError ? this.fail(err) : this.failInternal(err);
     }
     if (this.state !== State.Admitting) return; // the client left during the checks
     this.admission = admission;

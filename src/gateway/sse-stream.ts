@@ -110,18 +110,16 @@ export class SseStream implements TrackedConnection, ModelMembership, FeedClient
   async start(request: ConnectionRequest, query: string, lastEventId: string | undefined, changeSeq: number): Promise<void> {
     this.changeSeq = changeSeq;
     const limits = this.ctx.admissionLimits;
-    const ipLimited = limits.checkIp(request.clientIp);
-    if (ipLimited) return this.fail(ipLimited);
     let admission: Admission;
     let resume: SseQuery;
     try {
-      resume = readSseQuery(query, lastEventId);
-      this.names = resume.names;
-      admission = await admitConnection(this.ctx.store, request, { health: this.ctx.health, limits });
+      ({ admission, resume } = await limits.admitFrom(request.clientIp, async () => {
+        const parsed = readSseQuery(query, lastEventId);
+        this.names = parsed.names;
+        return { resume: parsed, admission: await admitConnection(this.ctx.store, request, { health: this.ctx.health, limits }) };
+      }));
     } catch (err) {
-      if (!(err instanceof GatewayError)) return this.failInternal(err);
-      if (err.code === 'NO_API_KEY' || err.code === 'INVALID_API_KEY') limits.authFailed(request.clientIp);
-      return this.fail(err);
+      return err instanceof GatewayError ? this.fail(err) : this.failInternal(err);
     }
     if (this.ended) return; // the client left during the checks
     if (admission.delivery !== 'session') {

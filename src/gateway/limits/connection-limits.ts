@@ -45,6 +45,23 @@ export class ConnectionLimits {
     return undefined;
   }
 
+  /**
+   * Runs a connection's checks behind the IP's limits, whatever carries it (WebSocket or SSE):
+   * the IP's attempt budget first, then `admit`; a failed authentication (no key, or a bad one)
+   * spends from the IP's failure budget.
+   * @throws {GatewayError} RATE_LIMITED, or whatever `admit` throws.
+   */
+  async admitFrom<T>(ip: string, admit: () => Promise<T>): Promise<T> {
+    const ipLimited = this.checkIp(ip);
+    if (ipLimited) throw ipLimited;
+    try {
+      return await admit();
+    } catch (err) {
+      if (err instanceof GatewayError && (err.code === 'NO_API_KEY' || err.code === 'INVALID_API_KEY')) this.authFailed(ip);
+      throw err;
+    }
+  }
+
   /** A failed authentication (no key, or a bad one) spends from the IP's failure budget. */
   authFailed(ip: string): void {
     this.ipFailures.take(ip, this.config.ipAuthFailureBurst, this.config.ipAuthFailurePerMinute / 60);
