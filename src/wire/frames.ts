@@ -3,6 +3,7 @@
  * write the few frames the gateway originates (confirmation, error frames, close, ping, pong,
  * the upstream `connect` act). Payloads the gateway relays are never re-framed.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 
@@ -156,3 +157,37 @@ export function closePayload(code: number | undefined, reason: Buffer | string):
 
 /** An unmasked ping with no payload: the same bytes every time, so one shared buffer. */
 export const SERVER_PING = Buffer.from([0x80 | Opcode.Ping, 0]);
+
+/** Masked payloads up to this size are checked by the ASCII scan first (past it, native XOR is cheaper). */
+const ASCII_SCAN_MAX = 2048;
+
+/**
+ * UTF-8 check of a whole text frame's payload `buf[at, end)`; a masked payload's key is the 4
+ * bytes before it. An unmasked payload goes to `isUtf8` (simdutf). A masked one is first read
+ * through its key in one pass, without writing or allocating: if every byte is ASCII it is valid.
+ * Otherwise (or when it is large) it is unmasked in place, checked and masked again (XOR twice),
+ * so the frame is relayed as it came without a copy.
+ */
+export function textIsValid(buf: Buffer, at: number, end: number, masked: boolean): boolean {
+  if (!masked) return isUtf8(buf.subarray(at, end));
+  if (end - at <= ASCII_SCAN_MAX && maskedIsAscii(buf, at, end)) return true;
+  unmaskRange(buf, at, end, buf, at - 4);
+  const ok = isUtf8(buf.subarray(at, end));
+  unmaskRange(buf, at, end, buf, at - 4);
+  return ok;
+}
+
+/** True when every byte of the masked payload `buf[at, end)` is below 0x80 once unmasked. */
+function maskedIsAscii(buf: Buffer, at: number, end: number): boolean {
+  const k0 = buf[at - 4] as number;
+  const k1 = buf[at - 3] as number;
+  const k2 = buf[at - 2] as number;
+  const k3 = buf[at - 1] as number;
+  let acc = 0;
+  let i = at;
+  for (; i + 4 <= end; i += 4) {
+    acc |= ((buf[i] as number) ^ k0) | ((buf[i + 1] as number) ^ k1) | ((buf[i + 2] as number) ^ k2) | ((buf[i + 3] as number) ^ k3);
+  }
+  for (let j = at - 4; i < end; i++, j++) acc |= (buf[i] as number) ^ (buf[j] as number);
+  return (acc & 0x80) === 0;
+}

@@ -16,7 +16,7 @@
 import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import { fitCloseReason, isSendableCloseCode } from './close-codes.js';
-import { closePayload, encodeFrame, Opcode, SERVER_PING, unmaskRange } from './frames.js';
+import { closePayload, encodeFrame, Opcode, SERVER_PING, textIsValid, unmaskRange } from './frames.js';
 
 export interface LegLimits {
   /** Largest message, in payload bytes (1009 past it). */
@@ -537,18 +537,6 @@ function payloadOf(buf: Buffer, at: number, end: number, masked: boolean): Buffe
   const payload = Buffer.from(buf.subarray(at, end));
   unmaskRange(payload, 0, payload.length, buf, at - 4);
   return payload;
-}
-
-/**
- * UTF-8 check of a whole text frame's payload. A masked payload is unmasked in place,
- * checked and masked again (XOR twice), so the frame is relayed as it came without a copy.
- */
-function textIsValid(buf: Buffer, at: number, end: number, masked: boolean): boolean {
-  if (!masked) return isUtf8(buf.subarray(at, end));
-  unmaskRange(buf, at, end, buf, at - 4);
-  const ok = isUtf8(buf.subarray(at, end));
-  unmaskRange(buf, at, end, buf, at - 4);
-  return ok;
 }
 
 function closeTimedOut(leg: Leg): void {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { acceptKey, encodeFrame, flatUuid, handshakeKey, Opcode, unmaskRange } from '../../src/wire/frames.js';
+import { isUtf8 } from 'node:buffer';
+import { acceptKey, encodeFrame, flatUuid, handshakeKey, Opcode, textIsValid, unmaskRange } from '../../src/wire/frames.js';
+import { mulberry32 } from '../../src/sandbox/rng.js';
 
 describe('wire frames', () => {
   it('flatUuid gives distinct version-4 UUIDs', () => {
@@ -47,4 +49,35 @@ describe('wire frames', () => {
       }
     });
   }
+
+  it('textIsValid agrees with isUtf8 of the unmasked payload, and leaves the frame as it came', () => {
+    const rnd = mulberry32(16);
+    const pieces = [[0x61], [0x7f], [0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xf0, 0x9f, 0x98, 0x80], [0xff], [0x80], [0xc3], [0xed, 0xa0, 0x80]];
+    let valid = 0;
+    let invalid = 0;
+    for (let n = 0; n < 4000; n++) {
+      // Mostly ASCII, sometimes one other piece (valid or not) at a random place; sizes across
+      // the ASCII scan's limit and every tail length.
+      const size = n % 3 === 0 ? Math.floor(rnd() * 3000) : Math.floor(rnd() * 40);
+      const bytes: number[] = Array.from({ length: size }, () => 0x20 + Math.floor(rnd() * 0x5f));
+      if (n % 2 === 1) bytes.splice(Math.floor(rnd() * (size + 1)), 0, ...(pieces[Math.floor(rnd() * pieces.length)] as number[]));
+      const payload = Buffer.from(bytes);
+      const expected = isUtf8(payload);
+      if (expected) valid++;
+      else invalid++;
+      const offset = Math.floor(rnd() * 5);
+      const key = Buffer.from([Math.floor(rnd() * 256), Math.floor(rnd() * 256), Math.floor(rnd() * 256), Math.floor(rnd() * 256)]);
+      const frame = Buffer.alloc(offset + 4 + payload.length + 3, 0xee);
+      key.copy(frame, offset);
+      payload.copy(frame, offset + 4);
+      const at = offset + 4;
+      const end = at + payload.length;
+      assert.equal(textIsValid(frame, at, end, false), expected, `unmasked, ${payload.length} bytes`);
+      unmaskRange(frame, at, end, key, 0);
+      const masked = Buffer.from(frame);
+      assert.equal(textIsValid(frame, at, end, true), expected, `masked, ${payload.length} bytes, key ${key.toString('hex')}`);
+      assert.deepEqual(frame, masked, 'the masked frame changed');
+    }
+    assert.ok(valid > 1000 && invalid > 300, `${valid} valid, ${invalid} invalid`);
+  });
 });
