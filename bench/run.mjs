@@ -4,7 +4,9 @@
 //
 // Environment: BENCH_IDLE (idle relays for the memory figure, default 2000),
 // BENCH_SECONDS (length of each throughput window, default 4), BENCH_CONNECT_RATE (default 500),
-// BENCH_TARGETS (comma list, default direct,nginx,haproxy,gateway), BENCH_OUT (JSON path),
+// BENCH_TARGETS (comma list, default direct,nginx,haproxy,node-pipe,node-bare,gateway), BENCH_OUT (JSON path),
+// BENCH_ROUNDS (default 1: the targets run in turn this many times, A B A B…; the table shows
+// each figure's median over the rounds and each ratio's median of the per-round ratios),
 // BENCH_GATEWAY_NODE_ARGS (extra node flags for the gateway, e.g. --cpu-prof --cpu-prof-dir=DIR).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +24,8 @@ const CONNECT_RATE = Number(process.env.BENCH_CONNECT_RATE ?? 500);
 const SIZE = 256;
 const RR_CONNS = 64;
 const EVENT_CONNS = 16;
-const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,nginx,haproxy,node-pipe,gateway').split(',');
+const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,nginx,haproxy,node-pipe,node-bare,gateway').split(',');
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 /** Scenarios to run (all by default); a subset is handy with BENCH_GATEWAY_NODE_ARGS=--cpu-prof. */
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'idle,rr,events,connect,connect-max,generator').split(','));
 const OUT = process.env.BENCH_OUT ?? join(HERE, 'results', 'latest.json');
@@ -433,8 +436,16 @@ async function generatorCheck(name, target, upstream) {
 
 const fmt = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v) ? '—' : Number(v).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const ratio = (a, b) => (a == null || b == null || !(a > 0) || !(b > 0) ? null : a / b);
+/** Median of the finite values (null when there are none). */
+function median(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
 
-function rows(results) {
+/** One row per figure: the median over rounds of each target's value, and of the per-round ratios. */
+function rows(rounds) {
   const get = {
     'round trips/s (64 conns, 256 B)': (t) => t.rr?.roundTripsPerSec,
     'relayed msgs/s (both ways)': (t) => (t.rr?.roundTripsPerSec ?? NaN) * 2,
@@ -456,18 +467,21 @@ function rows(results) {
     'loadgen CPU share (req/resp)': (t) => t.rr?.loadgenCpuShare,
     'loadgen CPU share (events)': (t) => t.events?.loadgenCpuShare,
   };
+  const names = [...new Set(rounds.flatMap((r) => Object.keys(r)))];
   return Object.entries(get).map(([label, fn]) => {
-    const values = Object.fromEntries(Object.entries(results).map(([n, t]) => [n, fn(t)]));
-    const gw = values.gateway;
-    return { label, values, vsNginx: ratio(gw, values.nginx), vsHaproxy: ratio(gw, values.haproxy) };
+    const per = rounds.map((r) => Object.fromEntries(Object.entries(r).map(([n, t]) => [n, fn(t)])));
+    const values = Object.fromEntries(names.map((n) => [n, median(per.map((v) => v[n]))]));
+    const vs = (other) => median(per.map((v) => ratio(v.gateway, v[other])));
+    return { label, values, vsNginx: vs('nginx'), vsHaproxy: vs('haproxy'), vsBare: vs('node-bare'), perRound: per };
   });
 }
 
 function printTable(table, names) {
-  const header = ['metric', ...names, 'gw/nginx', 'gw/haproxy'];
+  const header = ['metric', ...names, 'gw/nginx', 'gw/haproxy', 'gw/node-bare'];
+  const x = (v) => (v == null ? '—' : `${fmt(v, 2)}×`);
   const lines = table.map((r) => {
     const small = / ms|share|µs/.test(r.label);
-    return [r.label, ...names.map((n) => fmt(r.values[n], small ? 2 : 0)), r.vsNginx == null ? '—' : `${fmt(r.vsNginx, 2)}×`, r.vsHaproxy == null ? '—' : `${fmt(r.vsHaproxy, 2)}×`];
+    return [r.label, ...names.map((n) => fmt(r.values[n], small ? 2 : 0)), x(r.vsNginx), x(r.vsHaproxy), x(r.vsBare)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
@@ -502,10 +516,14 @@ async function main() {
     log('  sudo apt-get install -y nginx-light haproxy');
   }
   const upstream = await startUpstream();
-  const results = {};
+  const rounds = [];
   let directConfirm = null;
   const generator = {};
   try {
+    for (let round = 0; round < ROUNDS; round++) {
+    const results = {};
+    rounds.push(results);
+    if (ROUNDS > 1) log(`round ${round + 1} of ${ROUNDS}`);
     for (const name of TARGETS) {
       let target;
       try {
@@ -528,31 +546,34 @@ async function main() {
       try {
         results[name] = await runTarget(name, target, upstream, directConfirm);
         if (name === 'direct') directConfirm = results.direct.connect?.confirmMs ?? null;
-        if ((name === 'direct' || name === 'gateway') && SCENARIOS.has('generator')) generator[name] = await generatorCheck(name, target, upstream);
+        if ((name === 'direct' || name === 'gateway') && SCENARIOS.has('generator') && round === 0) generator[name] = await generatorCheck(name, target, upstream);
       } finally {
         await stopProcess(target.child);
       }
+    }
     }
   } finally {
     await stopProcess(upstream.child);
     rmSync(dir, { recursive: true, force: true });
   }
-  const table = rows(results);
-  const names = Object.keys(results);
+  const table = rows(rounds);
+  const results = rounds[0];
+  const names = TARGETS.filter((n) => rounds.some((r) => r[n]));
   printTable(table, names);
   process.stdout.write('\nGenerator check (request/response, 2 generator processes × 32 conns vs 1 × 64):\n');
   for (const [n, g] of Object.entries(generator)) {
     process.stdout.write(`  ${n}: 1 generator ${fmt(results[n]?.rr?.roundTripsPerSec)} round trips/s (its CPU ${fmt(results[n]?.rr?.loadgenCpuShare, 2)} of a core); 2 generators ${fmt(g.roundTripsPerSec)} round trips/s\n`);
   }
-  if (missing.length) process.stdout.write(`\nSkipped: ${missing.join(', ')}\n`);
+  if (missing.length) process.stdout.write(`\nSkipped: ${[...new Set(missing)].join(", ")}\n`);
   const report = {
     at: new Date().toISOString(),
     machine,
-    settings: { idleRelays: IDLE, seconds: SECONDS, messageBytes: SIZE, rrConnections: RR_CONNS, eventConnections: EVENT_CONNS, connectRate: CONNECT_RATE },
+    settings: { idleRelays: IDLE, seconds: SECONDS, messageBytes: SIZE, rrConnections: RR_CONNS, eventConnections: EVENT_CONNS, connectRate: CONNECT_RATE, rounds: ROUNDS, scenarios: [...SCENARIOS] },
     results,
+    rounds: ROUNDS > 1 ? rounds : undefined,
     generatorCheck: generator,
-    table: table.map((r) => ({ metric: r.label, ...r.values, gatewayVsNginx: r.vsNginx, gatewayVsHaproxy: r.vsHaproxy })),
-    skipped: missing,
+    table: table.map((r) => ({ metric: r.label, ...r.values, gatewayVsNginx: r.vsNginx, gatewayVsHaproxy: r.vsHaproxy, gatewayVsNodeBare: r.vsBare, ...(ROUNDS > 1 ? { perRound: r.perRound } : {}) })),
+    skipped: [...new Set(missing)],
   };
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
