@@ -532,7 +532,7 @@ async function main() {
       else if (name === 'haproxy') target = await startHaproxy(dir, upstream.port);
       else if (name === 'gateway') target = await startGateway(dir, upstream.port);
       else if (name === 'node-pipe') target = await startNodePipe(upstream.port, 'pipe');
-      else if (name === 'node-bare') target = await startNodePipe(upstream.port, 'bare'); // opt-in: BENCH_TARGETS
+      else if (name === 'node-bare') target = await startNodePipe(upstream.port, 'bare');
       else throw new Error(`unknown target ${name}`);
       } catch (err) {
         log(`${name}: could not start: ${err.message}`);
