@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { acceptKey, handshakeKey } from '../wire/frames.js';
 import { IGNORING_OWNER, Leg, LegProtocolError, type LegLimits, type LegOwner } from '../wire/leg.js';
 import { proxyAgentFor, ProxyError } from './proxy.js';
+import { upstreamSecureContext } from './tls-context.js';
 import { parseJsonObject } from './replies.js';
 
 /** A recent desktop Chrome, used when a model has no stored User-Agent. */
@@ -111,8 +112,10 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
     defaultPort,
     path: url.pathname + url.search,
     headers,
-    // Certificate and hostname verification stay on; `ca` only widens the trusted roots.
-    ...(limits.ca ? { ca: limits.ca } : {}),
+    // Certificate and hostname verification stay on; `ca` only widens the trusted roots. A
+    // direct socket uses the one secure context that holds them (tls-context.ts); a proxy agent
+    // makes its TLS socket from these options, so it still gets `ca`.
+    ...(agent ? (limits.ca ? { ca: limits.ca } : {}) : secure ? { secureContext: upstreamSecureContext(limits.ca) } : {}),
     ...(agent ? { agent } : { createConnection: secure ? tlsConnect : netConnect }),
   };
   const req = (secure ? https : http).request(options);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
@@ -72,6 +73,37 @@ describe('TLS upstream', () => {
       assert.equal(first.connected, true);
     } finally {
       await stack.close();
+    }
+  });
+
+  it('every upstream TLS socket shares one secure context (with upstreamCaFile and without)', async () => {
+    const contexts: unknown[] = [];
+    const connect = tls.connect;
+    (tls as { connect: unknown }).connect = (...args: Parameters<typeof tls.connect>) => {
+      contexts.push((args[0] as tls.ConnectionOptions).secureContext);
+      return connect(...args);
+    };
+    try {
+      const stack = await startStack({ simulator: { tls: pki.good }, config: { upstreamCaFile: pki.caFile } });
+      try {
+        for (let i = 0; i < 3; i++) assert.equal((await relay(stack)).first.connected, true);
+      } finally {
+        await stack.close();
+      }
+      assert.equal(contexts.length, 3);
+      assert.equal(typeof contexts[0], 'object', 'no secure context passed');
+      assert.ok(contexts[0] !== undefined && contexts.every((c) => c === contexts[0]), 'a context per socket');
+      // Without a CA file: Node's roots, still one context (the untrusted simulator is refused).
+      const plain = await startStack({ simulator: { tls: pki.good } });
+      try {
+        for (let i = 0; i < 2; i++) assert.notEqual((await relay(plain)).first.connected, true);
+      } finally {
+        await plain.close();
+      }
+      assert.equal(contexts.length, 5);
+      assert.ok(contexts[3] !== undefined && contexts[3] === contexts[4] && contexts[3] !== contexts[0]);
+    } finally {
+      (tls as { connect: unknown }).connect = connect;
     }
   });
 
