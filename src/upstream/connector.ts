@@ -85,7 +85,7 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
   let agent: Agent | undefined;
   if (target.proxyUrl) {
     try {
-      agent = proxyAgentFor(target.proxyUrl, { ca: limits.ca, timeoutMs: limits.connectTimeoutMs });
+      agent = proxyAgentFor(target.proxyUrl, { secureContext: upstreamSecureContext(limits.ca), timeoutMs: limits.connectTimeoutMs });
     } catch (err) {
       handlers.failed(new UpstreamConnectError('proxy', err instanceof ProxyError ? err.message : 'The model\'s proxy URL cannot be used'));
       return { abort() {} };
@@ -112,10 +112,10 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
     defaultPort,
     path: url.pathname + url.search,
     headers,
-    // Certificate and hostname verification stay on; `ca` only widens the trusted roots. A
-    // direct socket uses the one secure context that holds them (tls-context.ts); a proxy agent
-    // makes its TLS socket from these options, so it still gets `ca`.
-    ...(agent ? (limits.ca ? { ca: limits.ca } : {}) : secure ? { secureContext: upstreamSecureContext(limits.ca) } : {}),
+    // Certificate and hostname verification stay on; `ca` only widens the trusted roots. The
+    // one secure context that holds them (tls-context.ts) goes to every TLS socket: a direct one,
+    // and the one a proxy agent makes through its tunnel from these options.
+    ...(secure ? { secureContext: upstreamSecureContext(limits.ca) } : {}),
     ...(agent ? { agent } : { createConnection: secure ? tlsConnect : netConnect }),
   };
   const req = (secure ? https : http).request(options);

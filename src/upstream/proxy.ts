@@ -13,6 +13,7 @@
  */
 import type { Agent, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { SocksProxyAgent } from 'socks-proxy-agent';
 import { explainConnectStatus, explainTunnelError, ProxyError, timedOutText, type ProxyIdentity } from './proxy-errors.js';
@@ -20,8 +21,8 @@ import { explainConnectStatus, explainTunnelError, ProxyError, timedOutText, typ
 export { ProxyError } from './proxy-errors.js';
 
 export interface ProxyOptions {
-  /** Trusted roots (see trust.ts) for TLS to an https:// proxy; undefined: Node's roots. */
-  ca?: string[] | undefined;
+  /** The shared upstream context (tls-context.ts) for TLS to an https:// proxy and, through the tunnel, to a wss:// upstream. */
+  secureContext?: SecureContext | undefined;
   /** The tunnel must be open within this time, or the attempt fails at stage 'proxy'. */
   timeoutMs: number;
 }
@@ -90,7 +91,7 @@ class HttpTunnelAgent extends HttpsProxyAgent<string> {
     const cancel = new AbortController();
     // `signal` reaches the agent's net/tls.connect to the proxy, so the deadline can close a
     // connection that is still waiting for the CONNECT answer.
-    super(url, { signal: cancel.signal, ...(options.ca ? { ca: options.ca } : {}) });
+    super(url, { signal: cancel.signal, ...(options.secureContext ? { secureContext: options.secureContext } : {}) });
     this.identity = identity;
     this.timeoutMs = options.timeoutMs;
     this.cancel = cancel;
