@@ -521,36 +521,36 @@ async function main() {
   const generator = {};
   try {
     for (let round = 0; round < ROUNDS; round++) {
-    const results = {};
-    rounds.push(results);
-    if (ROUNDS > 1) log(`round ${round + 1} of ${ROUNDS}`);
-    for (const name of TARGETS) {
-      let target;
-      try {
-      if (name === 'direct') target = { url: `ws://127.0.0.1:${upstream.port}/ws3/24`, handshake: 'plain', version: 'client → upstream, no relay' };
-      else if (name === 'nginx') target = await startNginx(dir, upstream.port);
-      else if (name === 'haproxy') target = await startHaproxy(dir, upstream.port);
-      else if (name === 'gateway') target = await startGateway(dir, upstream.port);
-      else if (name === 'node-pipe') target = await startNodePipe(upstream.port, 'pipe');
-      else if (name === 'node-bare') target = await startNodePipe(upstream.port, 'bare');
-      else throw new Error(`unknown target ${name}`);
-      } catch (err) {
-        log(`${name}: could not start: ${err.message}`);
-        missing.push(`${name} (failed to start: ${err.message})`);
-        continue;
+      const results = {};
+      rounds.push(results);
+      if (ROUNDS > 1) log(`round ${round + 1} of ${ROUNDS}`);
+      for (const name of TARGETS) {
+        let target;
+        try {
+        if (name === 'direct') target = { url: `ws://127.0.0.1:${upstream.port}/ws3/24`, handshake: 'plain', version: 'client → upstream, no relay' };
+        else if (name === 'nginx') target = await startNginx(dir, upstream.port);
+        else if (name === 'haproxy') target = await startHaproxy(dir, upstream.port);
+        else if (name === 'gateway') target = await startGateway(dir, upstream.port);
+        else if (name === 'node-pipe') target = await startNodePipe(upstream.port, 'pipe');
+        else if (name === 'node-bare') target = await startNodePipe(upstream.port, 'bare');
+        else throw new Error(`unknown target ${name}`);
+        } catch (err) {
+          log(`${name}: could not start: ${err.message}`);
+          missing.push(`${name} (failed to start: ${err.message})`);
+          continue;
+        }
+        if (!target) {
+          missing.push(`${name} (not installed)`);
+          continue;
+        }
+        try {
+          results[name] = await runTarget(name, target, upstream, directConfirm);
+          if (name === 'direct') directConfirm = results.direct.connect?.confirmMs ?? null;
+          if ((name === 'direct' || name === 'gateway') && SCENARIOS.has('generator') && round === 0) generator[name] = await generatorCheck(name, target, upstream);
+        } finally {
+          await stopProcess(target.child);
+        }
       }
-      if (!target) {
-        missing.push(`${name} (not installed)`);
-        continue;
-      }
-      try {
-        results[name] = await runTarget(name, target, upstream, directConfirm);
-        if (name === 'direct') directConfirm = results.direct.connect?.confirmMs ?? null;
-        if ((name === 'direct' || name === 'gateway') && SCENARIOS.has('generator') && round === 0) generator[name] = await generatorCheck(name, target, upstream);
-      } finally {
-        await stopProcess(target.child);
-      }
-    }
     }
   } finally {
     await stopProcess(upstream.child);
@@ -564,7 +564,7 @@ async function main() {
   for (const [n, g] of Object.entries(generator)) {
     process.stdout.write(`  ${n}: 1 generator ${fmt(results[n]?.rr?.roundTripsPerSec)} round trips/s (its CPU ${fmt(results[n]?.rr?.loadgenCpuShare, 2)} of a core); 2 generators ${fmt(g.roundTripsPerSec)} round trips/s\n`);
   }
-  if (missing.length) process.stdout.write(`\nSkipped: ${[...new Set(missing)].join(", ")}\n`);
+  if (missing.length) process.stdout.write(`\nSkipped: ${[...new Set(missing)].join(', ')}\n`);
   const report = {
     at: new Date().toISOString(),
     machine,
