@@ -35,6 +35,8 @@ export class RelayRegistry {
   private readonly byKey: Index = new Map();
   private readonly byOrg: Index = new Map();
   private readonly byModel: Index = new Map();
+  /** Indexed memberships per model and delivery mode, so the per-model limits count in O(1). */
+  private readonly modelCounts = new Map<string, { relay: number; session: number }>();
 
   track(pair: TrackedConnection): void {
     this.all.add(pair);
@@ -46,7 +48,11 @@ export class RelayRegistry {
     if (!a) return;
     add(this.byKey, a.key.id, member);
     add(this.byOrg, a.orgId, member);
-    add(this.byModel, a.modelId, member);
+    if (add(this.byModel, a.modelId, member)) {
+      let counts = this.modelCounts.get(a.modelId);
+      if (!counts) this.modelCounts.set(a.modelId, (counts = { relay: 0, session: 0 }));
+      counts[a.delivery]++;
+    }
   }
 
   /** Forgets a finished connection and every membership it still has. */
@@ -61,7 +67,11 @@ export class RelayRegistry {
     if (!a) return;
     remove(this.byKey, a.key.id, member);
     remove(this.byOrg, a.orgId, member);
-    remove(this.byModel, a.modelId, member);
+    if (remove(this.byModel, a.modelId, member)) {
+      const counts = this.modelCounts.get(a.modelId) as { relay: number; session: number };
+      counts[a.delivery]--;
+      if (counts.relay === 0 && counts.session === 0) this.modelCounts.delete(a.modelId);
+    }
   }
 
   forKey(id: string): ReadonlySet<ModelMembership> | undefined {
@@ -75,17 +85,27 @@ export class RelayRegistry {
   forModel(id: string): ReadonlySet<ModelMembership> | undefined {
     return this.byModel.get(id);
   }
+
+  /** How many indexed memberships of the model were admitted in `delivery` mode. */
+  countForModel(id: string, delivery: Admission['delivery']): number {
+    return this.modelCounts.get(id)?.[delivery] ?? 0;
+  }
 }
 
-function add(index: Index, id: string, member: ModelMembership): void {
+/** Adds the member; false when it was indexed there already. */
+function add(index: Index, id: string, member: ModelMembership): boolean {
   let set = index.get(id);
   if (!set) index.set(id, (set = new Set()));
+  const before = set.size;
   set.add(member);
+  return set.size !== before;
 }
 
-function remove(index: Index, id: string, member: ModelMembership): void {
+/** Removes the member; false when it was not indexed there. */
+function remove(index: Index, id: string, member: ModelMembership): boolean {
   const set = index.get(id);
-  if (!set) return;
-  set.delete(member);
+  if (!set) return false;
+  const removed = set.delete(member);
   if (set.size === 0) index.delete(id);
+  return removed;
 }

@@ -157,10 +157,7 @@ export class Gateway {
       upstreamLimits,
       nodeId: this.nodeId,
       onSessionStarted: (modelId, orgId, log) => this.webhooks.follow(modelId, orgId, log),
-      relaying: (modelId) => {
-        for (const conn of this.registry.forModel(modelId) ?? []) if (conn.admission?.delivery === 'relay') return true;
-        return false;
-      },
+      relaying: (modelId) => this.registry.countForModel(modelId, 'relay') > 0,
     });
     this.watcher.onModelChange = (modelId) => this.sessions.modelChanged(modelId);
     this.connectionContext = {

@@ -30,9 +30,27 @@ export interface KeyBackend {
   update?(change: (set: KeySet) => KeySet): KeySet;
 }
 
+/** Decrypted values kept per keyring (the connect path opens a model's token on every relay). */
+const OPENED_CACHE_SIZE = 4096;
+
 export class Keyring {
   readonly #backend: KeyBackend;
-  #set: KeySet;
+  #keys!: KeySet;
+  /**
+   * Recently decrypted values by stored value and authenticated data. A value is cached only
+   * once it decrypted and authenticated, and the cache empties whenever the key set changes,
+   * so it answers exactly what decrypting again would; bounded, oldest first out.
+   */
+  readonly #opened = new Map<string, string>();
+
+  get #set(): KeySet {
+    return this.#keys;
+  }
+
+  set #set(next: KeySet) {
+    this.#keys = next;
+    this.#opened.clear();
+  }
 
   constructor(backend: KeyBackend) {
     this.#backend = backend;
@@ -45,6 +63,11 @@ export class Keyring {
 
   get location(): string {
     return this.#backend.location;
+  }
+
+  /** Decrypted values held in the cache (at most 4,096). */
+  get cachedValues(): number {
+    return this.#opened.size;
   }
 
   /** Whether keys can be added and removed (file and memory keyrings; not env). */
@@ -89,6 +112,16 @@ export class Keyring {
    *   `DECRYPT_FAILED` (tampered, wrong key, or bound to another row or field).
    */
   decrypt(stored: string, aad: string): string {
+    const cacheKey = `${aad}\u0000${stored}`;
+    const cached = this.#opened.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const plain = this.#decrypt(stored, aad);
+    if (this.#opened.size >= OPENED_CACHE_SIZE) this.#opened.delete(this.#opened.keys().next().value as string);
+    this.#opened.set(cacheKey, plain);
+    return plain;
+  }
+
+  #decrypt(stored: string, aad: string): string {
     const { keyId, iv, body } = parseSealed(stored);
     let key = this.#set.keys.get(keyId);
     if (key === undefined) {

@@ -121,3 +121,30 @@ test(':memory: gets a random in-memory key; empty settings count as unset', () =
   assert.match(keyring.currentKeyId(), /^mem-[0-9a-f]{8}$/);
   assert.equal(keyring.decrypt(keyring.encrypt('x', AAD), AAD), 'x');
 });
+
+test('decrypted values are cached only as decrypting again would answer: bounded, emptied when the keys change', () => {
+  const keyring = memoryKeyring('k1');
+  const sealed = keyring.encrypt('secret-value', AAD);
+  assert.equal(keyring.decrypt(sealed, AAD), 'secret-value');
+  assert.equal(keyring.decrypt(sealed, AAD), 'secret-value', 'from the cache');
+  assert.equal(keyring.cachedValues, 1);
+  // Cached under the value and its authenticated data together: another row still fails.
+  assert.throws(() => keyring.decrypt(sealed, 'ofgw:model:org-1:model-2:wsToken'), isSecretsError('DECRYPT_FAILED'));
+  const [prefix, id, iv, body] = sealed.split(':') as [string, string, string, string];
+  const bytes = Buffer.from(body, 'base64url');
+  bytes[0] = (bytes[0] ?? 0) ^ 1;
+  assert.throws(() => keyring.decrypt([prefix, id, iv, bytes.toString('base64url')].join(':'), AAD), isSecretsError('DECRYPT_FAILED'));
+  assert.equal(keyring.cachedValues, 1, 'failures are not cached');
+  // A retired key stops decrypting at once, cache or not.
+  keyring.addKey('k2', randomBytes(32));
+  assert.equal(keyring.cachedValues, 0);
+  assert.equal(keyring.decrypt(sealed, AAD), 'secret-value');
+  keyring.removeKeys(['k1']);
+  assert.throws(() => keyring.decrypt(sealed, AAD), isSecretsError('UNKNOWN_KEY'));
+  // Bounded: 5,000 distinct values keep at most 4,096, and the newest stay.
+  const values = Array.from({ length: 5000 }, (_, i) => keyring.encrypt(`token-${i}`, AAD));
+  for (const v of values) keyring.decrypt(v, AAD);
+  assert.equal(keyring.cachedValues, 4096);
+  assert.equal(keyring.decrypt(values[4999]!, AAD), 'token-4999');
+  assert.equal(keyring.decrypt(values[0]!, AAD), 'token-0', 'an evicted value decrypts again');
+});

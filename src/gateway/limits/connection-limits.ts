@@ -85,9 +85,7 @@ export class ConnectionLimits {
   checkConcurrency(registry: RelayRegistry, a: Pick<Admission, 'orgId' | 'modelId' | 'plan' | 'delivery'>): GatewayError | undefined {
     const { maxRelaysPerOrg } = planLimits(this.config, a.plan);
     if ((registry.forOrg(a.orgId)?.size ?? 0) >= maxRelaysPerOrg) return this.orgLimitError(a.plan);
-    let same = 0;
-    for (const conn of registry.forModel(a.modelId) ?? []) if (conn.admission?.delivery === a.delivery) same++;
-    if (same >= this.modelLimit(a)) return this.modelLimitError(a);
+    if (registry.countForModel(a.modelId, a.delivery) >= this.modelLimit(a)) return this.modelLimitError(a);
     return undefined;
   }
 
