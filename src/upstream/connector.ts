@@ -113,10 +113,17 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
   // the request Node's HTTP client would send (same headers, same order, Host last), at a
   // fraction of its cost per connection. Values Node would refuse take its path, and its error.
   if (!agent && requestIsWritable(path, headers)) {
-    const socket = secure
-      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, secureContext: upstreamSecureContext(limits.ca) })
-      : net.connect({ host, port });
-    return new DirectAttempt(socket, upgradeRequest(path, headers, url.host), acceptKey(key), url.host, target.wsToken, limits, handlers);
+    const request = upgradeRequest(path, headers, url.host);
+    if (secure) {
+      const socket = tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, secureContext: upstreamSecureContext(limits.ca) });
+      return new DirectAttempt(socket, null, request, acceptKey(key), url.host, target.wsToken, limits, handlers);
+    }
+    // Plain TCP reads into one buffer shared by every such socket (`onread`): no allocation and
+    // no stream machinery per read. Reads are scanned one at a time on this thread and the leg
+    // copies whatever outlives the read (Leg.borrowedReads), so one buffer serves them all.
+    const reads: BorrowedReads = { sink: null };
+    const socket = net.connect({ host, port, onread: { buffer: SHARED_READ_BUFFER, callback: (n) => readInto(reads, n) } });
+    return new DirectAttempt(socket, reads, request, acceptKey(key), url.host, target.wsToken, limits, handlers);
   }
   const options: https.RequestOptions = {
     host,
@@ -132,6 +139,19 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
   };
   const req = (secure ? https : http).request(options);
   return new RequestAttempt(req, acceptKey(key), url.host, target.wsToken, limits, handlers);
+}
+
+/** The read buffer of every plain upstream socket (see {@link connectUpstream}); as large as Node's own per read. */
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/** Where an `onread` socket's reads go: the attempt until the upgrade is answered, then the leg. */
+interface BorrowedReads {
+  sink: ((chunk: Buffer) => void) | null;
+}
+
+function readInto(reads: BorrowedReads, n: number): boolean {
+  reads.sink?.(SHARED_READ_BUFFER.subarray(0, n));
+  return true; // false would stop reading; the leg pauses the socket itself
 }
 
 /** Header values Node's HTTP client accepts (anything else makes it throw ERR_INVALID_CHAR). */
@@ -180,12 +200,19 @@ abstract class Attempt implements UpstreamAttempt, LegOwner {
     this.fail(new UpstreamConnectError('connect', `Timed out opening the OnlyFans socket at ${this.host}`));
   };
 
-  /** The upgrade was answered and checked: the socket is a WebSocket now; send the connect act. */
-  protected upgraded(socket: Socket, head: Buffer): void {
+  /**
+   * The upgrade was answered and checked: the socket is a WebSocket now; send the connect act.
+   * With `reads`, the socket's reads are borrowed views (see {@link BorrowedReads}) and go to the leg from now on.
+   */
+  protected upgraded(socket: Socket, head: Buffer, reads: BorrowedReads | null = null): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(this.onAuthTimeout, this.limits.authTimeoutMs);
     const leg = new Leg(socket, false, this.limits, this);
     this.leg = leg;
+    if (reads) {
+      leg.borrowedReads = true;
+      reads.sink = (chunk) => leg.receive(chunk);
+    }
     leg.payloads = true;
     leg.sendText(JSON.stringify({ act: 'connect', token: this.token }));
     this.token = ''; // sent; no reason to keep the secret reachable
@@ -348,11 +375,22 @@ class DirectAttempt extends Attempt {
   private socket: Socket | null;
   private pending: Buffer | null = null;
 
-  constructor(socket: Socket, request: Buffer, accept: string, host: string, token: string, limits: UpstreamLimits, handlers: UpstreamHandlers) {
+  /** `reads`: the socket reads through `onread` (borrowed buffers), else it emits `data`. */
+  constructor(
+    socket: Socket,
+    private readonly reads: BorrowedReads | null,
+    request: Buffer,
+    accept: string,
+    host: string,
+    token: string,
+    limits: UpstreamLimits,
+    handlers: UpstreamHandlers,
+  ) {
     super(accept, host, token, limits, handlers);
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.on('data', this.onData);
+    if (reads) reads.sink = this.onData;
+    else socket.on('data', this.onData);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     this.timer = setTimeout(this.onConnectTimeout, limits.connectTimeoutMs);
@@ -365,7 +403,7 @@ class DirectAttempt extends Attempt {
     const end = data.indexOf(HEAD_END, Math.max(0, from));
     if (end < 0) {
       if (data.length > MAX_RESPONSE_HEAD) return this.fail(new UpstreamConnectError('handshake', `OnlyFans answered the upgrade with more than ${MAX_RESPONSE_HEAD / 1024} KiB of headers`));
-      this.pending = data;
+      this.pending = data === chunk ? Buffer.from(data) : data; // a read may be a borrowed view
       return;
     }
     this.pending = null;
@@ -384,7 +422,7 @@ class DirectAttempt extends Attempt {
     if (problem) return this.fail(new UpstreamConnectError('handshake', problem));
     this.detach(socket);
     this.socket = null;
-    this.upgraded(socket, data.subarray(end + HEAD_END.length));
+    this.upgraded(socket, data.subarray(end + HEAD_END.length), this.reads);
   };
 
   /** Closed before the upgrade was answered: what Node's client reports as a hang-up. */
@@ -393,6 +431,7 @@ class DirectAttempt extends Attempt {
   };
 
   private detach(socket: Socket): void {
+    if (this.reads) this.reads.sink = null;
     socket.off('data', this.onData);
     socket.off('error', this.onError);
     socket.off('close', this.onClose);

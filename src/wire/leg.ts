@@ -98,6 +98,12 @@ export class Leg {
   batch = true;
   /** Deliver unmasked payloads through `legPayload` (the upstream's reply to the connect act). */
   payloads = false;
+  /**
+   * Reads are views of a buffer the socket reuses for its next read (`net.connect`'s `onread`):
+   * whatever the leg hands over or keeps past {@link receive} is then a copy — runs, payloads,
+   * an incomplete frame — so nothing refers to the buffer once the read is scanned.
+   */
+  borrowedReads = false;
   /** The gateway is the server on this leg: the peer masks its frames and we do not. */
   private readonly server: boolean;
   private readonly limits: LegLimits;
@@ -286,7 +292,7 @@ export class Leg {
     // Usually the run is the whole read (one or more whole messages): no slice needed.
     const run = this.runStart === 0 && this.runEnd === current.length ? current : current.subarray(this.runStart, this.runEnd);
     this.runStart = -1;
-    this.owner.legData(this, run);
+    this.owner.legData(this, this.borrowedReads ? Buffer.from(run) : run);
   }
 
   /** @internal A read from the socket. */
@@ -297,7 +303,7 @@ export class Leg {
       this.scan(chunk);
       return;
     }
-    rest.push(chunk);
+    rest.push(this.borrowedReads ? Buffer.from(chunk) : chunk);
     this.restBytes += chunk.length;
     if (rest.length > this.limits.maxBufferedChunks) {
       this.protocolError(1008, `a frame arrived in more than ${this.limits.maxBufferedChunks} pieces`);
@@ -308,7 +314,7 @@ export class Leg {
   }
 
   private keep(bytes: Buffer): void {
-    this.rest = [bytes];
+    this.rest = [this.borrowedReads ? Buffer.from(bytes) : bytes];
     this.restBytes = bytes.length;
   }
 
@@ -364,7 +370,8 @@ export class Leg {
         if (!binary && !textIsValid(buf, at, end, masked)) return this.scanFailed(pos, 1007, 'a text message that is not valid UTF-8');
         if (this.payloads) {
           this.flush();
-          this.owner.legPayload(this, payloadOf(buf, at, end, masked), binary);
+          const payload = payloadOf(buf, at, end, masked);
+          this.owner.legPayload(this, this.borrowedReads && !masked ? Buffer.from(payload) : payload, binary);
         } else {
           this.msgAt = at;
           this.msgEnd = end;
@@ -430,7 +437,7 @@ export class Leg {
       return false;
     }
     frames.push(Buffer.from(buf.subarray(pos, end)));
-    this.fragPayload?.push(payloadOf(buf, at, end, masked));
+    this.fragPayload?.push(this.borrowedReads && !masked ? Buffer.from(buf.subarray(at, end)) : payloadOf(buf, at, end, masked));
     this.fragBytes += end - at;
     if (!fin) return true;
     const size = this.fragBytes;
