@@ -74,13 +74,15 @@ export function connectResumingSession(options: tls.ConnectionOptions): tls.TLSS
     if (socket.authorized) remember(sessions, key, session);
     else pending = session;
   });
+  // A ticket that led to a failed handshake is not offered again.
+  const onHandshakeError = (): void => {
+    if (offered !== undefined && sessions.get(key) === offered) sessions.delete(key);
+  };
+  socket.once('error', onHandshakeError);
   socket.once('secureConnect', () => {
+    socket.off('error', onHandshakeError);
     if (pending !== undefined && socket.authorized) remember(sessions, key, pending);
     pending = undefined;
-  });
-  socket.once('error', () => {
-    // A ticket that led to a failed connection is not offered again.
-    if (offered !== undefined && sessions.get(key) === offered && !socket.authorized) sessions.delete(key);
   });
   return socket;
 }
