@@ -1,13 +1,15 @@
 // Load generator: one scenario per process, driven by bench/run.mjs.
 //   node bench/loadgen.mjs '<json spec>'
-// spec: { scenario: 'rr'|'events'|'idle'|'connect'|'connect-max', url, headers?, handshake: 'gateway'|'plain',
-//         token?, conns?, seconds?, size?, rate?, warmupMs? }
+// spec: { scenario: 'rr'|'events'|'idle'|'connect'|'connect-max'|'connect-burst', url, headers?, handshake: 'gateway'|'plain',
+//         token?, conns?, seconds?, size?, rate?, warmupMs?, burst?, waves?, ca? }
+// `ca`: a PEM file trusted for a wss:// url (the direct target of the TLS run).
 // Protocol on stdout, one JSON object per line:
 //   {"mark":"start"} when the measured window begins (the runner samples /proc then),
 //   {"mark":"end"}   when it ends,
 //   {"result":{…}}  last: the figures, including this process's own CPU over the window.
 // For 'idle' it prints {"mark":"ready"} once every relay is confirmed and waits for a line on
 // stdin before closing them.
+import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 
 const spec = JSON.parse(process.argv[2]);
@@ -15,7 +17,7 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms, sub-µs resolution
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const wsOptions = { perMessageDeflate: false, headers: spec.headers ?? {}, handshakeTimeout: 15000 };
+const wsOptions = { perMessageDeflate: false, headers: spec.headers ?? {}, handshakeTimeout: 15000, ...(spec.ca ? { ca: readFileSync(spec.ca) } : {}) };
 const CONNECT_ACT = JSON.stringify({ act: 'connect', token: spec.token ?? 'bench' });
 
 /**
@@ -236,7 +238,49 @@ async function connectMax() {
   return { concurrency, confirmed: count, failures, firstError, perSec: (count / win.wallMs) * 1000, ...win };
 }
 
-const scenarios = { rr, events, idle, connect, 'connect-max': connectMax };
+/**
+ * `waves` waves of `burst` relays opened at the same instant (the "100 opening at once" figure),
+ * each wave's relays closed once all of them are confirmed (or failed) and a short pause before
+ * the next; times open→confirmation of every relay.
+ */
+async function connectBurst() {
+  const { burst = 100, waves = 10, pauseMs = 300 } = spec;
+  const samples = [];
+  const waveMs = [];
+  let failures = 0;
+  let firstError;
+  const w = window();
+  w.start();
+  for (let wave = 0; wave < waves; wave++) {
+    const t0 = now();
+    const sockets = [];
+    await Promise.all(
+      Array.from({ length: burst }, () =>
+        open().then(
+          ({ ws, ms }) => {
+            samples.push(ms);
+            sockets.push(ws);
+          },
+          (err) => {
+            failures++;
+            firstError ??= err.message;
+          },
+        ),
+      ),
+    );
+    waveMs.push(now() - t0);
+    for (const ws of sockets) {
+      ws.removeAllListeners('close');
+      ws.close(1000);
+    }
+    if (wave < waves - 1) await sleep(pauseMs);
+  }
+  const win = w.end();
+  await sleep(300);
+  return { burst, waves, attempted: burst * waves, confirmed: samples.length, failures, firstError, confirmMs: latencySummary(samples), waveMs: latencySummary(waveMs), ...win };
+}
+
+const scenarios = { rr, events, idle, connect, 'connect-max': connectMax, 'connect-burst': connectBurst };
 try {
   const result = await scenarios[spec.scenario]();
   out({ result });

@@ -6,14 +6,29 @@
 //   - anything else → echoed back unchanged (request/response traffic).
 // It is deliberately cheaper than the simulator (no JSON parsing of echoed frames, no received
 // log), so it stays out of the way of the relay being measured.
-// Usage: node bench/upstream.mjs PORT   (prints "READY <port>" once listening)
+// Usage: node bench/upstream.mjs PORT [--tls CERT KEY]   (prints "READY <port>" once listening)
+// With --tls it listens as wss:// (an https server with the given PEM certificate and key,
+// TLS session tickets and resumption on, Node's defaults), otherwise as plain ws://.
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { WebSocketServer } from 'ws';
 
 const port = Number(process.argv[2] ?? 0);
+const tlsAt = process.argv.indexOf('--tls');
 const CONNECTED = '{"connected": true, "v": "5.4.0"}';
 const BATCH = 32;
 
-const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
+const wsOptions = { perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 };
+let wss;
+let server;
+if (tlsAt > 0) {
+  server = https.createServer({ cert: readFileSync(process.argv[tlsAt + 1]), key: readFileSync(process.argv[tlsAt + 2]) });
+  server.on('tlsClientError', () => {});
+  wss = new WebSocketServer({ server, ...wsOptions });
+  server.listen(port, '127.0.0.1', 4096, () => process.stdout.write(`READY ${server.address().port}\n`));
+} else {
+  wss = new WebSocketServer({ host: '127.0.0.1', port, ...wsOptions });
+}
 
 wss.on('connection', (ws) => {
   ws.on('error', () => {});
@@ -63,11 +78,14 @@ function flood(ws, until, frame) {
   step();
 }
 
-wss.on('listening', () => {
-  process.stdout.write(`READY ${wss.address().port}\n`);
-});
+if (!server) {
+  wss.on('listening', () => {
+    process.stdout.write(`READY ${wss.address().port}\n`);
+  });
+}
 
 process.on('SIGTERM', () => {
   for (const c of wss.clients) c.terminate();
-  wss.close(() => process.exit(0));
+  wss.close(() => (server ? server.close(() => process.exit(0)) : process.exit(0)));
+  setTimeout(() => process.exit(0), 2000).unref();
 });

@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import { acceptKey, handshakeKey } from '../wire/frames.js';
 import { IGNORING_OWNER, Leg, LegProtocolError, type LegLimits, type LegOwner } from '../wire/leg.js';
 import { proxyAgentFor, ProxyError } from './proxy.js';
-import { upstreamSecureContext } from './tls-context.js';
+import { connectResumingSession, upstreamSecureContext } from './tls-context.js';
 import { parseJsonObject } from './replies.js';
 
 /** A recent desktop Chrome, used when a model has no stored User-Agent. */
@@ -483,7 +483,8 @@ function netConnect(options: ClientRequestArgs): Socket {
 function tlsConnect(options: ClientRequestArgs): Socket {
   const tlsOptions = options as tls.ConnectionOptions;
   const host = tlsOptions.host ?? '';
-  return tls.connect({ ...tlsOptions, servername: tlsOptions.servername ?? (net.isIP(host) ? undefined : host) });
+  // Offers the last TLS session of the same host, name and trust list (tls-context.ts).
+  return connectResumingSession({ ...tlsOptions, servername: tlsOptions.servername ?? (net.isIP(host) ? undefined : host) });
 }
 
 /** Turns a socket error into text that names the cause and no secret. */
