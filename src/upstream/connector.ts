@@ -115,7 +115,8 @@ export function connectUpstream(target: UpstreamTarget, limits: UpstreamLimits, 
   if (!agent && requestIsWritable(path, headers)) {
     const request = upgradeRequest(path, headers, url.host);
     if (secure) {
-      const socket = tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, secureContext: upstreamSecureContext(limits.ca) });
+      // Offers the last TLS session of the same host, name and trust list (tls-context.ts).
+      const socket = connectResumingSession({ host, port, servername: net.isIP(host) ? undefined : host, secureContext: upstreamSecureContext(limits.ca) });
       return new DirectAttempt(socket, null, request, acceptKey(key), url.host, target.wsToken, limits, handlers);
     }
     // Plain TCP reads into one buffer shared by every such socket (`onread`): no allocation and

@@ -76,12 +76,16 @@ describe('TLS upstream', () => {
     }
   });
 
-  it('every upstream TLS socket shares one secure context (with upstreamCaFile and without)', async () => {
+  it('every upstream TLS socket shares one secure context (with upstreamCaFile and without), and later ones resume the session', async () => {
     const contexts: unknown[] = [];
+    const resumed: (boolean | undefined)[] = [];
     const connect = tls.connect;
     (tls as { connect: unknown }).connect = (...args: Parameters<typeof tls.connect>) => {
       contexts.push((args[0] as tls.ConnectionOptions).secureContext);
-      return connect(...args);
+      const socket = connect(...args);
+      const index = resumed.push(undefined) - 1;
+      socket.once('secureConnect', () => (resumed[index] = socket.isSessionReused()));
+      return socket;
     };
     try {
       const stack = await startStack({ simulator: { tls: pki.good }, config: { upstreamCaFile: pki.caFile } });
@@ -91,6 +95,7 @@ describe('TLS upstream', () => {
         await stack.close();
       }
       assert.equal(contexts.length, 3);
+      assert.deepEqual(resumed, [false, true, true], 'the 2nd and 3rd upstream sockets resume the 1st one\'s TLS session');
       assert.equal(typeof contexts[0], 'object', 'no secure context passed');
       assert.ok(contexts[0] !== undefined && contexts.every((c) => c === contexts[0]), 'a context per socket');
       // Without a CA file: Node's roots, still one context (the untrusted simulator is refused).
