@@ -490,7 +490,7 @@ async function checkLog(port, apiKey, models, sent, kept) {
         const last = sent[m.path] ?? 0;
         let contiguous = true;
         for (let i = 1; i < seqs.length; i++) if (seqs[i] !== seqs[i - 1] + 1) contiguous = false;
-        resolvePromise({ model: m.id, path: m.path, sent: last, logged: seqs.length, first: seqs[0] ?? null, last: seqs[seqs.length - 1] ?? null, contiguous, endsAtSent: seqs[seqs.length - 1] === last, gapFrames, error, ok: error === null && contiguous && seqs[seqs.length - 1] === last && seqs.length >= Math.min(want, kept - 5) });
+        resolvePromise({ model: m.id, path: m.path, sent: last, logged: seqs.length, first: seqs[0] ?? null, last: seqs[seqs.length - 1] ?? null, contiguous, endsAtSent: seqs[seqs.length - 1] === last, gapFrames, error, withinBound: seqs.length <= kept, ok: error === null && contiguous && seqs[seqs.length - 1] === last && seqs.length >= Math.min(want, kept - 5) && seqs.length <= kept });
       };
       const hard = setTimeout(finish, 20000);
       const arm = () => {
