@@ -56,7 +56,10 @@
 // FANOUT_MODELS (200), FANOUT_CLIENTS_PER_MODEL (10), FANOUT_RATE (10), BIG_MODELS (1500),
 // EVENTLOG_MODELS (1000), EVENTLOG_RATE (5), EVENTLOG_CLIENTS_PER_MODEL (1), EVENTLOG_MAX_EVENTS
 // (1000), SOAK_SECONDS (600), SAMPLE_SECONDS (10), WARMUP_SECONDS (5), WINDOW_SECONDS (10),
-// LOG_CHECK_MODELS (10), LOADGEN_SPLIT (8000), EVENT_SIZE (256), FANOUT_TARGETS (haproxy,gateway),
+// LOG_CHECK_MODELS (10), LOADGEN_SPLIT (8000), EVENT_SIZE (256), FANOUT_TARGETS (direct,haproxy,gateway;
+// direct = the clients on the upstream itself, the floor of latency and the generator's check),
+// HAPROXY_NO_DELAY (set: `option http-no-delay` in HAProxy's defaults),
+// BENCH_GATEWAY_NODE_ARGS (extra node flags for the gateway, e.g. --cpu-prof --cpu-prof-dir=DIR),
 // PG_URL (postgres://postgres@127.0.0.1:5432/test), REDIS_URL (redis://127.0.0.1:6379), BENCH_OUT.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -87,7 +90,7 @@ const WINDOW_SECONDS = env('WINDOW_SECONDS', 10);
 const LOG_CHECK_MODELS = env('LOG_CHECK_MODELS', 10);
 const LOADGEN_SPLIT = env('LOADGEN_SPLIT', 8000);
 const EVENT_SIZE = env('EVENT_SIZE', 256);
-const FANOUT_TARGETS = (process.env.FANOUT_TARGETS ?? 'haproxy,gateway').split(',');
+const FANOUT_TARGETS = (process.env.FANOUT_TARGETS ?? 'direct,haproxy,gateway').split(',');
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const OUT = process.env.BENCH_OUT ?? join(HERE, 'results', 'sessions.json');
@@ -231,7 +234,7 @@ async function startHaproxy(dir, upstreamPort) {
   nbthread 1
 defaults
   mode http
-  maxconn 9500
+  maxconn 9500${process.env.HAPROXY_NO_DELAY ? '\n  option http-no-delay' : ''}
   timeout connect 5s
   timeout client 60s
   timeout server 60s
@@ -282,6 +285,7 @@ async function createModels(location, masterKey, orgId, upstreamPort, count) {
 async function startGateway({ name = 'gateway', db, masterKey, eventLogFile, redis, prefix, maxEvents }) {
   const port = await freePort();
   const args = [
+    ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), // e.g. --cpu-prof --cpu-prof-dir=DIR
     '--expose-gc',
     '--import',
     new URL(`file://${join(HERE, 'gc-hook.mjs')}`).href,
@@ -521,34 +525,38 @@ function perClient(rel, baselineKb, clients) {
 }
 
 /** HAProxy: `clients` tunnels, each its own upstream socket and path, streaming at `rate`. */
-async function runHaproxy(dir, clients, rate) {
+async function runHaproxy(dir, clients, rate, direct = false) {
   const upstream = await startUpstream();
-  const relay = await startHaproxy(dir, upstream.port);
+  const relay = direct ? { name: 'direct', pid: null, port: upstream.port, child: null, version: 'client → upstream, no relay' } : await startHaproxy(dir, upstream.port);
   if (!relay) {
     await stopProcess(upstream.child);
     return { skipped: 'haproxy not installed' };
   }
+  const name = relay.name;
   let gens = [];
   try {
     await sleep(500);
-    const baselineKb = rssKb(relay.pid);
+    const baselineKb = direct ? null : rssKb(relay.pid);
     const list = Array.from({ length: clients }, (_, i) => ({ url: `ws://127.0.0.1:${relay.port}/h/${i}`, handshake: 'plain', path: `/h/${i}` }));
-    log(`haproxy: opening ${clients} tunnels`);
-    gens = await startLoadgens(dir, list, 'haproxy');
+    log(`${name}: opening ${clients} ${direct ? 'clients' : 'tunnels'}`);
+    gens = await startLoadgens(dir, list, name);
     const opened = gens.reduce((a, g) => a + g.ready.opened, 0);
     const failed = gens.reduce((a, g) => a + g.ready.failed, 0);
     await upstream.ctl('POST', `/_start?rate=${rate}&size=${EVENT_SIZE}`);
-    log(`haproxy: ${opened} open (${failed} failed), streaming ${rate}/s each; warm-up ${WARMUP_SECONDS} s, window ${WINDOW_SECONDS} s`);
+    log(`${name}: ${opened} open (${failed} failed), streaming ${rate}/s each; warm-up ${WARMUP_SECONDS} s, window ${WINDOW_SECONDS} s`);
     await sleep(WARMUP_SECONDS * 1000);
     const upCpu0 = cpuMs(upstream.pid);
-    const window = await measureWindow(gens, [relay.pid], WINDOW_SECONDS);
+    const window = await measureWindow(gens, direct ? [] : [relay.pid], WINDOW_SECONDS);
     window.upstreamCpuShare = (cpuMs(upstream.pid) - upCpu0) / window.wallMs;
-    const heldKb = rssKb(relay.pid);
+    if (direct) {
+      window.relayCpuMs = window.relayCpuShare = window.relayCpuUsPerEvent = null;
+    }
+    const heldKb = direct ? null : rssKb(relay.pid);
     const account = await stopAndAccount(upstream, gens);
-    return { relay: 'haproxy', version: relay.version, clients, opened, failed, firstError: gens.map((g) => g.ready.firstError).find(Boolean) ?? null, upstreamSockets: account.upstreamSockets, rate, baselineRssKb: baselineKb, heldRssKb: heldKb, rssBytesPerClient: perClient(heldKb, baselineKb, opened), window, account };
+    return { relay: name, version: relay.version, clients, opened, failed, firstError: gens.map((g) => g.ready.firstError).find(Boolean) ?? null, upstreamSockets: account.upstreamSockets, rate, baselineRssKb: baselineKb, heldRssKb: heldKb, rssBytesPerClient: perClient(heldKb, baselineKb, opened), window, account };
   } finally {
     for (const g of gens) await g.close();
-    await stopProcess(relay.child);
+    if (relay.child) await stopProcess(relay.child);
     await stopProcess(upstream.child);
   }
 }
@@ -766,6 +774,7 @@ function rowsFor(r) {
     'upstream sockets': r.account?.upstreamSockets,
     'RSS bytes / client (held − baseline)': r.rssBytesPerClient,
     'RSS bytes / client after GC': r.rssBytesPerClientAfterGc,
+    'RSS bytes / client (held − with sessions)': r.rssBytesPerClientBeyondSessions,
     'relay CPU µs / delivered event': r.window?.relayCpuUsPerEvent,
     'relay CPU share (window)': r.window?.relayCpuShare,
     'delivered events/s (window)': r.window?.eventsPerSec,
@@ -785,16 +794,16 @@ function rowsFor(r) {
 }
 
 function printFanout(res) {
-  const h = res.haproxy;
-  const g = res.gateway;
-  const hr = h && !h.skipped && !h.error ? rowsFor(h) : {};
-  const gr = g && !g.error ? rowsFor(g) : {};
-  const labels = [...new Set([...Object.keys(gr), ...Object.keys(hr)])];
-  table(`fanout: ${FANOUT_MODELS * FANOUT_CPM} clients; HAProxy: one tunnel each; gateway: ${FANOUT_MODELS} session models × ${FANOUT_CPM}; ${FANOUT_RATE} ev/s per upstream socket`, ['haproxy', 'gateway', 'gw/haproxy'], labels.map((l) => {
+  const ok = (x) => (x && !x.skipped && !x.error ? rowsFor(x) : {});
+  const dr = ok(res.direct);
+  const hr = ok(res.haproxy);
+  const gr = ok(res.gateway);
+  const labels = [...new Set([...Object.keys(gr), ...Object.keys(hr), ...Object.keys(dr)])];
+  table(`fanout: ${FANOUT_MODELS * FANOUT_CPM} clients; direct and HAProxy: one upstream socket each; gateway: ${FANOUT_MODELS} session models × ${FANOUT_CPM}; ${FANOUT_RATE} ev/s per upstream socket`, ['direct', 'haproxy', 'gateway', 'gw/haproxy'], labels.map((l) => {
     const a = hr[l];
     const b = gr[l];
     const r = /RSS|CPU µs|latency/.test(l) && typeof a === 'number' && typeof b === 'number' ? ratio(b, a) : '';
-    return [l, a ?? '—', b ?? '—', r];
+    return [l, dr[l] ?? '—', a ?? '—', b ?? '—', r];
   }));
 }
 
@@ -840,6 +849,7 @@ async function main() {
       log(`scenario ${s}`);
       if (s === 'fanout') {
         const res = {};
+        if (FANOUT_TARGETS.includes('direct')) res.direct = await attempt('fanout direct', () => runHaproxy(dir, FANOUT_MODELS * FANOUT_CPM, FANOUT_RATE, true));
         if (FANOUT_TARGETS.includes('haproxy')) res.haproxy = await attempt('fanout haproxy', () => runHaproxy(dir, FANOUT_MODELS * FANOUT_CPM, FANOUT_RATE));
         if (FANOUT_TARGETS.includes('gateway')) res.gateway = await attempt('fanout gateway', () => runGateway(dir, { tag: 'fanout', models: FANOUT_MODELS, perModel: FANOUT_CPM, rate: FANOUT_RATE }));
         if (res.haproxy?.rssBytesPerClient && res.gateway?.rssBytesPerClient) {
