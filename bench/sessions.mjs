@@ -56,7 +56,8 @@
 // FANOUT_MODELS (200), FANOUT_CLIENTS_PER_MODEL (10), FANOUT_RATE (10), BIG_MODELS (1500),
 // EVENTLOG_MODELS (1000), EVENTLOG_RATE (5), EVENTLOG_CLIENTS_PER_MODEL (1), EVENTLOG_MAX_EVENTS
 // (1000), SOAK_SECONDS (600), SAMPLE_SECONDS (10), WARMUP_SECONDS (5), WINDOW_SECONDS (10),
-// LOG_CHECK_MODELS (10), LOADGEN_SPLIT (8000), EVENT_SIZE (256), FANOUT_TARGETS (direct,haproxy,gateway;
+// LOG_CHECK_MODELS (10), LOADGEN_SPLIT (8000), DRAIN_SECONDS (120: longest wait for the clients to
+// catch up after the stream stops), EVENT_SIZE (256), FANOUT_TARGETS (direct,haproxy,gateway;
 // direct = the clients on the upstream itself, the floor of latency and the generator's check),
 // HAPROXY_NO_DELAY (set: `option http-no-delay` in HAProxy's defaults),
 // BENCH_GATEWAY_NODE_ARGS (extra node flags for the gateway, e.g. --cpu-prof --cpu-prof-dir=DIR),
@@ -89,6 +90,7 @@ const WARMUP_SECONDS = env('WARMUP_SECONDS', 5);
 const WINDOW_SECONDS = env('WINDOW_SECONDS', 10);
 const LOG_CHECK_MODELS = env('LOG_CHECK_MODELS', 10);
 const LOADGEN_SPLIT = env('LOADGEN_SPLIT', 8000);
+const DRAIN_SECONDS = env('DRAIN_SECONDS', 120);
 const EVENT_SIZE = env('EVENT_SIZE', 256);
 const FANOUT_TARGETS = (process.env.FANOUT_TARGETS ?? 'direct,haproxy,gateway').split(',');
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -425,8 +427,9 @@ async function stopAndAccount(upstream, gens) {
   let reports;
   let lastTotal = -1;
   let stableSince = Date.now();
-  const deadline = Date.now() + 30000;
-  // Drain: until every generator's count stops moving for 1.5 s (or 30 s).
+  const t0 = Date.now();
+  const deadline = t0 + DRAIN_SECONDS * 1000;
+  // Drain: until every generator has all it should, or its count stops moving for 1.5 s, or DRAIN_SECONDS.
   while (Date.now() < deadline) {
     await sleep(500);
     reports = await Promise.all(gens.map((g) => g.report()));
@@ -463,6 +466,7 @@ async function stopAndAccount(upstream, gens) {
     closeCodes: Object.assign({}, ...reports.map((r) => r.closeCodes)),
     socketErrors: sum('socketErrors'),
     latencyWholeRunMs: mergeLatency(reports.map((r) => r.latencyMs)),
+    drainMs: Date.now() - t0,
     sent,
   };
 }
@@ -787,6 +791,7 @@ function rowsFor(r) {
     'gaps': r.account?.gaps,
     'duplicates / out of order': r.account?.duplicates,
     'unexpected closes': r.account?.unexpectedCloses,
+    'drain after stop ms': r.account?.drainMs,
     'log check: models ok / checked': r.logCheck ? `${r.logCheck.ok} / ${r.logCheck.modelsChecked}` : '—',
     'loadgen CPU share': r.window ? r.window.loadgenCpuShare.map((x) => fmt(x, 2)).join(' + ') : '—',
     'upstream CPU share': r.window?.upstreamCpuShare,
