@@ -39,7 +39,7 @@
 //   envelope format with `since=0-0` (older than anything: a gap frame, then every logged
 //   event), whose seqs must be exactly the last min(sent, kept) of that path, contiguous.
 // - latency: receipt time − `sent` in the client (upstream send → client receive: an upper
-//   bound of upstream read → client write), 10 µs histogram buckets, window and whole run.
+//   bound of upstream read → client write), histogram buckets of 10 µs to 2 s and 1 ms to 300 s, window and whole run.
 // - eventlog-*: a soak of SOAK_SECONDS (default 600) at 1,000 models × 5 ev/s; every
 //   SAMPLE_SECONDS (default 10) the relay's RSS, the SQLite event log's files (events.db,
 //   -wal, -shm) or Redis's used_memory; first/last/max and a least-squares slope per minute
@@ -557,6 +557,7 @@ async function runHaproxy(dir, clients, rate, direct = false) {
     }
     const heldKb = direct ? null : rssKb(relay.pid);
     const account = await stopAndAccount(upstream, gens);
+    delete account.sent;
     return { relay: name, version: relay.version, clients, opened, failed, firstError: gens.map((g) => g.ready.firstError).find(Boolean) ?? null, upstreamSockets: account.upstreamSockets, rate, baselineRssKb: baselineKb, heldRssKb: heldKb, rssBytesPerClient: perClient(heldKb, baselineKb, opened), window, account };
   } finally {
     for (const g of gens) await g.close();

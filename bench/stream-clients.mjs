@@ -14,8 +14,8 @@
 //   close            → closes every client, exits 0
 // Per client it keeps the last seq seen: a seq above last+1 counts the skipped ones as a gap, a
 // seq at or below last counts as a duplicate / out of order. Latency = performance.timeOrigin +
-// performance.now() at receipt − the event's `sent`, in a fixed histogram of 10 µs buckets up
-// to 2 s (beyond: an overflow count and the max). The message is not JSON-parsed: seq and sent
+// performance.now() at receipt − the event's `sent`, in a fixed histogram (10 µs buckets up
+// to 2 s, 1 ms buckets up to 300 s, beyond: an overflow count and the max). The message is not JSON-parsed: seq and sent
 // are read by position, which keeps this process cheap.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -27,9 +27,11 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const wallNow = () => performance.timeOrigin + performance.now();
 const CONNECT_ACT = JSON.stringify({ act: 'connect', token: spec.token ?? 'bench-token' });
 
+/** 10 µs buckets up to 2 s, then 1 ms buckets up to 300 s, then an overflow count (and the max). */
 class Histogram {
   constructor() {
-    this.buckets = new Uint32Array(200_000); // 10 µs each, 0 … 2,000 ms
+    this.fine = new Uint32Array(200_000);
+    this.coarse = new Uint32Array(298_000);
     this.count = 0;
     this.over = 0;
     this.max = 0;
@@ -40,22 +42,26 @@ class Histogram {
     this.count++;
     this.sum += ms;
     if (ms > this.max) this.max = ms;
-    const i = Math.floor(ms * 100);
-    if (i >= this.buckets.length) this.over++;
-    else this.buckets[i]++;
+    if (ms < 2000) this.fine[Math.floor(ms * 100)]++;
+    else if (ms < 300_000) this.coarse[Math.floor(ms - 2000)]++;
+    else this.over++;
   }
   percentile(p) {
     if (this.count === 0) return null;
     const want = Math.ceil((p / 100) * this.count);
     let seen = 0;
-    for (let i = 0; i < this.buckets.length; i++) {
-      seen += this.buckets[i];
+    for (let i = 0; i < this.fine.length; i++) {
+      seen += this.fine[i];
       if (seen >= want) return (i + 1) / 100; // the bucket's upper edge
+    }
+    for (let i = 0; i < this.coarse.length; i++) {
+      seen += this.coarse[i];
+      if (seen >= want) return 2000 + i + 1;
     }
     return this.max;
   }
   summary() {
-    return { count: this.count, mean: this.count ? this.sum / this.count : null, p50: this.percentile(50), p90: this.percentile(90), p99: this.percentile(99), p999: this.percentile(99.9), max: this.count ? this.max : null, over2s: this.over };
+    return { count: this.count, mean: this.count ? this.sum / this.count : null, p50: this.percentile(50), p90: this.percentile(90), p99: this.percentile(99), p999: this.percentile(99.9), max: this.count ? this.max : null, over300s: this.over };
   }
 }
 
