@@ -376,10 +376,17 @@ async function startLoadgen(dir, clients, tag) {
   };
 }
 
+/** One generator, or two: above LOADGEN_SPLIT clients, or one per `group` when the clients have groups. */
 async function startLoadgens(dir, clients, tag) {
-  const n = clients.length > LOADGEN_SPLIT ? 2 : 1;
-  const parts = Array.from({ length: n }, (_, k) => clients.filter((_, i) => i % n === k));
-  const gens = await Promise.all(parts.map((p, k) => startLoadgen(dir, p, `${tag}-${k}`)));
+  const groups = [...new Set(clients.map((c) => c.group).filter(Boolean))];
+  let parts;
+  if (groups.length > 1) parts = groups.map((g) => clients.filter((c) => c.group === g));
+  else {
+    const n = clients.length > LOADGEN_SPLIT ? 2 : 1;
+    parts = Array.from({ length: n }, (_, k) => clients.filter((_, i) => i % n === k));
+  }
+  const gens = await Promise.all(parts.map((p, k) => startLoadgen(dir, p, `${tag}-${groups.length > 1 ? groups[k] : k}`)));
+  gens.forEach((g, k) => (g.group = groups.length > 1 ? groups[k] : null));
   return gens;
 }
 
@@ -608,13 +615,30 @@ async function runGateway(dir, { tag, models: modelCount, perModel, rate, nodes:
     await sleep(1000);
     const withSessionsKb = [];
     for (const r of relays) withSessionsKb.push(await gcAndRss(r));
+    // In a cluster: which node holds each model's session (the pid in its lease), so that the
+    // clients on the other node (their events come through the Redis log) are counted and
+    // measured apart, in a generator of their own.
+    let holderPid = null;
+    if (redis) {
+      const { sessionKeys } = await import(join(ROOT, 'dist/src/sessions/types.js'));
+      const keys = sessionKeys(prefix);
+      holderPid = new Map();
+      for (let i = 0; i < models.length; i += 200) {
+        const batch = models.slice(i, i + 200);
+        const values = await redis.mget(...batch.map((m) => keys.lease(m.id)));
+        batch.forEach((m, j) => holderPid.set(m.id, Number(/-(\d+)-[0-9a-f]+ \d+$/.exec(values[j] ?? '')?.[1] ?? NaN)));
+      }
+    }
     const clients = [];
     models.forEach((m, i) => {
       for (let k = 0; k < perModel; k++) {
         const node = relays[(i + k) % nodeCount];
-        clients.push({ url: `ws://127.0.0.1:${node.port}/api/models/${m.id}/ws`, headers: { 'X-API-Key': seed.apiKey }, handshake: 'gateway', path: m.path });
+        const group = holderPid ? (holderPid.get(m.id) === node.pid ? 'local' : 'remote') : undefined;
+        clients.push({ url: `ws://127.0.0.1:${node.port}/api/models/${m.id}/ws`, headers: { 'X-API-Key': seed.apiKey }, handshake: 'gateway', path: m.path, group });
       }
     });
+    const sessionsPerNode = holderPid ? relays.map((r) => [...holderPid.values()].filter((p) => p === r.pid).length) : null;
+    const clientsOnOtherNode = holderPid ? clients.filter((c) => c.group === 'remote').length : null;
     log(`${tag}: ${modelCount} sessions up (RSS ${withSessionsKb.join(', ')} kB); opening ${clients.length} clients`);
     gens = await startLoadgens(dir, clients, tag);
     const opened = gens.reduce((a, g) => a + g.ready.opened, 0);
@@ -679,7 +703,10 @@ async function runGateway(dir, { tag, models: modelCount, perModel, rate, nodes:
       rssBytesPerClient: perClient(sum(heldKb), sum(baselineKb), opened),
       rssBytesPerClientAfterGc: perClient(sum(heldAfterGcKb), sum(baselineKb), opened),
       rssBytesPerClientBeyondSessions: perClient(sum(heldKb), sum(withSessionsKb), opened),
+      sessionsPerNode,
+      clientsOnOtherNode,
       window,
+      latencyByLoadgen: gens.map((g, k) => ({ group: g.group, clients: g.ready.opened, window: window.perLoadgen[k].latencyMs })),
       account,
       logCheck,
     };
@@ -794,6 +821,10 @@ function rowsFor(r) {
     'unexpected closes': r.account?.unexpectedCloses,
     'drain after stop ms': r.account?.drainMs,
     'log check: models ok / checked': r.logCheck ? `${r.logCheck.ok} / ${r.logCheck.modelsChecked}` : '—',
+    ...(r.latencyByLoadgen?.some((l) => l.group)
+      ? Object.fromEntries(r.latencyByLoadgen.map((l) => [`latency p50 / p99 ms, ${l.group === 'remote' ? 'clients on the other node' : 'clients on the holder'} (${l.clients})`, `${fmt(l.window.p50, 2)} / ${fmt(l.window.p99, 2)}`]))
+      : {}),
+    ...(r.sessionsPerNode ? { 'sessions held per node': r.sessionsPerNode.join(' + ') } : {}),
     'loadgen CPU share': r.window ? r.window.loadgenCpuShare.map((x) => fmt(x, 2)).join(' + ') : '—',
     'upstream CPU share': r.window?.upstreamCpuShare,
   };
