@@ -11,7 +11,8 @@
 // machine. One 5 ms timer sends whatever is due; each socket gets a random phase within its
 // period so the sockets do not all fire on the same tick. Frames other than the connect act
 // are answered only for `get_onlines` (`{"online":[]}`), otherwise ignored.
-// Usage: node bench/stream-upstream.mjs PORT [--tls CERT KEY]   (prints "READY <port>")
+// Usage: node bench/stream-upstream.mjs PORT [--tls CERT KEY] [--control-port P]   (prints "READY <port>";
+// with --tls the sockets are wss:// and --control-port serves the control endpoints in clear)
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -120,6 +121,9 @@ wss.on('connection', (ws, req) => {
 });
 
 server.listen(port, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`));
+// With TLS the control endpoints are on the TLS port too; --control-port P also serves them in clear.
+const controlAt = argv.indexOf('--control-port');
+if (controlAt >= 0) http.createServer(handler).listen(Number(argv[controlAt + 1]), '127.0.0.1');
 
 process.on('SIGTERM', () => {
   for (const c of wss.clients) c.terminate();
