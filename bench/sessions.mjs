@@ -45,12 +45,29 @@
 //   -wal, -shm) or Redis's used_memory; first/last/max and a least-squares slope per minute
 //   over the second half of the soak (after the log has filled up to its bound, when
 //   trimming is what keeps it flat: --event-log-max-events EVENTLOG_MAX_EVENTS, default 1000).
-// Why the generator is not the bottleneck: each load generator reports its own CPU over the
-// window (process.cpuUsage / wall time, a share of one core; it does not JSON-parse events) and
-// the table prints it; the events it receives per second are compared with what the upstream
-// sent (delivered vs expected, exact after the drain), so a generator that fell behind would
-// show as latency growing, not as lost events. On 2 shared cores every process takes CPU from
-// the others, so latency figures are the least trustworthy; CPU per event the most.
+// Scenarios (SESSIONS_SCENARIOS):
+// - fanout: direct (clients on the upstream itself: the floor), HAProxy (2,000 tunnels, each its
+//   own upstream socket at 10 ev/s) and the gateway (200 session models × 10 clients, each model's
+//   upstream socket at 10 ev/s): the same 20,000 events/s reach the clients in all three.
+//   Targets (issue 16.2): gateway RSS per client ≤ 0.75× HAProxy's per tunnel, relay CPU per
+//   delivered event ≤ 1.0× HAProxy's; every event logged and delivered.
+// - fanout-15k: the gateway alone, 1,500 models × 10 clients at 10 ev/s each, two generators.
+// - eventlog-sqlite: one node, embedded store, 1,000 models × 5 ev/s, one client each.
+// - eventlog-cluster: two nodes on a fresh PostgreSQL schema (dropped afterwards) + Redis (a
+//   fresh --redis-prefix, its keys deleted afterwards); model i's client on node i mod 2; the
+//   holder of each model is read from its lease, so clients on the holder and on the other node
+//   are in separate generators and their latencies reported apart.
+//   Targets (issue 16.3): every event logged and delivered, p99 ≤ 10 ms, memory and disk flat.
+// Why the generator is not the bottleneck: each generator reports its own CPU over the window
+// (process.cpuUsage / wall time, a share of one core; it reads seq and sent by position and does
+// not JSON-parse events) and the table prints it (about a quarter of a core at 20,000 events/s);
+// the `direct` column runs the same generator and upstream with no relay, so its latency is the
+// floor the generator and the upstream's 5 ms tick put under every relay; and delivered is
+// compared with what the upstream sent, exactly, after the drain, so a generator that fell
+// behind would show as latency and drain time growing, never as a figure read off a short
+// count. Above 8,000 clients the clients are split over two generator processes. On 2 shared
+// cores every process takes CPU from the others: latency is the least trustworthy figure there,
+// CPU per event the most (as in docs/performance.md).
 //
 // Environment: SESSIONS_SCENARIOS (default fanout,fanout-15k,eventlog-sqlite,eventlog-cluster),
 // FANOUT_MODELS (200), FANOUT_CLIENTS_PER_MODEL (10), FANOUT_RATE (10), BIG_MODELS (1500),
