@@ -76,7 +76,10 @@
 // LOG_CHECK_MODELS (0 = every model), LOADGEN_SPLIT (8000), DRAIN_SECONDS (120: longest wait for the clients to
 // catch up after the stream stops), EVENT_SIZE (256), FANOUT_TARGETS (direct,haproxy,gateway;
 // direct = the clients on the upstream itself, the floor of latency and the generator's check),
-// HAPROXY_NO_DELAY (set: `option http-no-delay` in HAProxy's defaults),
+// HAPROXY_NO_DELAY (set: `option http-no-delay` in HAProxy's defaults), SESSIONS_TLS (set: the
+// upstream speaks wss:// with a self-signed certificate made by openssl, trusted by the gateway
+// through --upstream-ca-file and by HAProxy through `ssl verify required ca-file`; clients still
+// reach the relays in clear),
 // BENCH_GATEWAY_NODE_ARGS (extra node flags for the gateway, e.g. --cpu-prof --cpu-prof-dir=DIR),
 // PG_URL (postgres://postgres@127.0.0.1:5432/test), REDIS_URL (redis://127.0.0.1:6379), BENCH_OUT.
 import { spawn, spawnSync } from 'node:child_process';
@@ -109,6 +112,7 @@ const LOG_CHECK_MODELS = env('LOG_CHECK_MODELS', 0); // 0: every model
 const LOADGEN_SPLIT = env('LOADGEN_SPLIT', 8000);
 const DRAIN_SECONDS = env('DRAIN_SECONDS', 120);
 const EVENT_SIZE = env('EVENT_SIZE', 256);
+const TLS = Boolean(process.env.SESSIONS_TLS);
 const FANOUT_TARGETS = (process.env.FANOUT_TARGETS ?? 'direct,haproxy,gateway').split(',');
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -218,15 +222,30 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)
 
 // ── upstream ────────────────────────────────────────────────────────────────
 
-async function startUpstream() {
+/** With SESSIONS_TLS: a self-signed certificate for 127.0.0.1 (made once per run with openssl). */
+let tlsFiles = null;
+function tlsCert(dir) {
+  if (tlsFiles) return tlsFiles;
+  const cert = join(dir, 'upstream.pem');
+  const key = join(dir, 'upstream.key');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  tlsFiles = { cert, key };
+  return tlsFiles;
+}
+
+async function startUpstream(dir) {
   const port = await freePort();
-  const child = startProcess('upstream', process.execPath, [join(HERE, 'stream-upstream.mjs'), String(port)]);
+  const controlPort = TLS ? await freePort() : port;
+  const tls = TLS ? tlsCert(dir) : null;
+  const child = startProcess('upstream', process.execPath, [join(HERE, 'stream-upstream.mjs'), String(port), ...(tls ? ['--tls', tls.cert, tls.key, '--control-port', String(controlPort)] : [])]);
   await waitForPort(port);
+  await waitForPort(controlPort);
   const ctl = async (method, path) => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, signal: AbortSignal.timeout(10000) });
+    const res = await fetch(`http://127.0.0.1:${controlPort}${path}`, { method, signal: AbortSignal.timeout(10000) });
     return res.json();
   };
-  return { pid: child.pid, port, child, ctl };
+  return { pid: child.pid, port, child, ctl, scheme: tls ? 'wss' : 'ws', caFile: tls?.cert ?? null };
 }
 
 // ── relays ──────────────────────────────────────────────────────────────────
@@ -241,7 +260,7 @@ function which(cmd) {
   return null;
 }
 
-async function startHaproxy(dir, upstreamPort) {
+async function startHaproxy(dir, upstreamPort, caFile) {
   const bin = which('haproxy');
   if (!bin) return null;
   const port = await freePort();
@@ -262,7 +281,7 @@ frontend fe
   bind 127.0.0.1:${port}
   default_backend be
 backend be
-  server of 127.0.0.1:${upstreamPort} maxconn 9500
+  server of 127.0.0.1:${upstreamPort} maxconn 9500${caFile ? ` ssl verify required ca-file ${caFile}` : ''}
 `,
   );
   const child = startProcess('haproxy', bin, ['-f', conf, '-db']);
@@ -285,14 +304,14 @@ async function seedOrg(location, masterKey) {
 }
 
 /** `count` session-mode models, model i on the upstream path `/g/<i>`. */
-async function createModels(location, masterKey, orgId, upstreamPort, count) {
+async function createModels(location, masterKey, orgId, upstream, count) {
   const { openStore } = await import(join(ROOT, 'dist/src/store/index.js'));
   const store = await openStore(location, masterKey ? { masterKey } : {});
   const models = [];
   try {
     for (let i = 0; i < count; i++) {
       const path = `/g/${i}`;
-      const m = await store.createModel(orgId, { name: `bench ${i}`, wsUrl: `ws://127.0.0.1:${upstreamPort}${path}`, wsToken: 'bench-token', userAgent: 'ofgw-bench/1.0', delivery: 'session' });
+      const m = await store.createModel(orgId, { name: `bench ${i}`, wsUrl: `${upstream.scheme}://127.0.0.1:${upstream.port}${path}`, wsToken: 'bench-token', userAgent: 'ofgw-bench/1.0', delivery: 'session' });
       models.push({ id: m.id, path });
     }
   } finally {
@@ -301,7 +320,7 @@ async function createModels(location, masterKey, orgId, upstreamPort, count) {
   return models;
 }
 
-async function startGateway({ name = 'gateway', db, masterKey, eventLogFile, redis, prefix, maxEvents }) {
+async function startGateway({ name = 'gateway', db, masterKey, eventLogFile, redis, prefix, maxEvents, caFile }) {
   const port = await freePort();
   const args = [
     ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean), // e.g. --cpu-prof --cpu-prof-dir=DIR
@@ -325,6 +344,7 @@ async function startGateway({ name = 'gateway', db, masterKey, eventLogFile, red
     '--max-session-clients-per-model', '100000',
     ...(maxEvents ? ['--event-log-max-events', String(maxEvents)] : []),
     ...(eventLogFile ? ['--event-log-file', eventLogFile] : []),
+    ...(caFile ? ['--upstream-ca-file', caFile] : []),
     ...(redis ? ['--redis', redis, '--redis-prefix', prefix] : []),
   ];
   const child = startProcess(name, process.execPath, args, { env: { ...process.env, OFGW_LOG_LEVEL: 'warn', ...(masterKey ? { OFGW_MASTER_KEY: masterKey } : {}) } });
@@ -555,8 +575,8 @@ function perClient(rel, baselineKb, clients) {
 
 /** HAProxy: `clients` tunnels, each its own upstream socket and path, streaming at `rate`. */
 async function runHaproxy(dir, clients, rate, direct = false) {
-  const upstream = await startUpstream();
-  const relay = direct ? { name: 'direct', pid: null, port: upstream.port, child: null, version: 'client → upstream, no relay' } : await startHaproxy(dir, upstream.port);
+  const upstream = await startUpstream(dir);
+  const relay = direct ? { name: 'direct', pid: null, port: upstream.port, child: null, version: 'client → upstream, no relay' } : await startHaproxy(dir, upstream.port, upstream.caFile);
   if (!relay) {
     await stopProcess(upstream.child);
     return { skipped: 'haproxy not installed' };
@@ -566,7 +586,7 @@ async function runHaproxy(dir, clients, rate, direct = false) {
   try {
     await sleep(500);
     const baselineKb = direct ? null : rssKb(relay.pid);
-    const list = Array.from({ length: clients }, (_, i) => ({ url: `ws://127.0.0.1:${relay.port}/h/${i}`, handshake: 'plain', path: `/h/${i}` }));
+    const list = Array.from({ length: clients }, (_, i) => ({ url: `${direct ? upstream.scheme : 'ws'}://127.0.0.1:${relay.port}/h/${i}`, handshake: 'plain', path: `/h/${i}`, ...(direct && upstream.caFile ? { caFile: upstream.caFile } : {}) }));
     log(`${name}: opening ${clients} ${direct ? 'clients' : 'tunnels'}`);
     gens = await startLoadgens(dir, list, name);
     const opened = gens.reduce((a, g) => a + g.ready.opened, 0);
@@ -597,7 +617,7 @@ async function runHaproxy(dir, clients, rate, direct = false) {
  * `soakSeconds` the window is the soak, sampled every SAMPLE_SECONDS.
  */
 async function runGateway(dir, { tag, models: modelCount, perModel, rate, nodes: nodeCount = 1, maxEvents, soakSeconds = 0 }) {
-  const upstream = await startUpstream();
+  const upstream = await startUpstream(dir);
   const cluster = nodeCount > 1;
   const masterKey = cluster ? randomBytes(32).toString('base64') : null;
   const prefix = `ofgw-bench:${randomBytes(4).toString('hex')}:`;
@@ -622,13 +642,13 @@ async function runGateway(dir, { tag, models: modelCount, perModel, rate, nodes:
       db = join(dir, `${tag}-ofgw.db`);
     }
     const seed = await seedOrg(db, masterKey);
-    for (let n = 0; n < nodeCount; n++) relays.push(await startGateway({ name: `${tag}-node${n + 1}`, db, masterKey, eventLogFile: cluster ? null : eventLogFile, redis: cluster ? REDIS_URL : null, prefix, maxEvents }));
+    for (let n = 0; n < nodeCount; n++) relays.push(await startGateway({ name: `${tag}-node${n + 1}`, db, masterKey, eventLogFile: cluster ? null : eventLogFile, redis: cluster ? REDIS_URL : null, prefix, maxEvents, caFile: upstream.caFile }));
     await sleep(1000);
     const baselineKb = [];
     for (const r of relays) baselineKb.push(await gcAndRss(r));
     const redisBaseline = redis ? await redisUsedMemory(redis) : null;
     log(`${tag}: ${nodeCount} node(s) up (RSS ${baselineKb.join(', ')} kB after GC); creating ${modelCount} session models`);
-    const models = await createModels(db, masterKey, seed.orgId, upstream.port, modelCount);
+    const models = await createModels(db, masterKey, seed.orgId, upstream, modelCount);
     await until(async () => (await upstream.ctl('GET', '/_stats')).authed >= modelCount, 120000, `${modelCount} session upstream sockets`, 500);
     await sleep(1000);
     const withSessionsKb = [];
@@ -884,7 +904,7 @@ async function main() {
   const report = {
     at: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, node: process.version, kernel: os.release(), fdLimit: spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim() },
-    settings: { SCENARIOS, FANOUT_MODELS, FANOUT_CPM, FANOUT_RATE, BIG_MODELS, EVENTLOG_MODELS, EVENTLOG_RATE, EVENTLOG_CPM, EVENTLOG_MAX_EVENTS, SOAK_SECONDS, SAMPLE_SECONDS, WARMUP_SECONDS, WINDOW_SECONDS, LOG_CHECK_MODELS, EVENT_SIZE },
+    settings: { TLS, SCENARIOS, FANOUT_MODELS, FANOUT_CPM, FANOUT_RATE, BIG_MODELS, EVENTLOG_MODELS, EVENTLOG_RATE, EVENTLOG_CPM, EVENTLOG_MAX_EVENTS, SOAK_SECONDS, SAMPLE_SECONDS, WARMUP_SECONDS, WINDOW_SECONDS, LOG_CHECK_MODELS, EVENT_SIZE },
     results: {},
   };
   const save = () => {

@@ -1,7 +1,7 @@
 // Load generator for bench/sessions.mjs: opens N WebSocket clients and checks the numbered
 // event stream of bench/stream-upstream.mjs on each.
 //   node bench/stream-clients.mjs SPEC.json
-// SPEC: { clients: [{ url, headers?, handshake: 'gateway'|'plain', path }], token?, concurrency? }
+// SPEC: { clients: [{ url, headers?, handshake: 'gateway'|'plain', path, caFile? }], token?, concurrency? }
 //   `path` is the upstream path whose events the client must see (the `path` of each
 //   bench_event). 'plain': through a plain proxy the client sends the connect act itself and
 //   waits for the upstream's reply (like loadgen.mjs); 'gateway': it waits for the gateway's
@@ -85,9 +85,12 @@ function seqAndSent(text) {
   return [Number(text.slice(a + 6, b)), Number(text.slice(c + 7, d))];
 }
 
+const cas = new Map();
+const caOf = (file) => cas.get(file) ?? cas.set(file, readFileSync(file)).get(file);
+
 function open(c) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(c.url, { perMessageDeflate: false, headers: c.headers ?? {}, handshakeTimeout: 20000 });
+    const ws = new WebSocket(c.url, { perMessageDeflate: false, headers: c.headers ?? {}, handshakeTimeout: 20000, ...(c.caFile ? { ca: caOf(c.caFile) } : {}) });
     let confirmed = false;
     ws.on('error', (err) => {
       errors++;
