@@ -218,7 +218,15 @@ async function stopProcess(child) {
 process.on('exit', () => {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+/** Cleanups still owed (a PostgreSQL schema, Redis keys): run, within 10 s, on SIGINT/SIGTERM too. */
+const cleanups = new Set();
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.race([Promise.allSettled([...cleanups].map((f) => f())), sleep(10000)]);
+    process.exit(130);
+  });
+}
 
 // ── upstream ────────────────────────────────────────────────────────────────
 
@@ -627,8 +635,25 @@ async function runGateway(dir, { tag, models: modelCount, perModel, rate, nodes:
   const relays = [];
   let gens = [];
   let redis = null;
+  let cleaned = false;
+  async function cleanup() {
+    if (cleaned) return;
+    cleaned = true;
+    if (redis) {
+      await deleteKeys(redis, prefix).catch((e) => log(`redis cleanup: ${e.message}`));
+      redis.disconnect();
+    }
+    if (schema) {
+      const pg = (await import('pg')).default;
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+    }
+  }
   try {
     if (cluster) {
+      cleanups.add(cleanup);
       const pg = (await import('pg')).default;
       schema = `ofgw_bench_${randomBytes(4).toString('hex')}`;
       const c = new pg.Client({ connectionString: PG_URL });
@@ -756,17 +781,8 @@ async function runGateway(dir, { tag, models: modelCount, perModel, rate, nodes:
     for (const g of gens) await g.close();
     for (const r of relays) await stopProcess(r.child);
     await stopProcess(upstream.child);
-    if (redis) {
-      await deleteKeys(redis, prefix).catch((e) => log(`redis cleanup: ${e.message}`));
-      redis.disconnect();
-    }
-    if (schema) {
-      const pg = (await import('pg')).default;
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.end();
-    }
+    await cleanup();
+    cleanups.delete(cleanup);
   }
 }
 
