@@ -25,6 +25,8 @@
 //   WARMUP_SECONDS, default 5, of streaming), divided by the events the clients received in
 //   that window. For the gateway this includes logging every event (SQLite or Redis) and
 //   the fan-out from the log to the clients; for HAProxy it is one tunnel per event.
+//   Also the relay's main thread from /proc/<pid>/schedstat: its share of the window on a CPU
+//   and waiting on a run queue (runnable, but the cores were taken: a contended machine).
 // - RSS per client: VmRSS of the relay. Baseline = the relay just started (gateway: with its
 //   store open, no model yet, after a forced GC); held = at the end of the window, under the
 //   full load. Per client = (held − baseline) / clients; for the gateway this includes the
@@ -139,6 +141,16 @@ function rssKb(pid) {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The main thread's time on a CPU and waiting on a run queue, in ms (/proc/<pid>/schedstat). */
+function schedMs(pid) {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return { run: run / 1e6, wait: wait / 1e6 };
   } catch {
     return null;
   }
@@ -438,12 +450,14 @@ async function startLoadgens(dir, clients, tag) {
 /** Opens the window on every generator, samples the relay's CPU around it. */
 async function measureWindow(gens, pids, seconds, during) {
   const cpu0 = pids.map(cpuMs);
+  const sched0 = pids.map(schedMs);
   const t0 = performance.now();
   await Promise.all(gens.map((g) => g.start()));
   await during?.();
   const rest = seconds * 1000 - (performance.now() - t0);
   if (rest > 0) await sleep(rest);
   const cpu1 = pids.map(cpuMs);
+  const sched1 = pids.map(schedMs);
   const t1 = performance.now();
   const ends = await Promise.all(gens.map((g) => g.end()));
   const windows = ends.map((e) => e.window);
@@ -457,6 +471,10 @@ async function measureWindow(gens, pids, seconds, during) {
     relayCpuShare: relayCpuMs / (t1 - t0),
     relayCpuPerProcessMs: cpu1.map((c, i) => c - cpu0[i]),
     relayCpuUsPerEvent: events ? (relayCpuMs * 1000) / events : null,
+    // Main thread: share of the window on a CPU, and waiting for one (runnable but not running:
+    // the machine's other processes took the cores). Busy + waiting near 1: the relay's event
+    // loop was the limit; waiting high: the machine was.
+    relayMainThread: pids.map((_, i) => (sched0[i] && sched1[i] ? { onCpuShare: (sched1[i].run - sched0[i].run) / (t1 - t0), runQueueWaitShare: (sched1[i].wait - sched0[i].wait) / (t1 - t0) } : null)),
     loadgenCpuShare: windows.map((w) => w.loadgenCpuShare),
     latencyMs: mergeLatency(windows.map((w) => w.latencyMs)),
     perLoadgen: windows,
@@ -863,6 +881,7 @@ function rowsFor(r) {
     'RSS bytes / client (held − with sessions)': r.rssBytesPerClientBeyondSessions,
     'relay CPU µs / delivered event': r.window?.relayCpuUsPerEvent,
     'relay CPU share (window)': r.window?.relayCpuShare,
+    'relay main thread on CPU / waiting for one': r.window?.relayMainThread?.length ? r.window.relayMainThread.map((m) => (m ? `${fmt(m.onCpuShare, 2)} / ${fmt(m.runQueueWaitShare, 2)}` : '—')).join(' + ') : '—',
     'delivered events/s (window)': r.window?.eventsPerSec,
     'latency p50 ms (window)': r.window?.latencyMs?.p50,
     'latency p99 ms (window)': r.window?.latencyMs?.p99,
