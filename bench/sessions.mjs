@@ -936,6 +936,8 @@ function printOne(title, r) {
 async function main() {
   statSync(join(ROOT, 'dist/src/cli/main.js'));
   const dir = mkdtempSync(join(os.tmpdir(), 'ofgw-sessions-bench-'));
+  const removeDir = async () => rmSync(dir, { recursive: true, force: true });
+  cleanups.add(removeDir);
   const report = {
     at: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, node: process.version, kernel: os.release(), fdLimit: spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim() },
