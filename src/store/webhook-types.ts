@@ -149,6 +149,8 @@ export interface WebhookStore {
   enqueue(orgId: string, events: readonly WebhookEventInput[], cursor?: { modelId: string; eventId: string }): Promise<number>;
   /** A `webhook.test` delivery to one endpoint, whatever its filters. */
   enqueueTest(endpointId: string): Promise<WebhookDelivery>;
+  /** Whether the organization has an enabled endpoint (one that could take a session event). */
+  hasEnabledEndpoints(orgId: string): Promise<boolean>;
   /** The newest session event id of the model already enqueued, if any. */
   intakeCursor(modelId: string): Promise<string | undefined>;
 

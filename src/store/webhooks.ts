@@ -382,6 +382,13 @@ export class KyselyWebhookStore implements WebhookStore {
     return toDelivery(row);
   }
 
+  async hasEnabledEndpoints(orgId: string): Promise<boolean> {
+    const org = parseId(orgId);
+    if (org === undefined) return false;
+    const row = await this.db.selectFrom('webhook_endpoints').select('id').where('org_id', '=', org).where('enabled', '=', 1).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   async intakeCursor(modelId: string): Promise<string | undefined> {
     const row = await this.db.selectFrom('webhook_intake').select('last_event_id').where('model_id', '=', modelId).executeTakeFirst();
     return row?.last_event_id;

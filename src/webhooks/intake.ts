@@ -14,6 +14,11 @@ import { eventBody } from './payloads.js';
 const PAGE = 200;
 /** Pause before reading again after the store or the log failed. */
 const RETRY_MS = 1000;
+/**
+ * How long "the organization has no enabled endpoint" is believed before the store is asked
+ * again; a model whose organization has none is not read meanwhile, and looked at again then.
+ */
+export const ENDPOINTS_RECHECK_MS = 1000;
 
 export interface IntakeOptions {
   modelId: string;
@@ -23,6 +28,12 @@ export interface IntakeOptions {
   logger: Logger;
   /** Called after deliveries were enqueued (the worker looks at once). */
   enqueued(): void;
+  /**
+   * Whether the organization has an enabled endpoint now (the service answers from a short-lived
+   * cache). While it has none, the log is not read and the cursor stays: an endpoint takes only
+   * events from its creation on, and those are still in the log after the cursor when it appears.
+   */
+  hasEndpoints(): Promise<boolean>;
 }
 
 export class SessionIntake {
@@ -31,6 +42,8 @@ export class SessionIntake {
   private again = false;
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
+  /** Set while the organization has no endpoint: one look after ENDPOINTS_RECHECK_MS, whatever the traffic. */
+  private recheck: NodeJS.Timeout | undefined;
   private readonly unfollow: () => void;
 
   constructor(private readonly opts: IntakeOptions) {
@@ -46,6 +59,7 @@ export class SessionIntake {
   async stop(): Promise<void> {
     this.unfollow();
     clearTimeout(this.retry);
+    clearTimeout(this.recheck);
     await this.pumping;
     try {
       await this.drain();
@@ -53,6 +67,7 @@ export class SessionIntake {
       this.opts.logger.warn({ modelId: this.opts.modelId, error: (err as Error).message }, 'webhook intake failed on stop; the next holder reads from the cursor');
     }
     this.stopped = true;
+    clearTimeout(this.recheck); // set by that last read if the organization had no endpoint
   }
 
   private pump(): void {
@@ -77,6 +92,15 @@ export class SessionIntake {
 
   private async drain(): Promise<void> {
     const { modelId, orgId, log, store } = this.opts;
+    if (!(await this.opts.hasEndpoints())) {
+      // Nothing to enqueue for: no read, no transaction per event. Looked at again shortly, so
+      // that the events after an endpoint's creation are enqueued even if the model goes quiet.
+      if (!this.stopped) this.recheck ??= setTimeout(() => {
+        this.recheck = undefined;
+        this.pump();
+      }, ENDPOINTS_RECHECK_MS);
+      return;
+    }
     // No cursor yet: from the oldest kept entry; endpoints skip what predates them.
     if (this.cursor === undefined) this.cursor = (await store.intakeCursor(modelId)) ?? null;
     for (;;) {
