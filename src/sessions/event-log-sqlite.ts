@@ -124,6 +124,13 @@ export class SqliteEventLog implements EventLog {
   private sweepCursor = '';
   private closed = false;
   private readonly stmt;
+  /**
+   * Each model's oldest kept entry's ms (null: none), once read: trimming by age looks at the
+   * entries only when the oldest one may have aged out, not on every append. One process owns
+   * the file, so the only changes are this object's own; deleting entries forgets the model's.
+   */
+  private readonly oldestMs = new Map<string, number | null>();
+  private readonly appendTransaction;
 
   /**
    * Opens (creating it when missing) the log file and takes its lock.
@@ -175,6 +182,7 @@ export class SqliteEventLog implements EventLog {
       oldest: db.prepare<[string, number], EntryRow>(
         'select ms, seq, kind, is_binary, data from log_entries where model_id = ? order by ms, seq limit ?',
       ),
+      oldestMs: db.prepare<[string], { ms: number }>('select ms from log_entries where model_id = ? order by ms, seq limit 1'),
       newest: db.prepare<[string], { ms: number; seq: number }>(
         'select ms, seq from log_entries where model_id = ? order by ms desc, seq desc limit 1',
       ),
@@ -186,6 +194,7 @@ export class SqliteEventLog implements EventLog {
         'select coalesce(sum(entries), 0) as entries, coalesce(sum(bytes), 0) as bytes from log_models',
       ),
     };
+    this.appendTransaction = db.transaction((fence: Fence, entries: readonly NewEntry[], retention: Retention) => this.appendNow(fence, entries, retention));
     this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
@@ -193,7 +202,14 @@ export class SqliteEventLog implements EventLog {
   async append(fence: Fence, entries: readonly NewEntry[], retention: Retention): Promise<LogEntry[]> {
     this.checkOpen();
     checkRetention(retention);
-    const appended = this.db.transaction(() => this.appendNow(fence, entries, retention)).immediate();
+    let appended: LogEntry[];
+    try {
+      appended = this.appendTransaction.immediate(fence, entries, retention);
+    } catch (err) {
+      this.oldestMs.delete(fence.modelId); // rolled back: read it again
+      throw err;
+    }
+    if (appended.length > 0 && this.oldestMs.get(fence.modelId) === null) this.oldestMs.set(fence.modelId, appended[0]!.ts);
     if (appended.length > 0) this.notify(fence.modelId, appended);
     return appended;
   }
@@ -206,19 +222,22 @@ export class SqliteEventLog implements EventLog {
       this.stmt.createModel.run(modelId, token, retention.maxEvents, retention.maxAgeMs);
       model = { fence: token, last_ms: null, last_seq: null, entries: 0, bytes: 0, max_events: retention.maxEvents, max_age_ms: retention.maxAgeMs };
     }
-    let last = model.last_ms === null ? null : `${model.last_ms}-${model.last_seq}`;
+    // nextId() without the string round trip: a new ms starts at seq 0, the same ms counts on.
+    let lastMs = model.last_ms;
+    let lastSeq = model.last_seq ?? 0;
     const now = this.now();
     const appended: LogEntry[] = [];
     let bytes = model.bytes;
     for (const entry of entries) {
-      const id = nextId(last, now);
-      const { ms, seq } = parseId(id)!;
+      const ms = lastMs === null || now > lastMs ? now : lastMs;
+      const seq = ms === lastMs ? lastSeq + 1 : 0;
       this.stmt.insert.run(modelId, ms, seq, entry.kind, entry.binary ? 1 : 0, entry.data);
-      appended.push({ id, ts: ms, kind: entry.kind, data: entry.data, binary: entry.binary });
+      appended.push({ id: `${ms}-${seq}`, ts: ms, kind: entry.kind, data: entry.data, binary: entry.binary });
       bytes += entry.data.length;
-      last = id;
+      lastMs = ms;
+      lastSeq = seq;
     }
-    const lastPos = last === null ? null : parseId(last)!;
+    const lastPos = lastMs === null ? null : { ms: lastMs, seq: lastSeq };
     const kept = this.trim(modelId, { entries: model.entries + entries.length, bytes }, retention, entries.length + TRIM_STEP);
     this.stmt.updateModel.run(
       Math.max(model.fence, token), lastPos?.ms ?? null, lastPos?.seq ?? null, kept.entries, kept.bytes, retention.maxEvents, retention.maxAgeMs, modelId,
@@ -230,11 +249,18 @@ export class SqliteEventLog implements EventLog {
   private trim(modelId: string, kept: Kept, retention: Retention, budget: number): Kept {
     const byCount = Math.min(kept.entries - retention.maxEvents, budget);
     const countCut = byCount > 0 ? this.stmt.nthOldest.get(modelId, byCount - 1) : undefined;
-    const ageCut = this.stmt.agedOut.get(modelId, this.now() - retention.maxAgeMs, budget);
+    const ageLimit = this.now() - retention.maxAgeMs;
+    let oldest = this.oldestMs.get(modelId);
+    if (oldest === undefined) {
+      oldest = this.stmt.oldestMs.get(modelId)?.ms ?? null;
+      this.oldestMs.set(modelId, oldest);
+    }
+    const ageCut = oldest !== null && oldest < ageLimit ? this.stmt.agedOut.get(modelId, ageLimit, budget) : undefined;
     const cut = !countCut ? ageCut : !ageCut ? countCut : (countCut.ms - ageCut.ms || countCut.seq - ageCut.seq) > 0 ? countCut : ageCut;
     if (!cut) return kept;
     const gone = this.stmt.measureUpTo.get(modelId, cut.ms, cut.seq)!;
     this.stmt.deleteUpTo.run(modelId, cut.ms, cut.seq);
+    this.oldestMs.delete(modelId);
     return { entries: kept.entries - gone.entries, bytes: kept.bytes - gone.bytes };
   }
 
@@ -308,6 +334,7 @@ export class SqliteEventLog implements EventLog {
    */
   async remove(modelId: string): Promise<void> {
     this.checkOpen();
+    this.oldestMs.delete(modelId);
     this.db.transaction(() => {
       this.stmt.removeEntries.run(modelId);
       this.stmt.setCount.run(0, 0, modelId);
