@@ -11,6 +11,7 @@ import { GatewayError } from '../errors.js';
 import { confirmationFrame, rawConfirmationFrame, eventFrame, gapFrame, readClientAct, readStatus, replyFrame, statusFrame } from '../delivery/envelope.js';
 import type { ModelFeed, FeedClient } from '../delivery/model-feed.js';
 import type { LogEntry } from '../sessions/types.js';
+import { encodeFrame, Opcode } from '../wire/frames.js';
 import type { Admission } from './admission.js';
 import type { ClientLink } from './client-link.js';
 import type { ClientConnection, ConnectionSettings } from './client-connection.js';
@@ -97,8 +98,7 @@ export class SessionLink implements ClientLink, FeedClient {
       return;
     }
     this.host.delivered(entry.data.length);
-    if (this.envelope) client.sendText(eventFrame(this.modelId, entry.id, entry.ts, entry.data, entry.binary));
-    else client.sendMessage(entry.data, entry.binary);
+    client.write(this.envelope ? envelopeFrameOf(this.modelId, entry) : rawFrameOf(entry));
   }
 
   gap(after: string | null, before: string): void {
@@ -162,3 +162,26 @@ export class SessionLink implements ClientLink, FeedClient {
   }
 }
 
+/**
+ * A logged entry's frame, encoded once for all its clients (the follower hands every live
+ * client the same entry object): the raw frame, or the envelope's `event` frame (the model
+ * and the entry decide it whole). Server frames are unmasked, so the bytes are the same for
+ * every client; kept only as long as the entry is.
+ */
+const RAW_FRAMES = new WeakMap<LogEntry, Buffer>();
+const ENVELOPE_FRAMES = new WeakMap<LogEntry, Buffer>();
+
+function rawFrameOf(entry: LogEntry): Buffer {
+  let frame = RAW_FRAMES.get(entry);
+  if (frame === undefined) RAW_FRAMES.set(entry, (frame = encodeFrame(entry.binary ? Opcode.Binary : Opcode.Text, entry.data, false)));
+  return frame;
+}
+
+function envelopeFrameOf(modelId: string, entry: LogEntry): Buffer {
+  let frame = ENVELOPE_FRAMES.get(entry);
+  if (frame === undefined) {
+    frame = encodeFrame(Opcode.Text, Buffer.from(eventFrame(modelId, entry.id, entry.ts, entry.data, entry.binary)), false);
+    ENVELOPE_FRAMES.set(entry, frame);
+  }
+  return frame;
+}
