@@ -139,7 +139,6 @@ export class SqliteEventLog implements EventLog {
    * the file, so the only changes are this object's own; deleting entries forgets the model's.
    */
   private readonly oldestMs = new Map<string, number | null>();
-  private readonly appendTransaction;
   private readonly groupTransaction;
   private pendingAppends: PendingAppend[] = [];
 
@@ -205,14 +204,15 @@ export class SqliteEventLog implements EventLog {
         'select coalesce(sum(entries), 0) as entries, coalesce(sum(bytes), 0) as bytes from log_models',
       ),
     };
-    // Called inside groupTransaction: a savepoint per append.
-    this.appendTransaction = db.transaction((fence: Fence, entries: readonly NewEntry[], retention: Retention) => this.appendNow(fence, entries, retention));
+    // A refused fence throws before its append writes anything, so it fails alone without a
+    // savepoint; any other failure aborts the whole group (and every append in it is refused).
     this.groupTransaction = db.transaction((batch: readonly PendingAppend[], results: (LogEntry[] | Error)[]) => {
       for (const a of batch) {
         try {
-          results.push(this.appendTransaction(a.fence, a.entries, a.retention));
+          results.push(this.appendNow(a.fence, a.entries, a.retention));
         } catch (err) {
-          results.push(err instanceof Error ? err : new Error(String(err)));
+          if (!(err instanceof FencedError)) throw err;
+          results.push(err);
         }
       }
     });
@@ -222,8 +222,8 @@ export class SqliteEventLog implements EventLog {
 
   /**
    * Group commit: the appends asked for in one turn of the event loop (typically several
-   * models' events read in the same poll) are written in one transaction, each in a savepoint
-   * of its own so that one refused append (a stale fence) fails alone. Each resolves once
+   * models' events read in the same poll) are written in one transaction; one refused append
+   * (a stale fence, found before it writes) fails alone. Each resolves once
    * that transaction has committed, after its followers were told — the same guarantee as a
    * transaction per append, for one commit instead of many.
    */
@@ -260,8 +260,7 @@ export class SqliteEventLog implements EventLog {
       const a = batch[i]!;
       const result = results[i]!;
       if (result instanceof Error) {
-        this.oldestMs.delete(a.fence.modelId); // rolled back to its savepoint: read it again
-        a.reject(result);
+        a.reject(result); // refused before writing: nothing to undo
         continue;
       }
       const modelId = a.fence.modelId;

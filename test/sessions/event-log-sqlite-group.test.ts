@@ -1,6 +1,6 @@
 /**
- * The SQLite event log commits the appends of one event-loop turn together, each in a
- * savepoint: a refused append (a stale fence) fails alone, the others commit, and every
+ * The SQLite event log commits the appends of one event-loop turn together in one
+ * transaction: a refused append (a stale fence) fails alone, the others commit, and every
  * append resolves only after its entries are in the log and its followers were told.
  */
 import assert from 'node:assert/strict';
