@@ -16,11 +16,11 @@
 // default 10 waves of 100).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { cpuMs, freePort, rssKb, sleep, waitForPort } from './proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -42,10 +42,7 @@ const BURST_WAVES = Number(process.env.BENCH_BURST_WAVES ?? 10);
 const UPSTREAM_NAME = 'localhost';
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'idle,rr,events,connect,connect-max,generator').split(','));
 const OUT = process.env.BENCH_OUT ?? join(HERE, 'results', 'latest.json');
-const CLK_TCK = Number(tryExec('getconf', ['CLK_TCK']) || 100);
-const PAGE = 1; // VmRSS is read in kB
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 /** stdout, else stderr (nginx -v prints there), trimmed; null when the command fails to run. */
@@ -65,49 +62,7 @@ function which(cmd) {
   return null;
 }
 
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitForPort(port, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => r(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
-}
-
 // ── /proc ───────────────────────────────────────────────────────────────────
-
-/** utime+stime of a pid in ms (fields 14 and 15 of /proc/pid/stat). */
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-function rssKb(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * PAGE : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** The pid and its descendants (nginx workers). */
 function processTree(root) {
@@ -130,8 +85,8 @@ function processTree(root) {
   return out;
 }
 
-const treeCpuMs = (pid) => (pid ? processTree(pid).reduce((a, p) => a + cpuMs(p), 0) : 0);
-const treeRssKb = (pid) => (pid ? processTree(pid).reduce((a, p) => a + rssKb(p), 0) : 0);
+const treeCpuMs = (pid) => (pid ? processTree(pid).reduce((a, p) => a + (cpuMs(p) ?? 0), 0) : 0);
+const treeRssKb = (pid) => (pid ? processTree(pid).reduce((a, p) => a + (rssKb(p) ?? 0), 0) : 0);
 
 // ── processes ───────────────────────────────────────────────────────────────
 

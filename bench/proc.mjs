@@ -1,0 +1,53 @@
+// What the bench orchestrators (run.mjs, sessions.mjs) read of processes and ports: CPU and RSS
+// from /proc, a free port, waiting for a listener.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim() || 100);
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** utime+stime of a pid in ms (fields 14 and 15 of /proc/pid/stat); null when it is gone. */
+export function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** VmRSS of a pid in kB; null when it is gone. */
+export function rssKb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:port; throws after timeoutMs. */
+export async function waitForPort(port, timeoutMs = 10000, everyMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    await sleep(everyMs);
+  }
+  throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+}
