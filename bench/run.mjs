@@ -503,7 +503,7 @@ function printTable(table, names) {
   const header = ['metric', ...names, 'gw/nginx', 'gw/haproxy', 'gw/node-bare', ...(cafile ? ['cafile/nginx', 'cafile/haproxy'] : [])];
   const x = (v) => (v == null ? '—' : `${fmt(v, 2)}×`);
   const lines = table.map((r) => {
-    const small = / ms|share|µs/.test(r.label);
+    const small = / ms\b|share|µs/.test(r.label);
     return [r.label, ...names.map((n) => fmt(r.values[n], small ? 2 : 0)), x(r.vsNginx), x(r.vsHaproxy), x(r.vsBare), ...(cafile ? [x(r.cafileVsNginx), x(r.cafileVsHaproxy)] : [])];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
