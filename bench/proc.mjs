@@ -1,6 +1,6 @@
-// What the bench orchestrators (run.mjs, sessions.mjs) read of processes and ports: CPU and RSS
-// from /proc, a free port, waiting for a listener.
-import { spawnSync } from 'node:child_process';
+// What the bench orchestrators (run.mjs, sessions.mjs) share about processes and ports: CPU and
+// RSS from /proc, a free port, waiting for a listener, starting and stopping children.
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
@@ -50,4 +50,45 @@ export async function waitForPort(port, timeoutMs = 10000, everyMs = 50) {
     await sleep(everyMs);
   }
   throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+}
+
+/** Every child started here; any still running is killed when the orchestrator exits. */
+export const started = [];
+
+process.on('exit', () => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+/**
+ * Spawns a long-running child (relay, upstream): stdout drained, the tail of stderr kept
+ * (`child.errText()`), an exit before {@link stopProcess} reported through `log`.
+ */
+export function startProcess(name, cmd, args, options, log) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let errText = '';
+  child.stderr.on('data', (d) => {
+    errText += d;
+    if (errText.length > 20000) errText = errText.slice(-10000);
+  });
+  child.stdout?.resume?.();
+  child.errText = () => errText;
+  child.benchName = name;
+  child.on('exit', (code, signal) => {
+    if (!child.stopping) log(`${name} exited unexpectedly (${code ?? signal}): ${errText.slice(-2000)}`);
+  });
+  started.push(child);
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited (or 2 s after the SIGKILL). */
+export async function stopProcess(child, graceMs = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.stopping = true;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(graceMs)]);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await Promise.race([exited, sleep(2000)]);
+  }
 }

@@ -20,7 +20,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, freePort, rssKb, sleep, waitForPort } from './proc.mjs';
+import { cpuMs, freePort, rssKb, sleep, startProcess as startChild, started, stopProcess, waitForPort } from './proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -90,35 +90,8 @@ const treeRssKb = (pid) => (pid ? processTree(pid).reduce((a, p) => a + (rssKb(p
 
 // ── processes ───────────────────────────────────────────────────────────────
 
-const started = [];
+const startProcess = (name, cmd, args, options = {}) => startChild(name, cmd, args, options, log);
 
-function startProcess(name, cmd, args, options = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-  let errText = '';
-  child.stderr.on('data', (d) => {
-    errText += d;
-    if (errText.length > 20000) errText = errText.slice(-10000);
-  });
-  child.on('exit', (code, signal) => {
-    if (!child.stopping) log(`${name} exited unexpectedly (${code ?? signal}): ${errText.slice(-2000)}`);
-  });
-  started.push(child);
-  child.benchName = name;
-  return child;
-}
-
-async function stopProcess(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.stopping = true;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, sleep(5000)]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
-
-process.on('exit', () => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
 /**
@@ -231,10 +204,10 @@ async function startHaproxy(dir, upstreamPort, certs) {
   return { pid: child.pid, port, child, url: `ws://127.0.0.1:${port}/ws3/24`, handshake: 'plain', version: (tryExec(bin, ['-v']) ?? '').split('\n')[0] };
 }
 
-/** `certs` (wss upstream): the upstream leg is a tls.connect per client (bench/node-tls-pipe.mjs). */
+/** `certs` (wss upstream): the upstream leg is a tls.connect per client (bench/node-pipe.mjs with a CA file). */
 async function startNodePipe(upstreamPort, mode, certs = null) {
   const port = await freePort();
-  const script = certs ? [join(HERE, 'node-tls-pipe.mjs'), String(port), String(upstreamPort), mode, certs.ca] : [join(HERE, 'node-pipe.mjs'), String(port), String(upstreamPort), mode];
+  const script = [join(HERE, 'node-pipe.mjs'), String(port), String(upstreamPort), mode, ...(certs ? [certs.ca] : [])];
   const child = startProcess(`node-${mode}`, process.execPath, script);
   await waitForPort(port);
   return { pid: child.pid, port, child, url: `ws://127.0.0.1:${port}/ws3/24`, handshake: 'plain', version: `Node ${process.version} net.Socket ${mode}${certs ? ' → tls.TLSSocket' : ''}` };

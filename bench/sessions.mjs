@@ -92,7 +92,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { cpuMs, freePort, rssKb, sleep, waitForPort as waitForPortEvery } from './proc.mjs';
+import { cpuMs, freePort, rssKb, sleep, startProcess as startChild, started, stopProcess as stopChild, waitForPort as waitForPortEvery } from './proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -156,39 +156,10 @@ async function until(fn, timeoutMs, what, everyMs = 250) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-const started = [];
+const startProcess = (name, cmd, args, options = {}) => startChild(name, cmd, args, options, log);
+/** Relays and upstreams get 8 s to stop (a gateway closes its sessions and log first). */
+const stopProcess = (child) => stopChild(child, 8000);
 
-function startProcess(name, cmd, args, options = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-  let errText = '';
-  child.stderr.on('data', (d) => {
-    errText += d;
-    if (errText.length > 20000) errText = errText.slice(-10000);
-  });
-  child.stdout?.resume?.();
-  child.errText = () => errText;
-  child.on('exit', (code, signal) => {
-    if (!child.stopping) log(`${name} exited unexpectedly (${code ?? signal}): ${errText.slice(-2000)}`);
-  });
-  started.push(child);
-  return child;
-}
-
-async function stopProcess(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.stopping = true;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, sleep(8000)]);
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await Promise.race([exited, sleep(2000)]);
-  }
-}
-
-process.on('exit', () => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
 /** Cleanups still owed (a PostgreSQL schema, Redis keys): run, within 10 s, on SIGINT/SIGTERM too. */
 const cleanups = new Set();
 for (const sig of ['SIGINT', 'SIGTERM']) {
