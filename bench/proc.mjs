@@ -1,10 +1,22 @@
 // What the bench orchestrators (run.mjs, sessions.mjs) share about processes and ports: CPU and
 // RSS from /proc, a free port, waiting for a listener, starting and stopping children.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import net from 'node:net';
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim() || 100);
+
+/** The path of an installed command (the sbin folders first: nginx and HAProxy live there), or null. */
+export function which(cmd) {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':')]) {
+    try {
+      statSync(join(dir, cmd));
+      return join(dir, cmd);
+    } catch {}
+  }
+  return null;
+}
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

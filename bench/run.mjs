@@ -20,7 +20,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, freePort, rssKb, sleep, startProcess as startChild, started, stopProcess, waitForPort } from './proc.mjs';
+import { cpuMs, freePort, rssKb, sleep, startProcess as startChild, started, stopProcess, waitForPort, which } from './proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -50,16 +50,6 @@ function tryExec(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.error) return null;
   return (r.stdout || r.stderr || '').trim() || null;
-}
-
-function which(cmd) {
-  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':')]) {
-    try {
-      readFileSync(join(dir, cmd));
-      return join(dir, cmd);
-    } catch {}
-  }
-  return null;
 }
 
 // ── /proc ───────────────────────────────────────────────────────────────────

@@ -92,7 +92,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { cpuMs, freePort, rssKb, sleep, startProcess as startChild, started, stopProcess as stopChild, waitForPort as waitForPortEvery } from './proc.mjs';
+import { cpuMs, freePort, rssKb, sleep, startProcess as startChild, started, stopProcess as stopChild, waitForPort as waitForPortEvery, which } from './proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -199,16 +199,6 @@ async function startUpstream(dir) {
 }
 
 // ── relays ──────────────────────────────────────────────────────────────────
-
-function which(cmd) {
-  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':')]) {
-    try {
-      statSync(join(dir, cmd));
-      return join(dir, cmd);
-    } catch {}
-  }
-  return null;
-}
 
 async function startHaproxy(dir, upstreamPort, caFile) {
   const bin = which('haproxy');
