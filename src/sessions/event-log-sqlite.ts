@@ -185,6 +185,13 @@ export class SqliteEventLog implements EventLog {
         'select count(*) as entries, coalesce(sum(length(data)), 0) as bytes from log_entries where model_id = ? and (ms, seq) <= (?, ?)',
       ),
       deleteUpTo: db.prepare('delete from log_entries where model_id = ? and (ms, seq) <= (?, ?)'),
+      // Trimming by count alone (the steady state of a full log): the `n + 1` oldest go in one
+      // statement, which tells what they weighed.
+      deleteOldest: db.prepare<{ model: string; n: number }, { len: number }>(
+        `delete from log_entries where model_id = @model
+           and (ms, seq) <= (select ms, seq from log_entries where model_id = @model order by ms, seq limit 1 offset @n)
+         returning length(data) as len`,
+      ),
       exists: db.prepare<[string, number, number], 1>('select 1 from log_entries where model_id = ? and ms = ? and seq = ?').pluck(),
       after: db.prepare<[string, number, number, number], EntryRow>(
         'select ms, seq, kind, is_binary, data from log_entries where model_id = ? and (ms, seq) > (?, ?) order by ms, seq limit ?',
@@ -288,7 +295,7 @@ export class SqliteEventLog implements EventLog {
       const ms = lastMs === null || now > lastMs ? now : lastMs;
       const seq = ms === lastMs ? lastSeq + 1 : 0;
       this.stmt.insert.run(modelId, ms, seq, entry.kind, entry.binary ? 1 : 0, entry.data);
-      appended.push({ id: `${ms}-${seq}`, ts: ms, kind: entry.kind, data: entry.data, binary: entry.binary });
+      appended.push({ id: `${ms}-${seq}`, ts: ms, kind: entry.kind, data: entry.data, binary: entry.binary, readAt: entry.readAt });
       bytes += entry.data.length;
       lastMs = ms;
       lastSeq = seq;
@@ -304,14 +311,23 @@ export class SqliteEventLog implements EventLog {
   /** Deletes the model's oldest entries over `retention`, at most `budget`; returns what is kept. */
   private trim(modelId: string, kept: Kept, retention: Retention, budget: number): Kept {
     const byCount = Math.min(kept.entries - retention.maxEvents, budget);
-    const countCut = byCount > 0 ? this.stmt.nthOldest.get(modelId, byCount - 1) : undefined;
     const ageLimit = this.now() - retention.maxAgeMs;
     let oldest = this.oldestMs.get(modelId);
     if (oldest === undefined) {
       oldest = this.stmt.oldestMs.get(modelId)?.ms ?? null;
       this.oldestMs.set(modelId, oldest);
     }
-    const ageCut = oldest !== null && oldest < ageLimit ? this.stmt.agedOut.get(modelId, ageLimit, budget) : undefined;
+    const mayHaveAged = oldest !== null && oldest < ageLimit;
+    if (!mayHaveAged) {
+      if (byCount <= 0) return kept;
+      const gone = this.stmt.deleteOldest.all({ model: modelId, n: byCount - 1 });
+      let bytes = 0;
+      for (const row of gone) bytes += row.len;
+      this.oldestMs.delete(modelId);
+      return { entries: kept.entries - gone.length, bytes: kept.bytes - bytes };
+    }
+    const countCut = byCount > 0 ? this.stmt.nthOldest.get(modelId, byCount - 1) : undefined;
+    const ageCut = this.stmt.agedOut.get(modelId, ageLimit, budget);
     const cut = !countCut ? ageCut : !ageCut ? countCut : (countCut.ms - ageCut.ms || countCut.seq - ageCut.seq) > 0 ? countCut : ageCut;
     if (!cut) return kept;
     const gone = this.stmt.measureUpTo.get(modelId, cut.ms, cut.seq)!;
