@@ -42,6 +42,9 @@
 //   event), whose seqs must be exactly the last min(sent, kept) of that path, contiguous.
 // - latency: receipt time − `sent` in the client (upstream send → client receive: an upper
 //   bound of upstream read → client write), histogram buckets of 10 µs to 2 s and 1 ms to 300 s, window and whole run.
+//   And the gateway's own figure for its part, upstream read → client write: its
+//   `ofgw_session_delivery_lag_seconds` metric, scraped from each node just before and just after
+//   the window (the scrape starts a new period), p50/p99/max per node.
 // - eventlog-*: a soak of SOAK_SECONDS (default 600) at 1,000 models × 5 ev/s; every
 //   SAMPLE_SECONDS (default 10) the relay's RSS, the SQLite event log's files (events.db,
 //   -wal, -shm) or Redis's used_memory; first/last/max and a least-squares slope per minute
@@ -368,7 +371,24 @@ async function startLoadgens(dir, clients, tag) {
 }
 
 /** Opens the window on every generator, samples the relay's CPU around it. */
-async function measureWindow(gens, pids, seconds, during) {
+/**
+ * Each gateway's own figure (`ofgw_session_delivery_lag_seconds`, ms) since its previous scrape:
+ * `upstream_read` = upstream read → write to the last live client (embedded log),
+ * `log_append` = append time in the id (Redis's clock, whole ms) → write (cluster log).
+ */
+async function scrapeLag(ports) {
+  return Promise.all(
+    ports.map(async (port) => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10000) })).text();
+      const out = {};
+      for (const m of text.matchAll(/^ofgw_session_delivery_lag_seconds\{timed_from="(\w+)",stat="(\w+)"\} (\S+)$/gm)) (out[m[1]] ??= {})[m[2]] = Number(m[3]) * 1000;
+      return out;
+    }),
+  );
+}
+
+async function measureWindow(gens, pids, seconds, during, lagPorts) {
+  if (lagPorts) await scrapeLag(lagPorts); // starts the gateways' lag period
   const cpu0 = pids.map(cpuMs);
   const sched0 = pids.map(schedMs);
   const t0 = performance.now();
@@ -379,6 +399,7 @@ async function measureWindow(gens, pids, seconds, during) {
   const cpu1 = pids.map(cpuMs);
   const sched1 = pids.map(schedMs);
   const t1 = performance.now();
+  const gatewayLagMs = lagPorts ? await scrapeLag(lagPorts) : undefined;
   const ends = await Promise.all(gens.map((g) => g.end()));
   const windows = ends.map((e) => e.window);
   const events = windows.reduce((a, w) => a + w.events, 0);
@@ -397,6 +418,7 @@ async function measureWindow(gens, pids, seconds, during) {
     relayMainThread: pids.map((_, i) => (sched0[i] && sched1[i] ? { onCpuShare: (sched1[i].run - sched0[i].run) / (t1 - t0), runQueueWaitShare: (sched1[i].wait - sched0[i].wait) / (t1 - t0) } : null)),
     loadgenCpuShare: windows.map((w) => w.loadgenCpuShare),
     latencyMs: mergeLatency(windows.map((w) => w.latencyMs)),
+    gatewayLagMs,
     perLoadgen: windows,
   };
 }
@@ -672,7 +694,7 @@ async function runGateway(dir, { tag, models: modelCount, perModel, rate, nodes:
             if (i % 6 === 0 || i === n) log(`${tag}: soak ${Math.round(s.atS)} s: RSS ${s.rssKb.join(', ')} kB${s.eventLogBytes != null ? `, event log ${s.eventLogBytes} B` : ''}${s.redisUsedMemory != null ? `, redis ${s.redisUsedMemory} B` : ''}`);
           }
         }
-      : null);
+      : null, relays.map((r) => r.port));
     window.upstreamCpuShare = (cpuMs(upstream.pid) - upCpu0) / window.wallMs;
     const heldKb = relays.map((r) => rssKb(r.pid));
     const heldAfterGcKb = [];
@@ -806,6 +828,12 @@ function rowsFor(r) {
     'latency p50 ms (window)': r.window?.latencyMs?.p50,
     'latency p99 ms (window)': r.window?.latencyMs?.p99,
     'latency max ms (window)': r.window?.latencyMs?.max,
+    ...(r.window?.gatewayLagMs
+      ? {
+          "gateway's own lag p50 / p99 / max ms, upstream read → client write": r.window.gatewayLagMs.map((l) => (l.upstream_read?.max ? `${fmt(l.upstream_read.p50, 2)} / ${fmt(l.upstream_read.p99, 2)} / ${fmt(l.upstream_read.max, 1)}` : '—')).join(' + '),
+          "gateway's own lag p50 / p99 / max ms, log append → client write": r.window.gatewayLagMs.map((l) => (l.log_append?.max ? `${fmt(l.log_append.p50, 2)} / ${fmt(l.log_append.p99, 2)} / ${fmt(l.log_append.max, 1)}` : '—')).join(' + '),
+        }
+      : {}),
     'expected events (whole run)': r.account?.expected,
     'delivered events (whole run)': r.account?.delivered,
     'missing': r.account?.missing,

@@ -8,7 +8,7 @@
  *   reset of the whole sum; so its last known values (its final ones when it drained, the
  *   last scrape's when it died) are folded into {@link RetiredTotals} and stay in the sum.
  * - Gauges are summed (relays, memory, open fds…), except where a sum means nothing:
- *   {@link AGGREGATORS} (event-loop lag: the worst worker) and prom-client's own choices for
+ *   {@link AGGREGATORS} (event-loop and session delivery lag: the worst worker) and prom-client's own choices for
  *   its default metrics (`nodejs_eventloop_lag_*`, the start time…).
  * - The primary adds `ofgw_workers` (workers whose current values are in the answer),
  *   `ofgw_workers_stale` (workers that did not answer in time; their last counters are used)
@@ -20,6 +20,7 @@ import type { MetricJson, MetricsSnapshot } from './worker-protocol.js';
 /** How a metric is combined across workers when a sum would mislead. */
 export const AGGREGATORS: Readonly<Record<string, string>> = {
   ofgw_event_loop_lag_seconds: 'max',
+  ofgw_session_delivery_lag_seconds: 'max',
   // Every worker reaches Redis or the node is degraded: the worst one.
   ofgw_cluster_coordination_up: 'min',
   // Workers run with Redis, where the log is the cluster's: every worker reports the same size.

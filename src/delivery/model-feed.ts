@@ -53,10 +53,16 @@ export class ModelFeed {
   /** Entries given to clients (for metrics). */
   delivered = 0;
 
+  /**
+   * @param onLive called after followed entries were written to the live clients (at least
+   *   one), with `performance.now()` taken after the last write: what the delivery lag metric
+   *   times.
+   */
   constructor(
     readonly modelId: string,
     private readonly log: EventLog,
     private readonly onEmpty: (feed: ModelFeed) => void,
+    private readonly onLive?: (entries: readonly LogEntry[], writtenAt: number) => void,
   ) {}
 
   get size(): number {
@@ -181,9 +187,13 @@ export class ModelFeed {
     const last = entries[entries.length - 1];
     if (!last) return;
     this.followed = last.id;
+    let live = false;
     for (const a of this.clients.values()) {
-      if (a.mode === Mode.Live) this.give(a, entries);
+      if (a.mode !== Mode.Live) continue;
+      this.give(a, entries);
+      live = true;
     }
+    if (live) this.onLive?.(entries, performance.now());
   }
 
   /** The follower may have missed entries: every live client re-reads from its cursor. */

@@ -36,7 +36,7 @@ import type { ClusterNode, HeldSlot, NodeHost, RelayFilter, RelayView } from '..
 import { announcingChanges } from '../cluster/announcing-store.js';
 import { relayViews } from './relay-view.js';
 import { OverviewSampler, type NodeOverview } from '../observability/overview.js';
-import type { SessionModelState } from '../observability/observed.js';
+import type { DeliveryLag, SessionModelState } from '../observability/observed.js';
 import { apiKeyOf, decodeSegment } from './request-parts.js';
 import { sseRoute } from './sse.js';
 import type { TrackedConnection } from './tracked-connection.js';
@@ -351,6 +351,11 @@ export class Gateway {
   /** Session mode, for metrics: sessions by state, clients, reconnects, events, deliveries. */
   sessionStats(): SessionStats {
     return this.sessions.stats();
+  }
+
+  /** Session mode, for metrics: how late live events reached this node's clients since the previous call. */
+  sessionDeliveryLag(): DeliveryLag {
+    return this.sessions.takeDeliveryLag();
   }
 
   /** Session mode, for the overview: the models this node holds or has clients of, now. */

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { planLimits, type GatewayConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
@@ -25,8 +26,8 @@ import { ModelSession } from '../sessions/model-session.js';
 import { MemoryOwnership } from '../sessions/ownership-memory.js';
 import { RedisOwnership } from '../sessions/ownership-redis.js';
 import { SessionHost } from '../sessions/session-host.js';
-import type { EventLog, Lease, Ownership, RunningSession, SessionBus, SessionCommand, SessionReply } from '../sessions/types.js';
-import type { SessionModelState } from '../observability/observed.js';
+import type { EventLog, Lease, LogEntry, Ownership, RunningSession, SessionBus, SessionCommand, SessionReply } from '../sessions/types.js';
+import type { DeliveryLag, LagSummary, SessionModelState } from '../observability/observed.js';
 import type { SessionAccess } from './session-link.js';
 import type { UpstreamHealth } from './upstream-health.js';
 
@@ -69,6 +70,13 @@ function isOnlinesRequest(text: string): boolean {
   }
 }
 
+/** Reads and resets a histogram of microseconds. */
+function summarize(h: RecordableHistogram): LagSummary {
+  const s = h.count === 0 ? { count: 0, p50: 0, p99: 0, max: 0 } : { count: h.count, p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
+  h.reset();
+  return s;
+}
+
 /** Replies waited for at once on a node; beyond, REQUEST_FAILED at once. */
 const MAX_PENDING_REQUESTS = 10_000;
 
@@ -101,6 +109,8 @@ export class GatewaySessions implements SessionAccess {
   /** Counters of sessions that ended, so totals do not go backwards. */
   private endedReconnects = 0;
   private endedEvents = 0;
+  /** Delivery lag of live events, µs (see {@link DeliveryLag}), since the last {@link takeDeliveryLag}. */
+  private readonly lag = { upstreamRead: createHistogram(), logAppend: createHistogram() };
 
   constructor(private readonly opts: GatewaySessionsOptions) {
     this.limits = opts.config;
@@ -181,6 +191,20 @@ export class GatewaySessions implements SessionAccess {
     return { byState, clients: this.clientCount, upstreamReconnects, eventsLogged, deliveries };
   }
 
+  /** The delivery lag since the previous call (for metrics). */
+  takeDeliveryLag(): DeliveryLag {
+    return { upstreamRead: summarize(this.lag.upstreamRead), logAppend: summarize(this.lag.logAppend) };
+  }
+
+  /** Once per followed batch and node, after the writes to the live clients. */
+  private readonly recordLag = (entries: readonly LogEntry[], writtenAt: number): void => {
+    for (const entry of entries) {
+      if (entry.kind !== 'event') continue;
+      if (entry.readAt !== undefined) this.lag.upstreamRead.record(Math.max(1, Math.round((writtenAt - entry.readAt) * 1000)));
+      else this.lag.logAppend.record(Math.max(1, Math.round((performance.timeOrigin + writtenAt - entry.ts) * 1000)));
+    }
+  };
+
   /** Entries kept in the log, all models (for metrics). */
   async logSize(): Promise<{ entries: number; bytes: number } | undefined> {
     return this.log?.size();
@@ -211,10 +235,15 @@ export class GatewaySessions implements SessionAccess {
     if (!feed) {
       const log = this.log;
       if (!log) throw new Error('sessions are not started');
-      feed = new ModelFeed(modelId, log, (f) => {
-        this.delivered += f.delivered;
-        this.feeds.delete(modelId);
-      });
+      feed = new ModelFeed(
+        modelId,
+        log,
+        (f) => {
+          this.delivered += f.delivered;
+          this.feeds.delete(modelId);
+        },
+        this.recordLag,
+      );
       this.feeds.set(modelId, feed);
     }
     return feed;

@@ -158,6 +158,24 @@ export function createMetrics(gateway: ObservedGateway, options: MetricsOptions 
       this.inc(gateway.sessionStats().eventsLogged);
     },
   });
+  new Gauge({
+    name: 'ofgw_session_delivery_lag_seconds',
+    help:
+      'How late live session events reached this node\'s clients since the previous scrape (median, 99th percentile, maximum): ' +
+      'timed_from="upstream_read" from the read off the OnlyFans socket (events this node logged in its embedded log), ' +
+      'timed_from="log_append" from the append time in the event id (events that came through the cluster log; whole ms of Redis\'s clock); ' +
+      'to the write to the last live client',
+    labelNames: ['timed_from', 'stat'],
+    registers: [registry],
+    collect() {
+      const lag = gateway.sessionDeliveryLag();
+      for (const [timedFrom, s] of [['upstream_read', lag.upstreamRead], ['log_append', lag.logAppend]] as const) {
+        this.set({ timed_from: timedFrom, stat: 'p50' }, s.p50);
+        this.set({ timed_from: timedFrom, stat: 'p99' }, s.p99);
+        this.set({ timed_from: timedFrom, stat: 'max' }, s.max);
+      }
+    },
+  });
   new Counter({
     name: 'ofgw_session_deliveries_total',
     help: 'Logged entries delivered to session clients on this node (live and replayed)',

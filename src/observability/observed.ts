@@ -13,6 +13,26 @@ export interface SessionCounts {
   deliveries: number;
 }
 
+/** One series of delivery lags, in seconds (all 0 when nothing was delivered). */
+export interface LagSummary {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * How late live session events reached the clients on this node since the previous call:
+ * `upstreamRead` from the read of the event off the upstream socket (events this node read and
+ * logged in its embedded log; exact), `logAppend` from the append time in the event's id (events
+ * that came through the cluster log: whole milliseconds of Redis's clock) — each to the write
+ * on the socket of the last live client it went to.
+ */
+export interface DeliveryLag {
+  upstreamRead: LagSummary;
+  logAppend: LagSummary;
+}
+
 /** A session-mode model as one node sees it now. */
 export interface SessionModelState {
   modelId: string;
@@ -32,5 +52,7 @@ export interface ObservedGateway {
   sessionStats(): SessionCounts;
   /** The session-mode models this node holds or has clients of. */
   sessionModels(): SessionModelState[];
+  /** The delivery lag since the previous call (each call starts a new period). */
+  sessionDeliveryLag(): DeliveryLag;
   eventLogSize(): Promise<{ entries: number; bytes: number } | undefined>;
 }

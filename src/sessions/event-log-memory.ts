@@ -53,7 +53,7 @@ export class MemoryEventLog implements EventLog {
       const id = nextId(last, now);
       last = id;
       // Copied: the caller may reuse its buffers, and a view would pin a whole socket read.
-      added.push({ id, ts: (parseId(id) as { ms: number }).ms, kind: entry.kind, data: Buffer.from(entry.data), binary: entry.binary });
+      added.push({ id, ts: (parseId(id) as { ms: number }).ms, kind: entry.kind, data: Buffer.from(entry.data), binary: entry.binary, readAt: entry.readAt });
     }
     log.lastId = last;
     for (const entry of added) {

@@ -455,7 +455,7 @@ export class ModelSession implements RunningSession, LegOwner {
     // A later reply to a connect act is OnlyFans', not an event (relay-pair consumes it too).
     if (isConnectedReply(payload)) return;
     if (this.onlines.offer(payload)) return;
-    this.enqueue({ kind: 'event', data: Buffer.from(payload), binary });
+    this.enqueue({ kind: 'event', data: Buffer.from(payload), binary, readAt: this.lastDataAt });
   }
 
   legMessage(): boolean {

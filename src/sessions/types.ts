@@ -36,12 +36,20 @@ export interface LogEntry {
   data: Buffer;
   /** The upstream message was a binary frame (always false for a status). */
   binary: boolean;
+  /**
+   * Only on the entries an embedded log hands to its followers in the process that appended
+   * them: `performance.now()` when the session read the event's frame off the upstream socket
+   * (never stored; it times the delivery lag metric).
+   */
+  readAt?: number;
 }
 
 export interface NewEntry {
   kind: EntryKind;
   data: Buffer;
   binary: boolean;
+  /** `performance.now()` when the frame was read off the upstream socket (events only). */
+  readAt?: number;
 }
 
 /** How long a model's log keeps entries: whichever bound is reached first trims. */

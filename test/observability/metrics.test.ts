@@ -164,6 +164,7 @@ describe('metrics', () => {
       outcome: /^(ok|other|[A-Z_]+)$/,
       code: /^(1\d{3}|4\d{3}|other)$/,
       stat: /^(p50|p99|max)$/,
+      timed_from: /^(upstream_read|log_append)$/,
       le: /^([0-9.]+|\+Inf)$/,
     };
     for (const s of ours) {
@@ -221,6 +222,30 @@ describe('session metrics', () => {
     assert.ok((valueOf(samples, 'ofgw_event_log_size', { unit: 'entries' }) ?? 0) >= 1);
     const body = (await stack.request('/metrics')).body;
     for (const id of [stack.orgId, stack.modelId, stack.keyId]) assert.ok(!body.includes(id), `the output mentions ${id}`);
+    client.socket.close();
+    await client.closed;
+  });
+
+  it('time live events from the upstream read to the client write, since the previous scrape', async () => {
+    const scrape = async (): Promise<Sample[]> => parseExposition((await stack.request('/metrics')).body).samples;
+    const lag = (samples: Sample[], timedFrom: string, stat: string): number | undefined =>
+      valueOf(samples, 'ofgw_session_delivery_lag_seconds', { timed_from: timedFrom, stat });
+    await waitFor(() => stack.gateway.sessionStats().byState.connected === 1, 5000, 'the session up');
+    const client = new TestClient(stack.relayUrl(), { headers: { 'X-API-Key': stack.apiKey } });
+    await client.confirmed();
+    await scrape(); // starts a period
+    const started = performance.now();
+    stack.sim.push(MODEL_USER_ID, '{"api2_chat_message":{"id":2}}');
+    await client.next();
+    const endToEnd = (performance.now() - started) / 1000;
+    let samples = await scrape();
+    const p99 = lag(samples, 'upstream_read', 'p99') ?? 0;
+    assert.ok(p99 > 0, 'the event was timed');
+    assert.ok(p99 <= endToEnd, `the gateway's part (${p99} s) is within the push-to-receipt time (${endToEnd} s)`);
+    assert.ok((lag(samples, 'upstream_read', 'max') ?? 0) >= p99);
+    assert.equal(lag(samples, 'log_append', 'p99'), 0, 'nothing came through a cluster log');
+    samples = await scrape();
+    assert.equal(lag(samples, 'upstream_read', 'p99'), 0, 'a new period: nothing delivered since');
     client.socket.close();
     await client.closed;
   });
