@@ -150,9 +150,21 @@ export async function filterAudit(page: Page, filter: 'org' | 'action' | 'actor'
   await page.locator(`select[name=${filter}]`).selectOption({ label });
 }
 
-/** Waits until the Overview's line for `series` (e.g. "relays") has reached a non-zero maximum; returns it. */
-export async function overviewSeriesPeak(page: Page, series: string): Promise<number> {
-  const item = page.locator(`li[data-series="${series}"]:not([data-max="0"])`);
-  await item.waitFor({ timeout: 15_000 });
+/**
+ * Waits until the Overview's line for `series` (e.g. "relays") has reached a maximum of at least
+ * `atLeast`; returns it. An earlier step's traffic may already have drawn a smaller maximum, so
+ * waiting for any non-zero one would read the chart before the newest sample is on it.
+ */
+export async function overviewSeriesPeak(page: Page, series: string, atLeast = 1): Promise<number> {
+  const item = page.locator(`li[data-series="${series}"]`);
+  await page.waitForFunction(
+    ([name, least]) => {
+      const li = (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(a: string): string | null } | null } })
+        .document.querySelector(`li[data-series="${name}"]`);
+      return Number(li?.getAttribute('data-max') ?? 0) >= least;
+    },
+    [series, atLeast] as const,
+    { timeout: 15_000 },
+  );
   return Number(await item.getAttribute('data-max'));
 }
