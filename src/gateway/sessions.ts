@@ -126,7 +126,7 @@ export class GatewaySessions implements SessionAccess {
         this.bus = await RedisBus.start({ url: config.redis, prefix: config.redisPrefix, nodeId, onError: (err) => logger.warn({ err }, 'session bus error') });
       } else {
         try {
-          this.log = new SqliteEventLog({ path: eventLogPath(config), logger });
+          this.log = new SqliteEventLog({ path: eventLogPath(config), logger, fsync: config.eventLogFsync });
         } catch (err) {
           if (!(err instanceof EventLogLockedError)) throw err;
           // Several gateways on one store without Redis (allowed for relay mode): the first one

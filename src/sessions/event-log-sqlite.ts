@@ -3,15 +3,22 @@
  * the store but apart from it, so that a busy model's appends never queue behind the store's
  * writes and the log can be deleted without touching the store.
  *
- * Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS's page cache)
- * before append() resolves, which survives a killed process; only a power loss can take the
- * last commits.
+ * Durability: a commit is in the WAL file — the OS's page cache — before append() resolves,
+ * which survives a killed process (the contract's promise: a node that is killed loses nothing
+ * already logged). By default nothing is fsynced while the log runs (SQLite synchronous=OFF), as
+ * Redis's and Kafka's defaults do: every checkpoint's fsyncs would stop the event loop for a few
+ * milliseconds, the largest part of the delivery p99 (docs/performance.md). An OS crash or power
+ * loss can then take the latest events and leave the file damaged; so an open after an end
+ * without close() on another boot of the machine checks the file, and a damaged one is set aside
+ * (renamed, kept) and a new log started — clients resuming from before get a gap, never a wrong
+ * event. With `fsync` the checkpoints are fsynced (synchronous=NORMAL): a power loss takes at
+ * most the last commits. close() fsyncs in both modes, so a log closed cleanly is whole on disk.
  *
  * One process owns the file: it is opened with an exclusive lock, held until close(), and a
  * second process opening it is refused (two gateways appending to one log would each hand
  * out ids the other does not see).
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
@@ -48,9 +55,33 @@ export interface SqliteEventLogOptions {
   sweepIntervalMs?: number;
   /** The clock (ms since the epoch) ids and ages are taken from; Date.now by default. */
   now?: () => number;
-  /** Where a follower that throws is reported (it does not stop the others). */
+  /** Where a follower that throws is reported (it does not stop the others), and the open's check. */
   logger?: Logger;
+  /** Fsync every checkpoint (synchronous=NORMAL) instead of leaving the writes to the OS; default false. */
+  fsync?: boolean;
+  /**
+   * This boot of the machine, which tells a killed process (its writes are in the page cache)
+   * from an OS crash (they may be torn); default Linux's boot_id, null where there is none
+   * (then every end without close() is checked).
+   */
+  bootId?: string | null;
 }
+
+/** The kernel's id of this boot (Linux), or null. */
+export function machineBootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** What the open found: a new or cleanly closed file, one a killed process left, or one it checked. */
+export type EventLogOpening =
+  | { kind: 'clean' }
+  | { kind: 'killed' }
+  | { kind: 'checked' }
+  | { kind: 'set-aside'; damagedPath: string; problem: string };
 
 /** Another process has the file open. */
 export class EventLogLockedError extends Error {
@@ -59,6 +90,9 @@ export class EventLogLockedError extends Error {
     this.name = 'EventLogLockedError';
   }
 }
+
+/** The file fails SQLite's integrity check. */
+class DamagedLogError extends Error {}
 
 interface ModelRow {
   fence: number;
@@ -108,6 +142,11 @@ create table if not exists log_models (
   max_events integer not null,
   max_age_ms integer not null
 );
+-- What the open needs to know about the last run: boot (the machine's boot id).
+create table if not exists log_meta (
+  key text primary key,
+  value text not null
+);
 create table if not exists log_entries (
   model_id text not null,
   ms integer not null,
@@ -141,6 +180,8 @@ export class SqliteEventLog implements EventLog {
   private readonly oldestMs = new Map<string, number | null>();
   private readonly groupTransaction;
   private pendingAppends: PendingAppend[] = [];
+  /** What the open found (and did: a damaged file is set aside). */
+  readonly opening: EventLogOpening;
 
   /**
    * Opens (creating it when missing) the log file and takes its lock.
@@ -151,21 +192,10 @@ export class SqliteEventLog implements EventLog {
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
     mkdirSync(dirname(options.path), { recursive: true });
-    // No busy wait: the only other holder of the lock is another process, which keeps it.
-    const db = new Database(options.path, { timeout: 0 });
-    try {
-      // Exclusive before WAL: the lock is taken at the first write below and held until
-      // close, and the WAL index lives in this process's memory (no -shm file to share).
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.exec(SCHEMA);
-    } catch (err) {
-      db.close();
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new EventLogLockedError(options.path);
-      throw err;
-    }
+    const bootId = options.bootId !== undefined ? options.bootId : machineBootId();
+    const { db, opening } = this.openFile(options.fsync === true, bootId);
     this.db = db;
+    this.opening = opening;
     this.stmt = {
       model: db.prepare<[string], ModelRow>('select fence, last_ms, last_seq, entries, bytes, max_events, max_age_ms from log_models where model_id = ?'),
       createModel: db.prepare('insert into log_models (model_id, fence, max_events, max_age_ms) values (?, ?, ?, ?)'),
@@ -225,6 +255,59 @@ export class SqliteEventLog implements EventLog {
     });
     this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
+  }
+
+  /**
+   * Opens the file; after an end without close() on another boot, checks it first, and sets a
+   * damaged one aside for a new one.
+   */
+  private openFile(fsync: boolean, bootId: string | null, retry = true): { db: Database.Database; opening: EventLogOpening } {
+    const path = this.path;
+    // close() checkpoints and removes the WAL; one left behind means the last run ended without it.
+    const unclosed = existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0;
+    let db: Database.Database | undefined;
+    try {
+      // No busy wait: the only other holder of the lock is another process, which keeps it.
+      db = new Database(path, { timeout: 0 });
+      // Exclusive before WAL: the lock is taken at the first write below and held until
+      // close, and the WAL index lives in this process's memory (no -shm file to share).
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = WAL');
+      db.exec(SCHEMA);
+      let opening: EventLogOpening = { kind: unclosed ? 'killed' : 'clean' };
+      const lastBoot = db.prepare<[], string>("select value from log_meta where key = 'boot'").pluck().get();
+      if (unclosed && (bootId === null || lastBoot !== bootId)) {
+        this.logger?.warn({ eventLog: path }, 'the event log was not closed before the machine restarted: checking it');
+        const problems = db.pragma('integrity_check(5)', { simple: false }) as { integrity_check: string }[];
+        const found = problems.map((p) => p.integrity_check).filter((p) => p !== 'ok');
+        if (found.length > 0) throw new DamagedLogError(found.join('; '));
+        opening = { kind: 'checked' };
+      }
+      // This boot's id, committed with an fsync, and the directory's entry of the WAL too:
+      // whatever an OS crash does to the rest, the next open knows to check.
+      db.pragma('synchronous = FULL');
+      db.prepare("insert into log_meta (key, value) values ('boot', ?) on conflict (key) do update set value = excluded.value").run(bootId ?? '');
+      syncDirectory(dirname(path));
+      db.pragma(fsync ? 'synchronous = NORMAL' : 'synchronous = OFF');
+      return { db, opening };
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // a damaged file may fail its closing checkpoint too; it is set aside below either way
+      }
+      const code = (err as { code?: string }).code ?? '';
+      if (code === 'SQLITE_BUSY') throw new EventLogLockedError(path);
+      if (code === 'SQLITE_NOTADB') {
+        throw new Error(`the event log ${path} is not an SQLite database (is --event-log-file pointing at another file?); move it away to start a new log`);
+      }
+      if (!retry || !(err instanceof DamagedLogError || code.startsWith('SQLITE_CORRUPT'))) throw err;
+      const problem = err instanceof DamagedLogError ? err.message : (err as Error).message;
+      const damagedPath = setAside(path);
+      this.logger?.warn({ eventLog: path, damagedPath, problem }, 'the event log is damaged: it is set aside and a new log started; clients resuming from before it get a gap');
+      const fresh = this.openFile(fsync, bootId, false);
+      return { db: fresh.db, opening: { kind: 'set-aside', damagedPath, problem } };
+    }
   }
 
   /**
@@ -424,10 +507,35 @@ export class SqliteEventLog implements EventLog {
     this.closed = true;
     clearInterval(this.sweepTimer);
     this.followers.clear();
+    // The closing checkpoint fsyncs the file before it removes the WAL: a closed log is whole on disk.
+    this.db.pragma('synchronous = NORMAL');
     this.db.close();
   }
 
   private checkOpen(): void {
     if (this.closed) throw new Error(`the event log ${this.path} is closed`);
+  }
+}
+
+/** Renames the log file (and its WAL) to `<path>.damaged-<time>`; returns the new path. */
+function setAside(path: string): string {
+  const damagedPath = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  renameSync(path, damagedPath);
+  for (const suffix of ['-wal', '-shm', '-journal']) {
+    if (existsSync(`${path}${suffix}`)) renameSync(`${path}${suffix}`, `${damagedPath}${suffix}`);
+  }
+  return damagedPath;
+}
+
+/** Fsyncs a directory, so that a file created in it is still there after an OS crash (where the OS allows). */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // not every platform fsyncs a directory; the file itself is fsynced either way
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

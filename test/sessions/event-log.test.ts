@@ -4,14 +4,12 @@
  * own model ids; the Redis keys live under a prefix of this run and are deleted after it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisEventLog } from '../../src/sessions/event-log-redis.js';
 import { EventLogLockedError, SqliteEventLog } from '../../src/sessions/event-log-sqlite.js';
@@ -27,8 +25,8 @@ import {
 } from '../../src/sessions/types.js';
 import { waitFor } from '../helpers.js';
 import { REDIS_URL, serviceSkip } from '../services.js';
+import { startWriter } from './killed-writer.js';
 
-const WRITER = join(dirname(fileURLToPath(import.meta.url)), 'event-log-writer.js');
 const LONG: Retention = { maxEvents: 100_000, maxAgeMs: 3_600_000 };
 
 interface Harness {
@@ -395,25 +393,9 @@ function eventLogSuite(subject: Subject): void {
       const modelId = model();
       const token = await h.grant(modelId);
       const target = h.killTarget(modelId, token);
-      const child = spawn(process.execPath, [WRITER, ...target.args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-      const acks: string[] = [];
-      let ready = false;
-      let stderr = '';
-      let buffered = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.stdout.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop()!;
-        for (const line of lines) {
-          if (line === 'ready') ready = true;
-          else if (line.startsWith('ack ')) acks.push(line.slice(4));
-        }
-      });
+      const writer = startWriter(target.args);
       try {
-        await waitFor(() => ready || child.exitCode !== null, 10_000, 'the writer to open the log');
-        assert.ok(ready, `the writer started: ${stderr}`);
+        await writer.ready();
         if (target.path) {
           assert.throws(() => new SqliteEventLog({ path: target.path! }), (err: Error) => {
             assert.ok(err instanceof EventLogLockedError);
@@ -421,12 +403,11 @@ function eventLogSuite(subject: Subject): void {
             return true;
           });
         }
-        await waitFor(() => acks.length >= 40 || child.exitCode !== null, 20_000, 'acknowledged appends');
-        assert.ok(acks.length >= 40, `the writer appended: ${stderr}`);
+        await writer.acked(40);
       } finally {
-        child.kill('SIGKILL');
+        await writer.kill();
       }
-      assert.equal(await exited, 'SIGKILL');
+      const acks = writer.acks;
       const lastAck = acks[acks.length - 1]!;
       const reopened = await target.open();
       try {
