@@ -214,6 +214,16 @@ export function waitFor(
 }
 
 /** The gateway's WebSocket connections (its registry also holds server-sent events streams). */
+export /** Resolves once the async `condition` holds, checking every 10 ms; rejects after `timeoutMs`. */
+async function eventually(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 export function socketConnections(gateway: Gateway): ClientConnection[] {
   return [...gateway.registry.all].filter((c): c is ClientConnection => c instanceof ClientConnection);
 }

@@ -3,9 +3,9 @@
  * readable by every node, so a node that is killed loses nothing already logged and the next
  * holder of the model's session goes on with its ids.
  *
- * Appends and reads are Lua scripts (./redis-log-scripts.ts). Following is one dedicated
- * blocking connection per log object (./redis-log-feed.ts), whatever the number of models
- * followed.
+ * Appends and reads are Lua scripts (./redis-log-scripts.ts). Following is one subscriber
+ * connection per log object (./redis-log-feed.ts): the append script publishes each batch on
+ * the model's channel, whatever the number of models followed.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
@@ -75,18 +75,18 @@ export class RedisEventLog implements EventLog {
       commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       connectionName: name,
     });
-    const blocking = new Redis(options.url, { ...common, connectionName: `${name}:feed` });
+    const subscriber = new Redis(options.url, { ...common, connectionName: `${name}:feed` });
     redis.on('error', (err: Error) => options.logger?.debug({ err: err.message }, 'event log: Redis connection error'));
-    blocking.on('error', (err: Error) => options.logger?.debug({ err: err.message }, 'event log: Redis feed connection error'));
+    subscriber.on('error', (err: Error) => options.logger?.debug({ err: err.message }, 'event log: Redis feed connection error'));
     try {
-      await Promise.all([redis.connect(), blocking.connect()]);
+      await Promise.all([redis.connect(), subscriber.connect()]);
     } catch (err) {
       redis.disconnect();
-      blocking.disconnect();
+      subscriber.disconnect();
       throw new Error(`cannot reach Redis at ${redisWhere(options.url)} for the event log: ${(err as Error).message}`, { cause: err });
     }
     const keys = sessionKeys(options.prefix);
-    const feed = new RedisLogFeed({ main: redis, blocking, streamKey: keys.log, logger: options.logger });
+    const feed = new RedisLogFeed({ main: redis, subscriber, streamKey: keys.log, channel: keys.feed, logger: options.logger });
     return new RedisEventLog(redis, feed, options.prefix);
   }
 
@@ -94,7 +94,7 @@ export class RedisEventLog implements EventLog {
     this.checkOpen();
     checkRetention(retention);
     if (entries.length === 0) return [];
-    const args: (string | Buffer | number)[] = [String(fence.token), retention.maxEvents, retention.maxAgeMs, fence.modelId];
+    const args: (string | Buffer | number)[] = [String(fence.token), retention.maxEvents, retention.maxAgeMs, fence.modelId, this.keys.feed(fence.modelId)];
     for (const entry of entries) args.push(entry.kind, entry.binary ? '1' : '0', entry.data);
     let ids: Buffer[];
     try {

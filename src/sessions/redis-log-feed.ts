@@ -1,97 +1,142 @@
 /**
- * Following the cluster event log: one blocking connection per log object runs XREAD BLOCK
- * over every followed stream at once (a connection per model would cost a socket and a Redis
- * client each). When the followed set changes, the blocked XREAD is woken with CLIENT UNBLOCK
- * from the command connection and issued again with the new set.
+ * Following the cluster event log the way Centrifugo's Redis engine does: the append script
+ * publishes each batch it logged, with the id of the stream's entry before it, on the model's
+ * channel, and each log object subscribes, on one connection, to the channels of the models it
+ * follows. That costs Redis one PUBLISH per append; the XREAD BLOCK over every followed stream
+ * it replaces was woken by each append and sent again with every stream, and took about half a
+ * core of Redis at 5,000 events/s (docs/performance.md).
  *
- * Each listener starts at the stream's newest id as fetched, on the command connection, when
- * it subscribed; entries the shared XREAD brings in before that fetch answers are held for it
- * (a bounded number) and passed on when they are newer. If the feed connection drops, every
- * listener is told lost() once it is back, and the feed goes on from the streams' newest ids.
+ * Pub/sub drops messages when the subscriber connection fails (or falls past Redis's output
+ * buffer limit), and a subscription takes effect a moment after follow() is called; the
+ * previous id makes both safe. A listener takes a batch only when the batch's previous id is
+ * not newer than the listener's own newest id, so nothing is skipped unseen; otherwise it is told
+ * lost() (re-read from your last id) and goes on from that batch. Each listener starts at the
+ * stream's newest id as fetched, on the command connection, when it subscribed, so a read issued
+ * after follow() covers every entry before that point; batches that arrive before that fetch
+ * answers are held for it (a bounded number). When the subscriber connection is back after a
+ * failure, every listener is told lost() at once rather than at the model's next event.
  */
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
-import { entryOfRaw, type RawEntry } from './redis-log-scripts.js';
-import { compareIds, type FollowListener, type LogEntry } from './types.js';
+import { compareIds, type EntryKind, type FollowListener, type LogEntry } from './types.js';
 
-/** Entries one XREAD brings per stream: bounds the memory of a burst. */
-const FEED_COUNT = 1000;
-/**
- * How long one XREAD blocks. Changes to the followed set unblock it at once; this only bounds
- * how long a missed unblock (a race with the XREAD being sent) delays a new stream.
- */
-const FEED_BLOCK_MS = 2000;
-/** CLIENT UNBLOCK attempts while an XREAD with an old set is still on its way. */
-const UNBLOCK_ATTEMPTS = 20;
-const UNBLOCK_RETRY_MS = 5;
-/** Pause before re-reading after a failure on a connection that looks up (no busy loop). */
-const FAILURE_PAUSE_MS = 200;
-/** Retry period of a listener's start fetch that failed. */
+/** Retry period of a listener's start fetch, or a subscription, that failed. */
 const START_RETRY_MS = 500;
 /** Entries held for a listener whose start is not known yet; past this it gets lost(). */
 const MAX_HELD = 10_000;
+
+/** One append's entries as the script published them. */
+export interface PublishedBatch {
+  /** The stream's newest id before this append ('0-0' when it had none). */
+  prev: string;
+  entries: LogEntry[];
+}
+
+/**
+ * Decodes a published batch: a line `<prev> (<id> <kind> <binary> <length>)…` and, after its
+ * newline, the entries' data one after the other. Undefined when malformed.
+ */
+export function parseBatch(message: Buffer): PublishedBatch | undefined {
+  const newline = message.indexOf(0x0a);
+  if (newline < 0) return undefined;
+  const head = message.toString('latin1', 0, newline).split(' ');
+  if ((head.length - 1) % 4 !== 0) return undefined;
+  const entries: LogEntry[] = [];
+  let offset = newline + 1;
+  for (let i = 1; i < head.length; i += 4) {
+    const id = head[i]!;
+    const length = Number(head[i + 3]);
+    const dash = id.indexOf('-');
+    if (dash < 1 || !Number.isSafeInteger(length) || length < 0 || offset + length > message.length) return undefined;
+    const kind: EntryKind = head[i + 1] === 'status' ? 'status' : 'event';
+    entries.push({ id, ts: Number(id.slice(0, dash)), kind, data: message.subarray(offset, offset + length), binary: head[i + 2] === '1' });
+    offset += length;
+  }
+  if (offset !== message.length || entries.length === 0) return undefined;
+  return { prev: head[0]!, entries };
+}
 
 interface Listening {
   listener: FollowListener;
   /** The newest id it has (or, before it had any, its start); null until the start is known. */
   from: string | null;
-  held: LogEntry[];
+  held: PublishedBatch[];
+  heldEntries: number;
   overflowed: boolean;
 }
 
 interface Followed {
   key: string;
+  channel: string;
   modelId: string;
-  /** Where the next XREAD reads this stream from; null until a listener's start is known. */
-  position: string | null;
   listening: Set<Listening>;
 }
 
 export interface RedisLogFeedOptions {
+  /** The command connection (start fetches). */
   main: Redis;
-  blocking: Redis;
+  /** A connection of its own, which this feed puts in subscriber mode. */
+  subscriber: Redis;
   streamKey: (modelId: string) => string;
+  channel: (modelId: string) => string;
   logger?: Logger;
 }
 
 export class RedisLogFeed {
   private readonly main: Redis;
-  private readonly blocking: Redis;
+  private readonly subscriber: Redis;
   private readonly streamKey: (modelId: string) => string;
+  private readonly channelOf: (modelId: string) => string;
   private readonly logger: Logger | undefined;
   private readonly streams = new Map<string, Followed>();
-  /** Bumped whenever the set of streams to read changes. */
-  private generation = 0;
-  /** The generation the XREAD in flight was built from; -1 when none is in flight. */
-  private reading = -1;
-  private blockingId: number | undefined;
-  private running = false;
+  private readonly byChannel = new Map<string, Followed>();
   private closed = false;
 
   constructor(options: RedisLogFeedOptions) {
     this.main = options.main;
-    this.blocking = options.blocking;
+    this.subscriber = options.subscriber;
     this.streamKey = options.streamKey;
+    this.channelOf = options.channel;
     this.logger = options.logger;
+    this.subscriber.on('messageBuffer', this.onMessage);
+    // Connected before the feed is made: every 'ready' seen here is a reconnect.
+    this.subscriber.on('ready', () => void this.recover());
   }
 
   follow(modelId: string, listener: FollowListener): () => void {
     let followed = this.streams.get(modelId);
     if (!followed) {
-      followed = { key: this.streamKey(modelId), modelId, position: null, listening: new Set() };
+      followed = { key: this.streamKey(modelId), channel: this.channelOf(modelId), modelId, listening: new Set() };
       this.streams.set(modelId, followed);
+      this.byChannel.set(followed.channel, followed);
+      void this.subscribe(followed, false);
     }
-    const listening: Listening = { listener, from: null, held: [], overflowed: false };
+    const listening: Listening = { listener, from: null, held: [], heldEntries: 0, overflowed: false };
     followed.listening.add(listening);
     void this.start(followed, listening, false);
     return () => {
       const current = this.streams.get(modelId);
       if (!current || !current.listening.delete(listening) || current.listening.size > 0) return;
       this.streams.delete(modelId);
-      if (current.position !== null) this.changed();
+      this.byChannel.delete(current.channel);
+      this.subscriber.unsubscribe(current.channel).catch(() => {
+        // the connection is away: a reconnect subscribes to what is followed then, not this
+      });
     };
+  }
+
+  /** Subscribes to the model's channel, retrying while that fails; a retried one may have missed batches. */
+  private async subscribe(followed: Followed, retried: boolean): Promise<void> {
+    try {
+      await this.subscriber.subscribe(followed.channel);
+    } catch {
+      if (!this.isFollowed(followed)) return;
+      await sleep(START_RETRY_MS, undefined, { ref: false });
+      if (this.isFollowed(followed)) void this.subscribe(followed, true);
+      return;
+    }
+    if (retried && this.isFollowed(followed)) for (const listening of followed.listening) this.lost(followed, listening);
   }
 
   /** Fetches the listener's start (retrying while it fails) and lets it in. */
@@ -107,91 +152,57 @@ export class RedisLogFeed {
     }
     if (this.closed || !followed.listening.has(listening)) return;
     listening.from = newest;
-    const held = listening.held.filter((entry) => compareIds(entry.id, newest) > 0);
+    const held = listening.held;
     listening.held = [];
-    if (listening.overflowed || retried) this.call(followed, listening, 'lost');
-    else if (held.length > 0) this.pass(followed, listening, held);
-    if (followed.position === null && this.streams.get(followed.modelId) === followed) {
-      followed.position = newest;
-      this.changed();
+    listening.heldEntries = 0;
+    if (listening.overflowed || retried) {
+      listening.overflowed = false;
+      this.call(followed, listening, 'lost');
+      return;
     }
+    for (const batch of held) this.take(followed, listening, batch);
   }
 
-  /** The set of streams to read changed: (re)start the loop, or wake its XREAD. */
-  private changed(): void {
-    this.generation++;
-    if (!this.running) void this.run();
-    else void this.unblock();
-  }
-
-  private async unblock(): Promise<void> {
-    for (let attempt = 0; attempt < UNBLOCK_ATTEMPTS; attempt++) {
-      if (this.closed || this.reading === -1 || this.reading >= this.generation || this.blockingId === undefined) return;
-      try {
-        if ((await this.main.client('UNBLOCK', this.blockingId)) === 1) return;
-      } catch {
-        return; // Redis is away: the feed's own recovery re-reads everything
-      }
-      // Not blocked yet (the XREAD is on its way) or no longer (it is returning): look again.
-      await sleep(UNBLOCK_RETRY_MS, undefined, { ref: false });
+  private readonly onMessage = (channel: Buffer, message: Buffer): void => {
+    const followed = this.byChannel.get(channel.toString());
+    if (!followed) return;
+    const batch = parseBatch(message);
+    if (!batch) {
+      this.logger?.warn({ modelId: followed.modelId, bytes: message.length }, 'event log feed: a malformed batch; followers will re-read');
+      for (const listening of followed.listening) this.lost(followed, listening);
+      return;
     }
-  }
-
-  private async run(): Promise<void> {
-    this.running = true;
-    try {
-      while (!this.closed) {
-        const active = [...this.streams.values()].filter((s) => s.position !== null);
-        if (active.length === 0) return;
-        this.reading = this.generation;
-        let reply: [Buffer, RawEntry[]][] | null;
-        try {
-          // Sent together: the id is known before the XREAD blocks, for CLIENT UNBLOCK.
-          const id = this.blocking.client('ID');
-          const read = this.blocking.callBuffer(
-            'XREAD', 'COUNT', FEED_COUNT, 'BLOCK', FEED_BLOCK_MS, 'STREAMS', ...active.map((s) => s.key), ...active.map((s) => s.position!),
-          );
-          this.blockingId = (await id) as number;
-          reply = (await read) as [Buffer, RawEntry[]][] | null;
-        } catch (err) {
-          this.reading = -1;
-          if (this.closed) return;
-          await this.recover(err as Error);
-          continue;
-        }
-        this.reading = -1;
-        if (reply) this.deliver(active, reply);
-      }
-    } finally {
-      this.running = false;
-      this.reading = -1;
-    }
-  }
-
-  private deliver(active: Followed[], reply: [Buffer, RawEntry[]][]): void {
-    const byKey = new Map(active.map((s) => [s.key, s]));
-    for (const [key, raw] of reply) {
-      const followed = byKey.get(key.toString());
-      if (!followed || raw.length === 0) continue;
-      const entries = raw.map(entryOfRaw);
-      followed.position = entries[entries.length - 1]!.id;
-      if (this.streams.get(followed.modelId) !== followed) continue; // unsubscribed meanwhile
-      for (const listening of followed.listening) {
-        if (listening.from === null) {
-          if (listening.held.length + entries.length > MAX_HELD) listening.overflowed = true;
-          else listening.held.push(...entries);
-          continue;
-        }
-        const from = listening.from;
-        this.pass(followed, listening, entries.filter((entry) => compareIds(entry.id, from) > 0));
+    for (const listening of followed.listening) {
+      if (listening.from !== null) {
+        this.take(followed, listening, batch);
+      } else if (listening.heldEntries + batch.entries.length > MAX_HELD) {
+        listening.overflowed = true;
+      } else {
+        listening.held.push(batch);
+        listening.heldEntries += batch.entries.length;
       }
     }
+  };
+
+  /** Passes on the batch's entries newer than the listener's; lost() when some before them went by unseen. */
+  private take(followed: Followed, listening: Listening, batch: PublishedBatch): void {
+    const newest = batch.entries[batch.entries.length - 1]!.id;
+    if (compareIds(batch.prev, listening.from!) > 0) {
+      listening.from = newest;
+      this.call(followed, listening, 'lost');
+      return;
+    }
+    const from = listening.from!;
+    const fresh = compareIds(batch.entries[0]!.id, from) > 0 ? batch.entries : batch.entries.filter((e) => compareIds(e.id, from) > 0);
+    if (fresh.length === 0) return;
+    listening.from = newest;
+    this.call(followed, listening, 'entries', fresh);
   }
 
-  private pass(followed: Followed, listening: Listening, entries: LogEntry[]): void {
-    if (entries.length === 0) return;
-    listening.from = entries[entries.length - 1]!.id;
-    this.call(followed, listening, 'entries', entries);
+  /** Tells a listener it may have missed entries (a listener still starting is told by its start). */
+  private lost(followed: Followed, listening: Listening): void {
+    if (listening.from === null) listening.overflowed = true;
+    else this.call(followed, listening, 'lost');
   }
 
   private call(followed: Followed, listening: Listening, what: 'entries' | 'lost', entries?: LogEntry[]): void {
@@ -204,34 +215,31 @@ export class RedisLogFeed {
   }
 
   /**
-   * The feed connection failed: once it is back, every stream goes on from its newest id and
-   * every listener is told it may have missed entries.
+   * The subscriber connection is back: it subscribes again to every followed channel, and every
+   * listener, which may have missed batches while it was away, is told so.
    */
-  private async recover(err: Error): Promise<void> {
-    this.logger?.warn({ err: err.message }, 'event log feed interrupted; followers will re-read');
-    if (this.blocking.status === 'ready') await sleep(FAILURE_PAUSE_MS, undefined, { ref: false });
-    else await Promise.race([once(this.blocking, 'ready'), once(this.blocking, 'end')]);
-    if (this.closed || this.blocking.status !== 'ready') return;
-    const streams = [...this.streams.values()].filter((s) => s.position !== null);
-    let newest: (string | undefined)[];
-    try {
-      newest = await Promise.all(streams.map(async (s) => (await this.blocking.xrevrange(s.key, '+', '-', 'COUNT', 1))[0]?.[0]));
-    } catch {
-      return; // the loop fails again and comes back here
-    }
-    streams.forEach((followed, i) => {
-      followed.position = newest[i] ?? '0-0';
-      for (const listening of followed.listening) {
-        if (listening.from === null) continue; // its own start fetch places it
-        listening.from = followed.position;
-        this.call(followed, listening, 'lost');
+  private async recover(): Promise<void> {
+    if (this.closed) return;
+    this.logger?.warn('event log feed reconnected; followers will re-read');
+    const channels = [...this.byChannel.keys()];
+    if (channels.length > 0) {
+      try {
+        await this.subscriber.subscribe(...channels);
+      } catch {
+        return; // down again: the next 'ready' comes back here
       }
-    });
+    }
+    for (const followed of this.streams.values()) for (const listening of followed.listening) this.lost(followed, listening);
+  }
+
+  private isFollowed(followed: Followed): boolean {
+    return !this.closed && this.streams.get(followed.modelId) === followed;
   }
 
   close(): void {
     this.closed = true;
     this.streams.clear();
-    this.blocking.disconnect();
+    this.byChannel.clear();
+    this.subscriber.disconnect();
   }
 }

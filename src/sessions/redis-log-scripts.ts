@@ -9,20 +9,28 @@ import type { Redis } from 'ioredis';
 import type { EntryKind, LogEntry } from './types.js';
 
 /**
- * KEYS: fence, log stream, logs set. ARGV: token, maxEvents, maxAgeMs, model id, then per
- * entry kind, binary ('1'/'0'), data. Returns the new ids, or the error FENCED when the
+ * KEYS: fence, log stream, logs set. ARGV: token, maxEvents, maxAgeMs, model id, feed channel,
+ * then per entry kind, binary ('1'/'0'), data. Returns the new ids, or the error FENCED when the
  * fence key does not hold the token (a lower one: the lease went on; a missing key or a
  * higher one: the token was never granted). Ids come from XADD `*`: `<ms>-<seq>` from the
  * server's clock, never lower than the stream's last id.
+ *
+ * The batch is published on the feed channel (parseBatch in ./redis-log-feed.ts reads it): the
+ * stream's newest id before it ('0-0' when none), then per entry its id, kind, binary and data
+ * length, a newline, and the entries' data one after the other.
  *
  * The stream expires maxAgeMs after its latest append: by then every entry is older than
  * the age bound, so an idle model ages out without a sweep.
  */
 export const APPEND = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED not the current fencing token') end
-local ids = {}
-for i = 5, #ARGV, 3 do
-  ids[#ids + 1] = redis.call('XADD', KEYS[2], '*', 'kind', ARGV[i], 'binary', ARGV[i + 1], 'data', ARGV[i + 2])
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local ids, head, body = {}, {last[1] and last[1][1] or '0-0'}, {}
+for i = 6, #ARGV, 3 do
+  local id = redis.call('XADD', KEYS[2], '*', 'kind', ARGV[i], 'binary', ARGV[i + 1], 'data', ARGV[i + 2])
+  ids[#ids + 1] = id
+  head[#head + 1] = id .. ' ' .. ARGV[i] .. ' ' .. ARGV[i + 1] .. ' ' .. #ARGV[i + 2]
+  body[#body + 1] = ARGV[i + 2]
 end
 redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[2])
 local t = redis.call('TIME')
@@ -30,6 +38,7 @@ local minid = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumb
 if minid > 0 then redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d', minid)) end
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('PUBLISH', ARGV[5], table.concat(head, ' ') .. '\\n' .. table.concat(body))
 return ids
 `;
 

@@ -212,6 +212,8 @@ export function sessionKeys(prefix: string) {
     fence: (modelId: string) => `${prefix}session:fence:${modelId}`,
     /** The model's event log, a Redis Stream whose entry ids are the event ids. */
     log: (modelId: string) => `${prefix}session:log:${modelId}`,
+    /** Pub/sub channel on which the append script publishes each batch it logged (./redis-log-feed.ts). */
+    feed: (modelId: string) => `${prefix}session:feed:${modelId}`,
     /** Set of model ids that have a log (for size() and sweeping). */
     logs: `${prefix}session:logs`,
     /** Pub/sub channel of commands for the model's holder. */

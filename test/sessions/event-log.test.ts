@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { RedisEventLog } from '../../src/sessions/event-log-redis.js';
 import { EventLogLockedError, SqliteEventLog } from '../../src/sessions/event-log-sqlite.js';
@@ -23,7 +22,7 @@ import {
   type NewEntry,
   type Retention,
 } from '../../src/sessions/types.js';
-import { waitFor } from '../helpers.js';
+import { eventually, waitFor } from '../helpers.js';
 import { REDIS_URL, serviceSkip } from '../services.js';
 import { startWriter } from './killed-writer.js';
 
@@ -150,16 +149,6 @@ async function readAll(log: EventLog, modelId: string, limit = 500): Promise<Log
     afterId = page.entries[page.entries.length - 1]!.id;
   }
   throw new Error('readAll: too many pages');
-}
-
-/** Resolves once the async `condition` holds, checking every 10 ms; rejects after `timeoutMs`. */
-async function eventually(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 function assertIncreasing(ids: string[]): void {
