@@ -20,6 +20,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { syncDirectory } from '../sync-directory.js';
 import { SecretsError } from './errors.js';
 import { decodeKey, KEY_BYTES, KEY_ID_PATTERN } from './format.js';
 
@@ -175,18 +176,5 @@ function placeExclusively(temp: string, path: string): void {
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error;
     // File systems without hard links: still exclusive, though not atomic for readers.
     copyFileSync(temp, path, constants.COPYFILE_EXCL);
-  }
-}
-
-/** Makes the rename durable; some platforms cannot fsync a directory, which is fine. */
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Best effort.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }

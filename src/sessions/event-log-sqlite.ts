@@ -18,10 +18,11 @@
  * second process opening it is refused (two gateways appending to one log would each hand
  * out ids the other does not see).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
+import { syncDirectory } from '../sync-directory.js';
 import { checkLimit, checkRetention, pageOf, readStart } from './event-log-page.js';
 import {
   FencedError,
@@ -525,17 +526,4 @@ function setAside(path: string): string {
     if (existsSync(`${path}${suffix}`)) renameSync(`${path}${suffix}`, `${damagedPath}${suffix}`);
   }
   return damagedPath;
-}
-
-/** Fsyncs a directory, so that a file created in it is still there after an OS crash (where the OS allows). */
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // not every platform fsyncs a directory; the file itself is fsynced either way
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
