@@ -13,8 +13,10 @@
  * lost() (re-read from your last id) and goes on from that batch. Each listener starts at the
  * stream's newest id as fetched, on the command connection, when it subscribed, so a read issued
  * after follow() covers every entry before that point; batches that arrive before that fetch
- * answers are held for it (a bounded number). When the subscriber connection is back after a
- * failure, every listener is told lost() at once rather than at the model's next event.
+ * answers are held for it (a bounded number). A start fetched before the subscription took
+ * effect is fetched again once it has, and an append in between told with lost() at once rather
+ * than at the model's next batch; so is every listener when the subscriber connection is back
+ * after a failure.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -61,6 +63,11 @@ interface Listening {
   listener: FollowListener;
   /** The newest id it has (or, before it had any, its start); null until the start is known. */
   from: string | null;
+  /**
+   * Its start was fetched before the channel's subscription took effect, so an append in
+   * between reached neither: once both are done, a second fetch tells (see verify()).
+   */
+  unverified: boolean;
   held: PublishedBatch[];
   heldEntries: number;
   overflowed: boolean;
@@ -71,6 +78,8 @@ interface Followed {
   channel: string;
   modelId: string;
   listening: Set<Listening>;
+  /** SUBSCRIBE answered: every batch published from then on comes. */
+  subscribed: boolean;
 }
 
 export interface RedisLogFeedOptions {
@@ -92,6 +101,8 @@ export class RedisLogFeed {
   private readonly streams = new Map<string, Followed>();
   private readonly byChannel = new Map<string, Followed>();
   private closed = false;
+  /** Whether the subscriber was ever ready: a 'ready' after that is a reconnect. */
+  private everReady: boolean;
 
   constructor(options: RedisLogFeedOptions) {
     this.main = options.main;
@@ -100,19 +111,22 @@ export class RedisLogFeed {
     this.channelOf = options.channel;
     this.logger = options.logger;
     this.subscriber.on('messageBuffer', this.onMessage);
-    // Connected before the feed is made: every 'ready' seen here is a reconnect.
-    this.subscriber.on('ready', () => void this.recover());
+    this.everReady = this.subscriber.status === 'ready';
+    this.subscriber.on('ready', () => {
+      if (this.everReady) void this.recover();
+      this.everReady = true;
+    });
   }
 
   follow(modelId: string, listener: FollowListener): () => void {
     let followed = this.streams.get(modelId);
     if (!followed) {
-      followed = { key: this.streamKey(modelId), channel: this.channelOf(modelId), modelId, listening: new Set() };
+      followed = { key: this.streamKey(modelId), channel: this.channelOf(modelId), modelId, listening: new Set(), subscribed: false };
       this.streams.set(modelId, followed);
       this.byChannel.set(followed.channel, followed);
       void this.subscribe(followed, false);
     }
-    const listening: Listening = { listener, from: null, held: [], heldEntries: 0, overflowed: false };
+    const listening: Listening = { listener, from: null, unverified: false, held: [], heldEntries: 0, overflowed: false };
     followed.listening.add(listening);
     void this.start(followed, listening, false);
     return () => {
@@ -136,12 +150,38 @@ export class RedisLogFeed {
       if (this.isFollowed(followed)) void this.subscribe(followed, true);
       return;
     }
-    if (retried && this.isFollowed(followed)) for (const listening of followed.listening) this.lost(followed, listening);
+    if (!this.isFollowed(followed)) return;
+    followed.subscribed = true;
+    if (retried) {
+      for (const listening of followed.listening) this.lost(followed, listening);
+      return;
+    }
+    for (const listening of followed.listening) if (listening.unverified && listening.from !== null) void this.verify(followed, listening);
+  }
+
+  /**
+   * For a listener whose start was fetched before the subscription took effect: fetches the
+   * newest id again (now that every later batch comes) and tells lost() if it is newer than the
+   * listener's, since an append in between was published to nobody here.
+   */
+  private async verify(followed: Followed, listening: Listening): Promise<void> {
+    listening.unverified = false;
+    let newest: string;
+    try {
+      newest = (await this.main.xrevrange(followed.key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    } catch {
+      if (followed.listening.has(listening)) this.lost(followed, listening);
+      return;
+    }
+    if (this.closed || !followed.listening.has(listening) || compareIds(newest, listening.from!) <= 0) return;
+    listening.from = newest;
+    this.call(followed, listening, 'lost');
   }
 
   /** Fetches the listener's start (retrying while it fails) and lets it in. */
   private async start(followed: Followed, listening: Listening, retried: boolean): Promise<void> {
     let newest: string;
+    listening.unverified = !followed.subscribed;
     try {
       newest = (await this.main.xrevrange(followed.key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
     } catch {
@@ -161,6 +201,7 @@ export class RedisLogFeed {
       return;
     }
     for (const batch of held) this.take(followed, listening, batch);
+    if (listening.unverified && followed.subscribed) void this.verify(followed, listening);
   }
 
   private readonly onMessage = (channel: Buffer, message: Buffer): void => {

@@ -5,16 +5,53 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisEventLog } from '../../src/sessions/event-log-redis.js';
-import { parseBatch } from '../../src/sessions/redis-log-feed.js';
+import { parseBatch, RedisLogFeed } from '../../src/sessions/redis-log-feed.js';
 import { sessionKeys, type LogEntry } from '../../src/sessions/types.js';
 import { eventually, waitFor } from '../helpers.js';
 import { REDIS_URL, serviceSkip } from '../services.js';
 
 const LONG = { maxEvents: 100_000, maxAgeMs: 3_600_000 };
 const event = (text: string) => ({ kind: 'event' as const, data: Buffer.from(text), binary: false });
+
+/** A TCP gate to Redis on 127.0.0.1: connections are accepted at once, their bytes held until open(). */
+async function heldGate(): Promise<{ url: string; open(): void; close(): void }> {
+  const target = new URL(REDIS_URL);
+  const sockets: Socket[] = [];
+  const waiting: (() => void)[] = [];
+  let opened = false;
+  const server = createServer((client) => {
+    sockets.push(client);
+    client.pause();
+    const pass = () => {
+      const upstream = createConnection({ host: target.hostname, port: Number(target.port || 6379) });
+      sockets.push(upstream);
+      client.pipe(upstream).pipe(client);
+      client.resume();
+    };
+    if (opened) pass();
+    else waiting.push(pass);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const url = new URL(REDIS_URL); // its password and database, if any, with the gate's address
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    open() {
+      opened = true;
+      for (const pass of waiting.splice(0)) pass();
+    },
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
 
 describe('published batches', () => {
   const batch = (head: string, ...data: Buffer[]) => Buffer.concat([Buffer.from(`${head}\n`, 'latin1'), ...data]);
@@ -94,5 +131,39 @@ describe('RedisEventLog follow', { skip: await serviceSkip('redis') }, () => {
       stop();
     }
     await eventually(async () => (await admin.pubsub('NUMSUB', keys.feed(modelId)))[1] === 0, 5000, 'the last listener gone, the channel is left');
+  });
+
+  test('an append between the start fetch and the subscription taking effect is told at once, not at the next batch', async () => {
+    const modelId = `m-${randomUUID()}`;
+    const fence = { modelId, token: await admin.incr(keys.fence(modelId)) };
+    await other.append(fence, [event('before')], LONG);
+    const main = new Redis(REDIS_URL);
+    // The subscriber reaches Redis through a gate that holds its bytes until the test opens it,
+    // so its SUBSCRIBE takes effect after the start fetch and after an append.
+    const gate = await heldGate();
+    const subscriber = new Redis(gate.url);
+    const feed = new RedisLogFeed({ main, subscriber, streamKey: keys.log, channel: keys.feed });
+    const seen: LogEntry[] = [];
+    let lost = 0;
+    const stop = feed.follow(modelId, { entries: (e) => seen.push(...e), lost: () => lost++ });
+    try {
+      await main.ping(); // answered after the start fetch, sent before it on the same connection
+      const [between] = await other.append(fence, [event('between')], LONG); // published while nobody here listens
+      gate.open();
+      await eventually(async () => (await admin.pubsub('NUMSUB', keys.feed(modelId)))[1] === 1, 5000, 'the subscription');
+      await waitFor(() => lost === 1, 5000, 'lost() for the append before the subscription');
+      assert.equal(seen.length, 0);
+      const page = await other.read(modelId, (await other.read(modelId, null, 10)).entries[0]!.id, 10);
+      assert.deepEqual(page.entries.map((e) => e.id), [between!.id], 'a re-read finds it');
+      await other.append(fence, [event('after')], LONG);
+      await waitFor(() => seen.length === 1, 5000, 'the next batch');
+      assert.equal(seen[0]!.data.toString(), 'after');
+      assert.equal(lost, 1, 'told once');
+    } finally {
+      stop();
+      feed.close();
+      main.disconnect();
+      gate.close();
+    }
   });
 });
