@@ -11,7 +11,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { checkLimit, checkRetention, pageOf, readStart } from './event-log-page.js';
 import { RedisLogFeed } from './redis-log-feed.js';
-import { APPEND, entryOfRaw, LogScript, READ, type RawEntry } from './redis-log-scripts.js';
+import { APPEND, entryOfRaw, LogScript, newestId, READ, type RawEntry } from './redis-log-scripts.js';
 import {
   FencedError,
   sessionKeys,
@@ -122,8 +122,7 @@ export class RedisEventLog implements EventLog {
 
   async lastId(modelId: string): Promise<string | null> {
     this.checkOpen();
-    const newest = (await this.redis.xrevrange(this.keys.log(modelId), '+', '-', 'COUNT', 1))[0];
-    return newest ? newest[0] : null;
+    return newestId(this.redis, this.keys.log(modelId));
   }
 
   /**

@@ -265,7 +265,7 @@ export class SqliteEventLog implements EventLog {
   private openFile(fsync: boolean, bootId: string | null, retry = true): { db: Database.Database; opening: EventLogOpening } {
     const path = this.path;
     // close() checkpoints and removes the WAL; one left behind means the last run ended without it.
-    const unclosed = existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0;
+    const unclosed = (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0) > 0;
     let db: Database.Database | undefined;
     try {
       // No busy wait: the only other holder of the lock is another process, which keeps it.
@@ -303,7 +303,7 @@ export class SqliteEventLog implements EventLog {
         throw new Error(`the event log ${path} is not an SQLite database (is --event-log-file pointing at another file?); move it away to start a new log`);
       }
       if (!retry || !(err instanceof DamagedLogError || code.startsWith('SQLITE_CORRUPT'))) throw err;
-      const problem = err instanceof DamagedLogError ? err.message : (err as Error).message;
+      const problem = (err as Error).message;
       const damagedPath = setAside(path);
       this.logger?.warn({ eventLog: path, damagedPath, problem }, 'the event log is damaged: it is set aside and a new log started; clients resuming from before it get a gap');
       const fresh = this.openFile(fsync, bootId, false);

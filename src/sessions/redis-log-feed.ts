@@ -21,6 +21,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import { newestId } from './redis-log-scripts.js';
 import { compareIds, type EntryKind, type FollowListener, type LogEntry } from './types.js';
 
 /** Retry period of a listener's start fetch, or a subscription, that failed. */
@@ -168,7 +169,7 @@ export class RedisLogFeed {
     listening.unverified = false;
     let newest: string;
     try {
-      newest = (await this.main.xrevrange(followed.key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+      newest = (await newestId(this.main, followed.key)) ?? '0-0';
     } catch {
       if (followed.listening.has(listening)) this.lost(followed, listening);
       return;
@@ -183,7 +184,7 @@ export class RedisLogFeed {
     let newest: string;
     listening.unverified = !followed.subscribed;
     try {
-      newest = (await this.main.xrevrange(followed.key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+      newest = (await newestId(this.main, followed.key)) ?? '0-0';
     } catch {
       if (this.closed || !followed.listening.has(listening)) return;
       await sleep(START_RETRY_MS, undefined, { ref: false });

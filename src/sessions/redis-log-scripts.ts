@@ -57,6 +57,11 @@ end
 return {redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2]), newest[1][1], found}
 `;
 
+/** The id of the stream's newest entry, or null when it has none. */
+export async function newestId(redis: Redis, key: string): Promise<string | null> {
+  return (await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? null;
+}
+
 /** A script sent by its SHA1, and in full once when the server does not have it yet. */
 export class LogScript {
   private readonly sha: string;
