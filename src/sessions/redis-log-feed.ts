@@ -13,21 +13,25 @@
  * lost() (re-read from your last id) and goes on from that batch. Each listener starts at the
  * stream's newest id as fetched, on the command connection, when it subscribed, so a read issued
  * after follow() covers every entry before that point; batches that arrive before that fetch
- * answers are held for it (a bounded number). A start fetched before the subscription took
- * effect is fetched again once it has, and an append in between told with lost() at once rather
- * than at the model's next batch; so is every listener when the subscriber connection is back
- * after a failure.
+ * answers are held for it (a bounded number). For a start fetched before the subscription took
+ * effect, what was appended after it is read once the subscription has (those appends were
+ * published to nobody here) and passed on, or lost() told when the stream no longer holds it
+ * all. When the subscriber connection is back after a failure, every listener is told lost().
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
-import { newestId } from './redis-log-scripts.js';
+import { entryOfRaw, LogScript, newestId, SINCE, type RawEntry } from './redis-log-scripts.js';
 import { compareIds, type EntryKind, type FollowListener, type LogEntry } from './types.js';
 
 /** Retry period of a listener's start fetch, or a subscription, that failed. */
 const START_RETRY_MS = 500;
 /** Entries held for a listener whose start is not known yet; past this it gets lost(). */
 const MAX_HELD = 10_000;
+/** Entries one verify() passes on; past this the listener re-reads (lost()). */
+const VERIFY_LIMIT = 1000;
+
+const sinceScript = new LogScript(SINCE);
 
 /** One append's entries as the script published them. */
 export interface PublishedBatch {
@@ -66,7 +70,7 @@ interface Listening {
   from: string | null;
   /**
    * Its start was fetched before the channel's subscription took effect, so an append in
-   * between reached neither: once both are done, a second fetch tells (see verify()).
+   * between reached neither: once both are done, verify() reads what it missed.
    */
   unverified: boolean;
   held: PublishedBatch[];
@@ -161,22 +165,35 @@ export class RedisLogFeed {
   }
 
   /**
-   * For a listener whose start was fetched before the subscription took effect: fetches the
-   * newest id again (now that every later batch comes) and tells lost() if it is newer than the
-   * listener's, since an append in between was published to nobody here.
+   * For a listener whose start was fetched before the subscription took effect: reads, now that
+   * every later batch comes, the entries after its start (an append in between was published to
+   * nobody here) and passes them on as a batch would be; lost() instead when the stream no
+   * longer holds all of them (trimmed meanwhile) or they are more than one read.
    */
   private async verify(followed: Followed, listening: Listening): Promise<void> {
     listening.unverified = false;
-    let newest: string;
+    const start = listening.from!;
+    let kept: number;
+    let untrimmed: number;
+    let raw: RawEntry[];
     try {
-      newest = (await newestId(this.main, followed.key)) ?? '0-0';
+      [kept, untrimmed, raw] = (await sinceScript.run(this.main, [followed.key], [start, VERIFY_LIMIT])) as [number, number, RawEntry[]];
     } catch {
       if (followed.listening.has(listening)) this.lost(followed, listening);
       return;
     }
-    if (this.closed || !followed.listening.has(listening) || compareIds(newest, listening.from!) <= 0) return;
-    listening.from = newest;
-    this.call(followed, listening, 'lost');
+    if (this.closed || !followed.listening.has(listening)) return;
+    // Trimming takes the oldest first: nothing after the start is gone while the start itself is
+    // kept; a start of '0-0' (the stream was empty) needs a stream that never trimmed at all.
+    const complete = kept === 1 || (start === '0-0' && untrimmed === 1);
+    const entries = raw.map(entryOfRaw);
+    if (!complete || entries.length >= VERIFY_LIMIT) {
+      const last = entries[entries.length - 1]?.id;
+      if (last !== undefined && compareIds(last, listening.from!) > 0) listening.from = last;
+      this.call(followed, listening, 'lost');
+      return;
+    }
+    if (entries.length > 0) this.take(followed, listening, { prev: start, entries });
   }
 
   /** Fetches the listener's start (retrying while it fails) and lets it in. */

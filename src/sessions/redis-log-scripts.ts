@@ -57,6 +57,24 @@ end
 return {redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2]), newest[1][1], found}
 `;
 
+/**
+ * KEYS: log stream. ARGV: after id, limit. Returns {1 when the after id is still kept, 1 when
+ * the stream never lost an entry to trimming (every entry ever added is still there; Redis 7
+ * counts them, older versions answer 0), up to limit entries after the id}: what a follower that
+ * started at the after id missed, and whether that is all of it. A missing stream has nothing.
+ */
+export const SINCE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 1, {}} end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local added, length = -1, -2
+for i = 1, #info, 2 do
+  if info[i] == 'entries-added' then added = info[i + 1] end
+  if info[i] == 'length' then length = info[i + 1] end
+end
+local kept = #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+return {kept, added == length and 1 or 0, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
+`;
+
 /** The id of the stream's newest entry, or null when it has none. */
 export async function newestId(redis: Redis, key: string): Promise<string | null> {
   return (await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? null;

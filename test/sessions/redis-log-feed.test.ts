@@ -133,37 +133,72 @@ describe('RedisEventLog follow', { skip: await serviceSkip('redis') }, () => {
     await eventually(async () => (await admin.pubsub('NUMSUB', keys.feed(modelId)))[1] === 0, 5000, 'the last listener gone, the channel is left');
   });
 
-  test('an append between the start fetch and the subscription taking effect is told at once, not at the next batch', async () => {
+  /**
+   * A feed whose subscriber reaches Redis through a gate that holds its bytes until `open()`, so
+   * its SUBSCRIBE takes effect after the start fetch and after whatever the test appends.
+   */
+  async function gatedFollow(modelId: string) {
+    const main = new Redis(REDIS_URL);
+    const gate = await heldGate();
+    const feed = new RedisLogFeed({ main, subscriber: new Redis(gate.url), streamKey: keys.log, channel: keys.feed });
+    const seen: LogEntry[] = [];
+    const counts = { lost: 0 };
+    const stop = feed.follow(modelId, { entries: (e) => seen.push(...e), lost: () => counts.lost++ });
+    await main.ping(); // answered after the start fetch, sent before it on the same connection
+    return {
+      seen,
+      counts,
+      async open() {
+        gate.open();
+        await eventually(async () => (await admin.pubsub('NUMSUB', keys.feed(modelId)))[1] === 1, 5000, 'the subscription');
+      },
+      close() {
+        stop();
+        feed.close();
+        main.disconnect();
+        gate.close();
+      },
+    };
+  }
+
+  test('appends between the start fetch and the subscription taking effect are passed on at once, in order', async () => {
     const modelId = `m-${randomUUID()}`;
     const fence = { modelId, token: await admin.incr(keys.fence(modelId)) };
     await other.append(fence, [event('before')], LONG);
-    const main = new Redis(REDIS_URL);
-    // The subscriber reaches Redis through a gate that holds its bytes until the test opens it,
-    // so its SUBSCRIBE takes effect after the start fetch and after an append.
-    const gate = await heldGate();
-    const subscriber = new Redis(gate.url);
-    const feed = new RedisLogFeed({ main, subscriber, streamKey: keys.log, channel: keys.feed });
-    const seen: LogEntry[] = [];
-    let lost = 0;
-    const stop = feed.follow(modelId, { entries: (e) => seen.push(...e), lost: () => lost++ });
+    const f = await gatedFollow(modelId);
     try {
-      await main.ping(); // answered after the start fetch, sent before it on the same connection
-      const [between] = await other.append(fence, [event('between')], LONG); // published while nobody here listens
-      gate.open();
-      await eventually(async () => (await admin.pubsub('NUMSUB', keys.feed(modelId)))[1] === 1, 5000, 'the subscription');
-      await waitFor(() => lost === 1, 5000, 'lost() for the append before the subscription');
-      assert.equal(seen.length, 0);
-      const page = await other.read(modelId, (await other.read(modelId, null, 10)).entries[0]!.id, 10);
-      assert.deepEqual(page.entries.map((e) => e.id), [between!.id], 'a re-read finds it');
+      // Published while nobody here listens.
+      const between = [...(await other.append(fence, [event('b1')], LONG)), ...(await other.append(fence, [event('b2'), event('b3')], LONG))];
+      await f.open();
+      await waitFor(() => f.seen.length === 3, 5000, 'the appends made before the subscription');
+      assert.deepEqual(f.seen.map((e) => [e.id, e.data.toString()]), between.map((e) => [e.id, e.data.toString()]));
       await other.append(fence, [event('after')], LONG);
-      await waitFor(() => seen.length === 1, 5000, 'the next batch');
-      assert.equal(seen[0]!.data.toString(), 'after');
-      assert.equal(lost, 1, 'told once');
+      await waitFor(() => f.seen.length === 4, 5000, 'the next batch');
+      assert.equal(f.seen[3]!.data.toString(), 'after');
+      assert.equal(f.counts.lost, 0, 'nothing to re-read');
     } finally {
-      stop();
-      feed.close();
-      main.disconnect();
-      gate.close();
+      f.close();
+    }
+  });
+
+  test('appends before the subscription that the stream no longer holds all of are told with lost()', async () => {
+    const modelId = `m-${randomUUID()}`;
+    const fence = { modelId, token: await admin.incr(keys.fence(modelId)) };
+    await other.append(fence, [event('before')], LONG);
+    const f = await gatedFollow(modelId);
+    try {
+      // Bounded to one entry: "b1" trims "before", "b2" trims "b1", unseen.
+      await other.append(fence, [event('b1')], { maxEvents: 1, maxAgeMs: LONG.maxAgeMs });
+      await other.append(fence, [event('b2')], { maxEvents: 1, maxAgeMs: LONG.maxAgeMs });
+      await f.open();
+      await waitFor(() => f.counts.lost === 1, 5000, 'lost() for the trimmed appends');
+      assert.equal(f.seen.length, 0, 'no partial catch-up passed on as if complete');
+      await other.append(fence, [event('after')], LONG);
+      await waitFor(() => f.seen.length === 1, 5000, 'the next batch');
+      assert.equal(f.seen[0]!.data.toString(), 'after');
+      assert.equal(f.counts.lost, 1, 'told once');
+    } finally {
+      f.close();
     }
   });
 });
