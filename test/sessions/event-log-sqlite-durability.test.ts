@@ -13,10 +13,11 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type Database from 'better-sqlite3';
 import { machineBootId, SqliteEventLog } from '../../src/sessions/event-log-sqlite.js';
-import type { EventLog, LogEntry, Retention } from '../../src/sessions/types.js';
+import type { Retention } from '../../src/sessions/types.js';
 import { LogCapture } from '../helpers.js';
 import { createLogger } from '../../src/log.js';
 import { startWriter } from './killed-writer.js';
+import { readAll } from './read-all.js';
 
 const LONG: Retention = { maxEvents: 100_000, maxAgeMs: 3_600_000 };
 const event = (text: string) => ({ kind: 'event' as const, data: Buffer.from(text), binary: false });
@@ -25,16 +26,6 @@ function tempLog(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'ofgw-durability-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return join(dir, 'events.db');
-}
-
-async function all(log: EventLog, modelId: string): Promise<LogEntry[]> {
-  const out: LogEntry[] = [];
-  for (let after: string | null = null; ; ) {
-    const page = await log.read(modelId, after, 500);
-    out.push(...page.entries);
-    if (page.entries.length < 500) return out;
-    after = page.entries[page.entries.length - 1]!.id;
-  }
 }
 
 /** A writer process appends to `model` until it has `acks` acknowledged batches, then is SIGKILLed. */
@@ -70,7 +61,7 @@ test('no fsync while running unless asked; closing checkpoints with an fsync and
   t.after(() => synced.close());
   assert.equal(synchronousOf(synced), 1, 'synchronous=NORMAL with fsync');
   assert.deepEqual(synced.opening, { kind: 'clean' }, 'closed cleanly: no check even on another boot');
-  assert.deepEqual((await all(synced, 'm')).map((e) => e.data.toString()), ['a']);
+  assert.deepEqual((await readAll(synced, 'm')).map((e) => e.data.toString()), ['a']);
 });
 
 test('a writer killed on this boot: reopened without a check, every acknowledged entry there', async (t) => {
@@ -80,7 +71,7 @@ test('a writer killed on this boot: reopened without a check, every acknowledged
   const log = new SqliteEventLog({ path, logger: createLogger('info', logs) });
   t.after(() => log.close());
   assert.deepEqual(log.opening, { kind: 'killed' });
-  const ids = (await all(log, 'm')).map((e) => e.id);
+  const ids = (await readAll(log, 'm')).map((e) => e.id);
   for (const ack of acks) assert.ok(ids.includes(ack), `acknowledged ${ack} kept`);
   assert.ok(!logs.lines.some((l) => l.includes('checking')), 'no check: the page cache outlived the process');
 });
@@ -92,7 +83,7 @@ test('an end without close() on another boot: the file is checked, and an intact
   const log = new SqliteEventLog({ path, bootId: 'after a crash', logger: createLogger('info', logs) });
   t.after(() => log.close());
   assert.deepEqual(log.opening, { kind: 'checked' });
-  const ids = (await all(log, 'm')).map((e) => e.id);
+  const ids = (await readAll(log, 'm')).map((e) => e.id);
   // The writer may have committed a batch more than the test read an ack for.
   assert.ok(ids.length >= acks.length * 5, `${ids.length} entries for ${acks.length} batches`);
   for (const ack of acks) assert.ok(ids.includes(ack), `acknowledged ${ack} kept`);
@@ -130,7 +121,7 @@ test('a damaged file after another boot is set aside (kept) and a new log starte
   assert.equal(await log.lastId('m0'), null);
   assert.equal(await log.lastId('k'), null);
   const [entry] = await log.append({ modelId: 'm0', token: 1 }, [event('after')], LONG);
-  assert.deepEqual((await all(log, 'm0')).map((e) => e.id), [entry!.id]);
+  assert.deepEqual((await readAll(log, 'm0')).map((e) => e.id), [entry!.id]);
 });
 
 test('a file that is not SQLite is refused with an error naming it, and left alone', (t) => {

@@ -25,6 +25,7 @@ import {
 import { eventually, waitFor } from '../helpers.js';
 import { REDIS_URL, serviceSkip } from '../services.js';
 import { startWriter } from './killed-writer.js';
+import { readAll } from './read-all.js';
 
 const LONG: Retention = { maxEvents: 100_000, maxAgeMs: 3_600_000 };
 
@@ -135,20 +136,6 @@ function event(text: string): NewEntry {
 
 function texts(entries: readonly LogEntry[]): string[] {
   return entries.map((e) => e.data.toString());
-}
-
-/** Every entry of the model's log, page by page (bounded). */
-async function readAll(log: EventLog, modelId: string, limit = 500): Promise<LogEntry[]> {
-  const all: LogEntry[] = [];
-  let afterId: string | null = null;
-  for (let i = 0; i < 10_000; i++) {
-    const page = await log.read(modelId, afterId, limit);
-    assert.equal(page.gap, null);
-    all.push(...page.entries);
-    if (!page.more) return all;
-    afterId = page.entries[page.entries.length - 1]!.id;
-  }
-  throw new Error('readAll: too many pages');
 }
 
 function assertIncreasing(ids: string[]): void {
